@@ -1,0 +1,189 @@
+"""System checks: misconfiguration is reported by ``manage.py check`` and before
+every collectstatic (Django runs the ``staticfiles`` tag for it), not mid-upload.
+
+Ids are constants; they are never reused or renumbered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning
+from django.core.checks import register as register_check
+from django.core.exceptions import ImproperlyConfigured
+
+from collectfast.conf import REMOVED_SETTINGS, conf
+
+E001 = "collectfast.E001"  # listed after django.contrib.staticfiles
+E002 = "collectfast.E002"  # COLLECTFAST_THREADS not a positive integer
+E003 = "collectfast.E003"  # COLLECTFAST_CACHE names no cache
+E004 = "collectfast.E004"  # COLLECTFAST_STRATEGY cannot be imported / not a Strategy
+E005 = "collectfast.E005"  # COLLECTFAST_STRATEGY does not serve the storage
+E006 = "collectfast.E006"  # COLLECTFAST_RETRIES not a positive integer
+E007 = "collectfast.E007"  # COLLECTFAST_TIMEOUT not a positive number
+W001 = "collectfast.W001"  # no fast strategy for the storage: Django's logic runs
+W002 = "collectfast.W002"  # a removed Collectfast 1.x setting is still set
+
+ALL_IDS = (E001, E002, E003, E004, E005, E006, E007, W001, W002)
+
+STATICFILES_APP = "django.contrib.staticfiles"
+
+
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _app_index(name: str) -> int | None:
+    for index, entry in enumerate(settings.INSTALLED_APPS):
+        if entry == name or entry.startswith(f"{name}."):
+            return index
+    return None
+
+
+def check_app_order(**kwargs: object) -> list[CheckMessage]:
+    ours = _app_index("collectfast")
+    theirs = _app_index(STATICFILES_APP)
+    if ours is None or theirs is None or ours < theirs:
+        return []
+    return [
+        Error(
+            "'collectfast' is listed after 'django.contrib.staticfiles' in "
+            "INSTALLED_APPS, so Django's own collectstatic runs instead of "
+            "collectfast's.",
+            hint="Move 'collectfast' above 'django.contrib.staticfiles' in INSTALLED_APPS.",
+            id=E001,
+        )
+    ]
+
+
+def check_threads(**kwargs: object) -> list[CheckMessage]:
+    threads = conf.threads
+    if _is_positive_int(threads):
+        return []
+    return [
+        Error(
+            f"COLLECTFAST_THREADS must be a positive integer, got {threads!r}.",
+            hint="Set COLLECTFAST_THREADS = 20, or 1 to upload one file at a time.",
+            id=E002,
+        )
+    ]
+
+
+def check_retries(**kwargs: object) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    retries = conf.retries
+    if not _is_positive_int(retries):
+        errors.append(
+            Error(
+                f"COLLECTFAST_RETRIES must be a positive integer, got {retries!r}.",
+                hint="Set COLLECTFAST_RETRIES = 5 (attempts per request, first included).",
+                id=E006,
+            )
+        )
+    timeout = conf.timeout
+    valid_timeout = timeout is None or (
+        isinstance(timeout, (int, float))
+        and not isinstance(timeout, bool)
+        and timeout > 0
+    )
+    if not valid_timeout:
+        errors.append(
+            Error(
+                f"COLLECTFAST_TIMEOUT must be a positive number of seconds or None, "
+                f"got {timeout!r}.",
+                hint="Set COLLECTFAST_TIMEOUT = 60, or remove it for the default.",
+                id=E007,
+            )
+        )
+    return errors
+
+
+def check_cache(**kwargs: object) -> list[CheckMessage]:
+    alias = conf.cache
+    caches = getattr(settings, "CACHES", {})
+    if isinstance(alias, str) and alias in caches:
+        return []
+    known = ", ".join(repr(name) for name in caches) or "none"
+    return [
+        Error(
+            f"COLLECTFAST_CACHE is {alias!r}, which is not a cache alias in CACHES "
+            f"(defined: {known}).",
+            hint="Set COLLECTFAST_CACHE to one of the CACHES aliases, or add "
+            f"{alias!r} to CACHES.",
+            id=E003,
+        )
+    ]
+
+
+def check_strategy(**kwargs: object) -> list[CheckMessage]:
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    from collectfast.strategies.base import (
+        dotted_name,
+        load_strategy_class,
+        strategy_class_path,
+        unwrap,
+    )
+
+    if not conf.enabled:
+        return []
+    try:
+        storage = unwrap(staticfiles_storage)
+    except Exception:
+        return []  # Django's own checks report a broken storage setting.
+    storage_name = dotted_name(type(storage))
+    configured = conf.strategy
+    path = strategy_class_path(storage, configured)
+    if path is None:
+        return [
+            Warning(
+                f"collectfast has no fast strategy for the static files storage "
+                f"{storage_name!r}, so collectstatic runs Django's own logic for it.",
+                hint="Set COLLECTFAST_STRATEGY to the dotted path of a Strategy "
+                "subclass for this storage, or COLLECTFAST_ENABLED = False to "
+                "silence this warning.",
+                id=W001,
+            )
+        ]
+    try:
+        strategy_class = load_strategy_class(path)
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id=E004)]
+    served = strategy_class.storage_classes
+    ancestry = {dotted_name(cls) for cls in type(storage).__mro__}
+    if served and not ancestry.intersection(served):
+        return [
+            Error(
+                f"COLLECTFAST_STRATEGY {configured!r} serves {', '.join(served)}, "
+                f"but the static files storage is {storage_name!r}.",
+                hint="Remove COLLECTFAST_STRATEGY to choose by storage class, or "
+                "point it at a strategy for this storage.",
+                id=E005,
+            )
+        ]
+    return []
+
+
+def check_removed_settings(**kwargs: object) -> list[CheckMessage]:
+    return [
+        Warning(
+            f"{name} is a Collectfast 1.x setting that no longer has any effect: {why}.",
+            hint=f"Remove {name} from your settings.",
+            id=W002,
+        )
+        for name, why in REMOVED_SETTINGS.items()
+        if hasattr(settings, name)
+    ]
+
+
+def register() -> None:
+    for check in (
+        check_app_order,
+        check_threads,
+        check_retries,
+        check_cache,
+        check_strategy,
+        check_removed_settings,
+    ):
+        register_check(check, Tags.staticfiles)

@@ -1,0 +1,163 @@
+"""The parallel pipeline: hash local files while the remote index is listed,
+then compare and upload, in a thread pool.
+
+Outcomes come back in the order the finders returned the files, so the
+command's output is deterministic. Every future's result is read: an error in a
+worker thread becomes an outcome, never a silent loss.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from collectfast.hashing import LocalDigest
+from collectfast.strategies.base import Decision, LocalFile, RemoteObject, Strategy
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One static file to collect: its destination name and its source."""
+
+    name: str
+    path: str
+    source: LocalFile
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one job."""
+
+    job: Job
+    decision: Decision | None = None
+    local: LocalDigest | None = None
+    error: BaseException | None = None
+
+    @property
+    def uploaded(self) -> bool:
+        return self.error is None and self.decision is not None and self.decision.upload
+
+
+@dataclass(slots=True)
+class RemoteState:
+    """The remote index once listed, after ``--clear`` emptied it if asked."""
+
+    index: Mapping[str, RemoteObject]
+    cleared: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Planned:
+    outcome: Outcome
+    upload: Future[None] | None = None
+
+
+def chunk_size(total: int, threads: int) -> int:
+    # Enough chunks to keep every thread busy; few enough that 100,000 files
+    # don't mean 100,000 futures.
+    return max(1, min(64, total // (threads * 8) or 1))
+
+
+class Collector:
+    """Runs one deploy of ``jobs`` through ``strategy``."""
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        *,
+        threads: int,
+        dry_run: bool,
+        clear: bool,
+    ) -> None:
+        self.strategy = strategy
+        self.threads = threads
+        self.dry_run = dry_run
+        self.clear = clear
+        self._index_ready = threading.Event()
+        self._state: RemoteState | None = None
+        self._index_error: BaseException | None = None
+
+    def _load_remote(self) -> None:
+        try:
+            index = self.strategy.list_remote()
+            cleared: list[str] = []
+            if self.clear:
+                cleared = sorted(index)
+                if not self.dry_run:
+                    self.strategy.delete(cleared)
+                index = {}
+            self._state = RemoteState(index, cleared)
+        except BaseException as exc:  # handed to the main thread, re-raised there
+            self._index_error = exc
+        finally:
+            self._index_ready.set()
+
+    def remote_state(self) -> RemoteState:
+        self._index_ready.wait()
+        if self._index_error is not None:
+            raise self._index_error
+        assert self._state is not None
+        return self._state
+
+    def run(
+        self, jobs: Sequence[Job], on_remote: Callable[[RemoteState], None]
+    ) -> Iterator[Outcome]:
+        """Yield one outcome per job, in order; ``on_remote`` sees the index first."""
+        lister = threading.Thread(
+            target=self._load_remote, name="collectfast-index", daemon=True
+        )
+        lister.start()
+        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="collectfast")
+        try:
+            size = chunk_size(len(jobs), self.threads)
+            chunks = [
+                pool.submit(self._plan_chunk, pool, jobs[start : start + size])
+                for start in range(0, len(jobs), size)
+            ]
+            on_remote(self.remote_state())
+            for chunk in chunks:
+                for planned in chunk.result():
+                    if planned.upload is not None:
+                        try:
+                            planned.upload.result()
+                        except Exception as exc:
+                            planned.outcome.error = exc
+                    yield planned.outcome
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            lister.join()
+
+    def _plan_chunk(
+        self, pool: ThreadPoolExecutor, jobs: Sequence[Job]
+    ) -> list[_Planned]:
+        """Hash a chunk (overlapping the listing), then decide and queue uploads."""
+        planned = [_Planned(Outcome(job)) for job in jobs]
+        for item in planned:
+            job = item.outcome.job
+            try:
+                item.outcome.local = self.strategy.digest(job.name, job.source)
+            except Exception as exc:
+                item.outcome.error = exc
+        try:
+            index = self.remote_state().index
+        except BaseException:
+            return planned  # the main thread reports the listing's failure
+        for item in planned:
+            outcome = item.outcome
+            if outcome.error is not None or outcome.local is None:
+                continue
+            job = outcome.job
+            try:
+                outcome.decision = self.strategy.compare(
+                    job.name, job.source, outcome.local, index.get(job.name)
+                )
+            except Exception as exc:
+                outcome.error = exc
+                continue
+            if outcome.decision.upload and not self.dry_run:
+                item.upload = pool.submit(
+                    self.strategy.upload, job.name, job.source, outcome.local
+                )
+        return planned

@@ -1,0 +1,82 @@
+"""Streamed digests of the bytes a storage will store.
+
+Files are read in 1 MiB chunks, never whole: hashlib releases the GIL on large
+buffers, so several threads hash in parallel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+CHUNK_SIZE = 1 << 20
+
+
+class Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def new_md5() -> _Hash:
+    # Not for security: a content fingerprint, as S3 uses it. FIPS builds allow it.
+    return hashlib.md5(usedforsecurity=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalDigest:
+    """What a local file becomes once stored: its md5, size and multipart ETag."""
+
+    md5: str
+    size: int
+    multipart_etag: str | None = None
+
+    @property
+    def parts(self) -> int:
+        if self.multipart_etag is None:
+            return 0
+        return int(self.multipart_etag.rsplit("-", 1)[1])
+
+
+def multipart_etag(part_digests: list[bytes]) -> str:
+    """S3's ETag for an object uploaded in parts: md5 of the parts' md5s, '-N'."""
+    return f"{new_md5_of(b''.join(part_digests))}-{len(part_digests)}"
+
+
+def new_md5_of(data: bytes) -> str:
+    digest = new_md5()
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def digest_stream(stream: Readable, part_size: int | None = None) -> LocalDigest:
+    """Digest ``stream`` in one pass; with ``part_size``, also its multipart ETag.
+
+    The multipart ETag is only reported when the stream spans more than one part
+    boundary's worth of bytes as S3 would split it (``part_size`` given).
+    """
+    whole = new_md5()
+    part = new_md5() if part_size else None
+    part_digests: list[bytes] = []
+    in_part = 0
+    size = 0
+    while True:
+        want = CHUNK_SIZE if not part_size else min(CHUNK_SIZE, part_size - in_part)
+        chunk = stream.read(want)
+        if not chunk:
+            break
+        whole.update(chunk)
+        size += len(chunk)
+        if part is not None and part_size:
+            part.update(chunk)
+            in_part += len(chunk)
+            if in_part == part_size:
+                part_digests.append(part.digest())
+                part = new_md5()
+                in_part = 0
+    if part is not None and in_part:
+        part_digests.append(part.digest())
+    etag = multipart_etag(part_digests) if part_digests else None
+    return LocalDigest(md5=whole.hexdigest(), size=size, multipart_etag=etag)

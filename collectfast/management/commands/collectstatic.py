@@ -1,0 +1,167 @@
+"""collectstatic, deciding by content and uploading in parallel.
+
+A thin subclass of Django's command: flags, prompts, output and the summary line
+are Django's; only ``collect()`` changes when a fast strategy serves the storage.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.staticfiles.finders import get_finders
+from django.contrib.staticfiles.management.commands import collectstatic
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import Storage
+from django.core.management.base import CommandError, CommandParser
+
+from collectfast.collector import Collector, Job, Outcome, RemoteState
+from collectfast.conf import conf
+from collectfast.errors import describe
+from collectfast.strategies.base import LocalFile, Strategy, strategy_for
+
+FoundFiles = dict[str, tuple[Storage, str]]
+
+
+class Command(collectstatic.Command):
+    def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--disable-collectfast",
+            action="store_true",
+            help="Run Django's own collectstatic logic instead of collectfast's.",
+        )
+
+    def set_options(self, **options: Any) -> None:
+        super().set_options(**options)
+        self.collectfast_enabled = conf.enabled and not options.get(
+            "disable_collectfast", False
+        )
+
+    def collect(self) -> dict[str, list[str]]:
+        strategy = self.fast_strategy()
+        if strategy is None:
+            return super().collect()
+        try:
+            return self.collect_fast(strategy)
+        finally:
+            strategy.close()
+
+    def fast_strategy(self) -> Strategy | None:
+        """The strategy to use, or None where Django's own logic must run."""
+        if not getattr(self, "collectfast_enabled", conf.enabled) or self.symlink:
+            return None
+        try:
+            return strategy_for(
+                self.storage, configured=conf.strategy, threads=int(conf.threads)
+            )
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
+
+    def find_files(self) -> tuple[FoundFiles, list[Job]]:
+        """Django's finder loop: the first file found for a destination wins."""
+        found_files: FoundFiles = {}
+        jobs: list[Job] = []
+        for finder in get_finders():
+            for path, storage in finder.list(self.ignore_patterns):
+                # Prefix the relative path if the source storage contains it
+                if getattr(storage, "prefix", None):
+                    prefixed_path = os.path.join(storage.prefix, path)
+                else:
+                    prefixed_path = path
+                if prefixed_path not in found_files:
+                    found_files[prefixed_path] = (storage, path)
+                    jobs.append(Job(prefixed_path, path, LocalFile(storage, path)))
+                else:
+                    self.log(
+                        f"Found another file with the destination path "
+                        f"'{prefixed_path}'. It will be ignored since only the "
+                        "first encountered file is collected. If this is not what "
+                        "you want, make sure every static file has a unique path.",
+                        level=1,
+                    )
+        return found_files, jobs
+
+    def collect_fast(self, strategy: Strategy) -> dict[str, list[str]]:
+        found_files, jobs = self.find_files()
+        collector = Collector(
+            strategy,
+            threads=int(conf.threads),
+            dry_run=self.dry_run,
+            clear=self.clear,
+        )
+        failures: list[Outcome] = []
+        try:
+            for outcome in collector.run(jobs, self.log_cleared):
+                if outcome.error is not None:
+                    failures.append(outcome)
+                else:
+                    self.record(outcome)
+        except Exception as exc:
+            if conf.debug:
+                raise
+            raise CommandError(describe(exc, strategy)) from exc
+        if failures:
+            self.fail(failures, strategy)
+        self.post_process_files(found_files)
+        return {
+            "modified": self.copied_files + self.symlinked_files,
+            "unmodified": self.unmodified_files,
+            "post_processed": self.post_processed_files,
+        }
+
+    def log_cleared(self, state: RemoteState) -> None:
+        verb = "Pretending to delete" if self.dry_run else "Deleting"
+        for name in state.cleared:
+            self.log(f"{verb} '{name}'", level=1)
+
+    def record(self, outcome: Outcome) -> None:
+        """Django's bookkeeping and per-file lines for one finished file."""
+        job = outcome.job
+        assert outcome.decision is not None
+        if not outcome.decision.upload:
+            self.unmodified_files.append(job.name)
+            self.log(f"Skipping '{job.path}' (not modified)")
+            return
+        source_path = job.source.filesystem_path or job.path
+        if self.dry_run:
+            self.log(f"Pretending to copy '{source_path}'", level=1)
+        else:
+            self.log(f"Copying '{source_path}'", level=2)
+        self.copied_files.append(job.name)
+
+    def fail(self, failures: Sequence[Outcome], strategy: Strategy) -> None:
+        first = failures[0]
+        assert first.error is not None
+        if conf.debug:
+            raise first.error
+        names = ", ".join(repr(outcome.job.name) for outcome in failures[:5])
+        more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
+        count = len(failures)
+        raise CommandError(
+            f"{count} static file{'s' if count != 1 else ''} could not be "
+            f"{'checked' if self.dry_run else 'uploaded'}: {names}{more}. "
+            f"First error, for {first.job.name!r}: {describe(first.error, strategy)}"
+        ) from first.error
+
+    def post_process_files(self, found_files: FoundFiles) -> None:
+        """Django's post-processing step, unchanged."""
+        if not (self.post_process and hasattr(self.storage, "post_process")):
+            return
+        processor = self.storage.post_process(found_files, dry_run=self.dry_run)
+        for original_path, processed_path, processed in processor:
+            if isinstance(processed, Exception):
+                self.stderr.write(f"Post-processing '{original_path}' failed!")
+                # Add a blank line before the traceback, otherwise it's
+                # too easy to miss the relevant part of the error message.
+                self.stderr.write()
+                raise processed
+            if processed:
+                self.log(
+                    f"Post-processed '{original_path}' as '{processed_path}'",
+                    level=2,
+                )
+                self.post_processed_files.append(original_path)
+            else:
+                self.log(f"Skipped post-processing '{original_path}'")

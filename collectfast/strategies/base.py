@@ -1,0 +1,215 @@
+"""The Strategy contract, and the choice of a strategy for a storage.
+
+A strategy answers three questions for one kind of storage, and everything else
+(finders, threads, logging, Django's flags) stays in the command:
+
+* ``list_remote()``: what is stored now, in one listing pass;
+* ``digest(name, source)``: what a local file becomes once stored;
+* ``upload(name, source, local)``: store it.
+
+``compare()`` turns the first two into a decision; the default compares md5s.
+Provider SDKs are imported only by the strategy modules that need them.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import IO, Any, ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import Storage
+from django.utils.functional import empty
+from django.utils.module_loading import import_string
+
+from collectfast.hashing import LocalDigest, digest_stream
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteObject:
+    """One stored object as the listing shows it: its checksum tag and size."""
+
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether a file must be uploaded, and why (shown at -v 2 and in reports)."""
+
+    upload: bool
+    reason: str
+
+    @classmethod
+    def skip(cls) -> Decision:
+        return cls(upload=False, reason="unchanged")
+
+    @classmethod
+    def send(cls, reason: str) -> Decision:
+        return cls(upload=True, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """A file a finder returned: its source storage and its path in it."""
+
+    storage: Storage
+    path: str
+
+    @property
+    def filesystem_path(self) -> str | None:
+        try:
+            return str(self.storage.path(self.path))
+        except NotImplementedError:
+            return None
+
+    def open(self) -> IO[bytes]:
+        fs_path = self.filesystem_path
+        if fs_path is not None:
+            return open(fs_path, "rb")
+        return self.storage.open(self.path, "rb")
+
+    def size(self) -> int:
+        fs_path = self.filesystem_path
+        if fs_path is not None:
+            return os.stat(fs_path).st_size
+        return self.storage.size(self.path)
+
+
+class Strategy(ABC):
+    """How collectfast talks to one kind of storage.
+
+    Subclass it for a storage collectfast doesn't know, and point
+    ``COLLECTFAST_STRATEGY`` at the subclass. Methods are called from worker
+    threads (all but ``__init__``, ``list_remote``, ``delete`` and ``close``), so
+    keep them free of shared mutable state or guard it.
+    """
+
+    #: Dotted names of the storage classes (or bases) this strategy serves.
+    storage_classes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, storage: Storage, *, threads: int = 1) -> None:
+        self.storage = storage
+        self.threads = threads
+
+    @property
+    def namespace(self) -> str:
+        """What tells this destination apart from others (bucket and location)."""
+        return (
+            f"{type(self.storage).__qualname__}:{getattr(self.storage, 'location', '')}"
+        )
+
+    @abstractmethod
+    def list_remote(self) -> Mapping[str, RemoteObject]:
+        """Every stored object under the storage's location, by storage name."""
+
+    def digest(self, name: str, source: LocalFile) -> LocalDigest:
+        """What ``source`` becomes once stored as ``name``: default, its bytes."""
+        with source.open() as stream:
+            return digest_stream(stream)
+
+    def compare(
+        self,
+        name: str,
+        source: LocalFile,
+        local: LocalDigest,
+        remote: RemoteObject | None,
+    ) -> Decision:
+        """Decide whether ``name`` must be uploaded; default: md5 against tag."""
+        if remote is None:
+            return Decision.send("new")
+        if remote.size != local.size:
+            return Decision.send("changed: size differs")
+        if remote.etag != local.md5:
+            return Decision.send("changed: digest differs")
+        return Decision.skip()
+
+    @abstractmethod
+    def upload(self, name: str, source: LocalFile, local: LocalDigest) -> None:
+        """Store ``source`` as ``name``, replacing any object there atomically."""
+
+    def delete(self, names: Iterable[str]) -> None:
+        """Delete stored objects by name (for --clear and pruning)."""
+        for name in names:
+            self.storage.delete(name)
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        """A one-sentence explanation of a backend error, or None for the default."""
+        return None
+
+    def close(self) -> None:
+        """Release connections and flush anything buffered; called once per run."""
+
+
+# Collectfast 2.x strategy paths keep working.
+LEGACY_STRATEGIES: dict[str, str] = {
+    "collectfast.strategies.boto3.Boto3Strategy": "collectfast.strategies.s3.S3Strategy",
+    "collectfast.strategies.gcloud.GoogleCloudStrategy": (
+        "collectfast.strategies.gcloud.GoogleCloudStrategy"
+    ),
+    "collectfast.strategies.filesystem.FileSystemStrategy": (
+        "collectfast.strategies.filesystem.FileSystemStrategy"
+    ),
+    "collectfast.strategies.filesystem.CachingFileSystemStrategy": (
+        "collectfast.strategies.filesystem.FileSystemStrategy"
+    ),
+}
+
+# Built-in strategies, by the dotted name of the storage class they serve.
+BUILTIN_STRATEGIES: dict[str, str] = {
+    "storages.backends.s3.S3Storage": "collectfast.strategies.s3.S3Strategy",
+    "storages.backends.s3boto3.S3Boto3Storage": "collectfast.strategies.s3.S3Strategy",
+}
+
+
+def unwrap(storage: Any) -> Storage:
+    """The real storage behind Django's lazy ``staticfiles_storage``."""
+    if getattr(storage, "_wrapped", None) is empty:
+        storage._setup()
+    wrapped = getattr(storage, "_wrapped", storage)
+    return wrapped  # type: ignore[no-any-return]
+
+
+def dotted_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def strategy_class_path(storage: Storage, configured: str | None) -> str | None:
+    """The strategy for ``storage``: the configured one, else by storage class."""
+    if configured:
+        return LEGACY_STRATEGIES.get(configured, configured)
+    for cls in type(storage).__mro__:
+        path = BUILTIN_STRATEGIES.get(dotted_name(cls))
+        if path is not None:
+            return path
+    return None
+
+
+def load_strategy_class(path: str) -> type[Strategy]:
+    try:
+        cls = import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"COLLECTFAST_STRATEGY {path!r} cannot be imported ({exc}); set it to "
+            "the dotted path of a collectfast Strategy subclass, or remove it to "
+            "choose by storage class."
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise ImproperlyConfigured(
+            f"COLLECTFAST_STRATEGY {path!r} is not a subclass of "
+            "collectfast.strategies.Strategy; point it at one, or remove it."
+        )
+    return cls
+
+
+def strategy_for(
+    storage: Any, *, configured: str | None, threads: int
+) -> Strategy | None:
+    """A strategy instance for ``storage``, or None to run Django's own logic."""
+    real = unwrap(storage)
+    path = strategy_class_path(real, configured)
+    if path is None:
+        return None
+    return load_strategy_class(path)(real, threads=threads)

@@ -1,0 +1,374 @@
+"""Amazon S3 and S3-compatible stores, through django-storages' S3Storage.
+
+One shared boto3 client (clients are thread-safe) with a connection pool as big
+as the thread pool; one ListObjectsV2 pass for the remote state; single PUTs
+with Content-MD5 below the storage's multipart threshold, s3transfer with the
+storage's own TransferConfig above it, so multipart ETags can be predicted.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import tempfile
+from collections.abc import Iterable
+from typing import IO, TYPE_CHECKING, Any
+
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
+from s3transfer.utils import ChunksizeAdjuster
+from storages.backends.s3 import S3Storage, _filter_download_params
+from storages.utils import clean_name
+
+from collectfast.cache import DigestCache
+from collectfast.conf import conf
+from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_stream
+from collectfast.strategies.base import Decision, LocalFile, RemoteObject, Strategy
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# Recorded on every upload, for objects whose ETag is not an md5.
+MD5_METADATA = "collectfast-md5"
+MD5_HEX = re.compile(r"[0-9a-f]{32}")
+MULTIPART_ETAG = re.compile(r"([0-9a-f]{32})-(\d+)")
+KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
+DELETE_BATCH = 1000  # DeleteObjects' limit
+LIST_PAGE = 1000  # ListObjectsV2's limit
+
+
+def _keep_timestamp(value: str) -> str:
+    # Listing pages carry a LastModified per key that we never read; parsing
+    # 100,000 of them with dateutil costs seconds.
+    return value
+
+
+class S3Strategy(Strategy):
+    """Compares md5s with ETags (or recorded digests) and uploads with one PUT."""
+
+    storage: S3Storage
+    storage_classes = ("storages.backends.s3.S3Storage",)
+
+    def __init__(self, storage: Any, *, threads: int = 1) -> None:
+        super().__init__(storage, threads=threads)
+        self.bucket = storage.bucket_name
+        location = clean_name(storage.location or "").strip("/")
+        self.prefix = f"{location}/" if location else ""
+        self.transfer_config = storage.transfer_config
+        self.client = self._create_client()
+        self.digests = DigestCache(conf.cache, self.namespace)
+        self.bucket_uses_kms = False
+
+    @property
+    def namespace(self) -> str:
+        endpoint = self.storage.endpoint_url or ""
+        return f"s3:{endpoint}:{self.bucket}:{self.prefix}"
+
+    def _create_client(self) -> S3Client:
+        storage = self.storage
+        session = storage._create_session()
+        parsers = session._session.get_component("response_parser_factory")
+        parsers.set_parser_defaults(timestamp_parser=_keep_timestamp)
+        # Retries: botocore's standard mode unless the storage's own config
+        # says otherwise; the pool must hold one connection per worker thread.
+        config = Config(
+            retries={"mode": "standard", "max_attempts": int(conf.retries)},
+            connect_timeout=conf.timeout or 60,
+            read_timeout=conf.timeout or 60,
+        ).merge(storage.client_config)
+        if (getattr(config, "max_pool_connections", None) or 10) < self.threads + 2:
+            config = config.merge(Config(max_pool_connections=self.threads + 2))
+        client: S3Client = session.client(
+            "s3",
+            region_name=storage.region_name,
+            use_ssl=storage.use_ssl,
+            endpoint_url=storage.endpoint_url,
+            config=config,
+            verify=storage.verify,
+        )
+        return client
+
+    def key(self, name: str) -> str:
+        return str(self.storage._normalize_name(clean_name(name)))
+
+    # -- what is stored -------------------------------------------------
+
+    def list_remote(self) -> dict[str, RemoteObject]:
+        index: dict[str, RemoteObject] = {}
+        skip = len(self.prefix)
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(
+            Bucket=self.bucket,
+            Prefix=self.prefix,
+            PaginationConfig={"PageSize": LIST_PAGE},
+        )
+        for page in pages:
+            for entry in page.get("Contents", ()):
+                name = entry["Key"][skip:]
+                if name:
+                    index[name] = RemoteObject(entry["ETag"].strip('"'), entry["Size"])
+        self.bucket_uses_kms = self._bucket_uses_kms()
+        return index
+
+    def _bucket_uses_kms(self) -> bool:
+        """Whether the bucket encrypts with KMS by default (ETags aren't md5s).
+
+        Many deploy roles may not read the encryption configuration, and some
+        S3-compatible stores don't implement it: then assume they are md5s.
+        """
+        try:
+            response = self.client.get_bucket_encryption(Bucket=self.bucket)
+        except ClientError:
+            return False
+        rules = response.get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+        return any(
+            rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
+            in KMS_ENCRYPTION
+            for rule in rules
+        )
+
+    # -- what a local file becomes ----------------------------------------
+
+    def write_parameters(self, key: str) -> tuple[dict[str, Any], bool]:
+        """The storage's PUT parameters for ``key``, and whether it gzips it."""
+        params: dict[str, Any] = self.storage._get_write_parameters(key)
+        gzipped = bool(
+            self.storage.gzip
+            and params["ContentType"] in self.storage.gzip_content_types
+            and "ContentEncoding" not in params
+        )
+        if gzipped:
+            params["ContentEncoding"] = "gzip"
+        return params, gzipped
+
+    def part_size(self, size: int) -> int | None:
+        """The part size s3transfer will use for ``size`` bytes, or None."""
+        if size < self.transfer_config.multipart_threshold:
+            return None
+        chunksize: int = ChunksizeAdjuster().adjust_chunksize(
+            self.transfer_config.multipart_chunksize, size
+        )
+        return chunksize
+
+    def digest(self, name: str, source: LocalFile) -> LocalDigest:
+        _, gzipped = self.write_parameters(self.key(name))
+        raw_size = source.size()
+        with source.open() as stream:
+            if not gzipped:
+                return self._with_multipart(
+                    digest_stream(stream, self.part_size(raw_size))
+                )
+            # Digest what django-storages stores: its own zlib gzip stream.
+            # Compressed data is rarely larger than its source, so parts
+            # sized from the raw size are those s3transfer will use.
+            compressed = self.storage._compress_content(stream)
+            return self._with_multipart(
+                digest_stream(compressed, self.part_size(raw_size + CHUNK_SIZE))
+            )
+
+    def _with_multipart(self, local: LocalDigest) -> LocalDigest:
+        if (
+            local.multipart_etag
+            and local.size < self.transfer_config.multipart_threshold
+        ):
+            return LocalDigest(local.md5, local.size)
+        return local
+
+    # -- the decision -----------------------------------------------------
+
+    def etags_are_md5(self, key: str) -> bool:
+        params = self.storage.get_object_parameters(key)
+        if "SSECustomerKey" in params or "SSECustomerAlgorithm" in params:
+            return False
+        if params.get("ServerSideEncryption") in KMS_ENCRYPTION:
+            return False
+        return not self.bucket_uses_kms
+
+    def compare(
+        self,
+        name: str,
+        source: LocalFile,
+        local: LocalDigest,
+        remote: RemoteObject | None,
+    ) -> Decision:
+        if remote is None:
+            return Decision.send("new")
+        if remote.size != local.size:
+            return Decision.send("changed: size differs")
+        key = self.key(name)
+        etag = remote.etag
+        if self.etags_are_md5(key):
+            if MD5_HEX.fullmatch(etag):
+                if etag == local.md5:
+                    return Decision.skip()
+                return Decision.send("changed: ETag differs")
+            match = MULTIPART_ETAG.fullmatch(etag)
+            if match and local.multipart_etag:
+                if etag == local.multipart_etag:
+                    return Decision.skip()
+                if int(match[2]) == local.parts:
+                    return Decision.send("changed: ETag differs")
+        # The ETag is not a digest we can predict: learn which md5 it stands for.
+        stored_md5 = self.stored_md5(name, key, etag, source, local)
+        if stored_md5 is None:
+            return Decision.send("changed: no digest recorded for the stored object")
+        if stored_md5 == local.md5:
+            return Decision.skip()
+        return Decision.send("changed: recorded digest differs")
+
+    def stored_md5(
+        self, name: str, key: str, etag: str, source: LocalFile, local: LocalDigest
+    ) -> str | None:
+        """The md5 of the object's bytes: from the cache, else one HEAD."""
+        cached = self.digests.get(name, etag)
+        if cached is not None:
+            return cached
+        params = _filter_download_params(self.storage.get_object_parameters(key))
+        multipart = MULTIPART_ETAG.fullmatch(etag)
+        if multipart:
+            # Part 1's length is the part size the other uploader used.
+            params["PartNumber"] = 1
+        head = self.client.head_object(Bucket=self.bucket, Key=key, **params)
+        recorded = head.get("Metadata", {}).get(MD5_METADATA)
+        if recorded:
+            self.digests.record(name, etag, recorded)
+            return str(recorded)
+        if multipart and int(multipart[2]) > 1 and self.etags_are_md5(key):
+            part_size = int(head["ContentLength"])
+            with source.open() as stream:
+                _, gzipped = self.write_parameters(key)
+                body = self.storage._compress_content(stream) if gzipped else stream
+                again = digest_stream(body, part_size)
+            if again.multipart_etag == etag:
+                self.digests.record(name, etag, local.md5)
+                return local.md5
+        return None
+
+    # -- writing ----------------------------------------------------------
+
+    def upload(self, name: str, source: LocalFile, local: LocalDigest) -> None:
+        key = self.key(name)
+        params, gzipped = self.write_parameters(key)
+        metadata = dict(params.get("Metadata") or {})
+        metadata[MD5_METADATA] = local.md5
+        params["Metadata"] = metadata
+        with source.open() as raw, self._stored_bytes(raw, gzipped) as body:
+            if local.size < self.transfer_config.multipart_threshold:
+                response = self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=body,
+                    # S3 refuses the PUT if the bytes differ from the digest we
+                    # compared: a file edited mid-deploy is never half-recorded.
+                    ContentMD5=base64.b64encode(bytes.fromhex(local.md5)).decode(),
+                    **params,
+                )
+                etag = response["ETag"].strip('"')
+                if etag != local.md5:
+                    self.digests.record(name, etag, local.md5)
+            else:
+                self.client.upload_fileobj(
+                    body,
+                    self.bucket,
+                    key,
+                    ExtraArgs=params,
+                    Config=self.transfer_config,
+                )
+
+    def _stored_bytes(self, raw: IO[bytes], gzipped: bool) -> IO[bytes]:
+        """A seekable stream of the bytes to store (retries rewind it)."""
+        if not gzipped:
+            return raw
+        spool = tempfile.SpooledTemporaryFile(max_size=8 * CHUNK_SIZE)  # noqa: SIM115
+        compressed = self.storage._compress_content(raw)
+        while chunk := compressed.read(CHUNK_SIZE):
+            spool.write(chunk)
+        spool.seek(0)
+        return spool
+
+    def delete(self, names: Iterable[str]) -> None:
+        keys = [self.key(name) for name in names]
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            response = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+            )
+            errors = response.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise OSError(
+                    f"S3 refused to delete {len(errors)} object(s), first "
+                    f"{first.get('Key')!r}: {first.get('Code')} {first.get('Message')}"
+                )
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        bucket = self.bucket
+        if isinstance(exc, NoCredentialsError):
+            return (
+                "no AWS credentials were found; set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or the storage's 'access_key' and "
+                "'secret_key' options, or an AWS profile or role)."
+            )
+        if isinstance(exc, EndpointConnectionError):
+            return (
+                f"could not connect to the S3 endpoint "
+                f"{self.storage.endpoint_url or 'of AWS'!s}; check "
+                "AWS_S3_ENDPOINT_URL (the storage's 'endpoint_url' option) and "
+                "the network."
+            )
+        if not isinstance(exc, ClientError):
+            return None
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        operation = exc.operation_name
+        hints = {
+            "NoSuchBucket": (
+                f"the bucket {bucket!r} does not exist; check "
+                "AWS_STORAGE_BUCKET_NAME (the storage's 'bucket_name' option)."
+            ),
+            "AccessDenied": (
+                f"S3 denied {operation} on bucket {bucket!r}; grant the deploy "
+                "credentials s3:ListBucket, s3:GetObject, s3:PutObject (and "
+                "s3:DeleteObject for --clear) on it."
+            ),
+            "InvalidAccessKeyId": (
+                "S3 does not recognise the access key id; check "
+                "AWS_ACCESS_KEY_ID (the storage's 'access_key' option)."
+            ),
+            "SignatureDoesNotMatch": (
+                "S3 rejected the request signature: the secret key does not "
+                "match the access key id; check AWS_SECRET_ACCESS_KEY (the "
+                "storage's 'secret_key' option)."
+            ),
+            "ExpiredToken": (
+                "the AWS session token has expired; refresh AWS_SESSION_TOKEN "
+                "and run collectstatic again."
+            ),
+            "InvalidToken": (
+                "the AWS session token is not valid; check AWS_SESSION_TOKEN."
+            ),
+            "BadDigest": (
+                "the file changed while it was being uploaded, so S3 refused "
+                "it; run collectstatic again once the build has finished."
+            ),
+        }
+        if code in hints:
+            return hints[code]
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 403:
+            return hints["AccessDenied"]
+        if status == 404 and operation == "ListObjectsV2":
+            return hints["NoSuchBucket"]
+        message = error.get("Message") or "no message"
+        return (
+            f"S3 answered {code or status} ({message}) to {operation} on bucket "
+            f"{bucket!r}; run again with COLLECTFAST_DEBUG = True for the traceback."
+        )
+
+    def close(self) -> None:
+        self.digests.flush()
