@@ -1,0 +1,3 @@
+export function greet(element) {
+  element.dataset.greeted = "yes";
+}
