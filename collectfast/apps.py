@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.signals import setting_changed
 
 
 class CollectfastConfig(AppConfig):
@@ -7,5 +8,8 @@ class CollectfastConfig(AppConfig):
 
     def ready(self) -> None:
         from collectfast import checks
+        from collectfast.compat import apply_legacy_staticfiles_storage
 
         checks.register()
+        apply_legacy_staticfiles_storage()
+        setting_changed.connect(apply_legacy_staticfiles_storage)

@@ -22,10 +22,12 @@ E004 = "collectfast.E004"  # COLLECTFAST_STRATEGY cannot be imported / not a Str
 E005 = "collectfast.E005"  # COLLECTFAST_STRATEGY does not serve the storage
 E006 = "collectfast.E006"  # COLLECTFAST_RETRIES not a positive integer
 E007 = "collectfast.E007"  # COLLECTFAST_TIMEOUT not a positive number
+E008 = "collectfast.E008"  # STATICFILES_STORAGE and STORAGES disagree
 W001 = "collectfast.W001"  # no fast strategy for the storage: Django's logic runs
 W002 = "collectfast.W002"  # a removed Collectfast 1.x setting is still set
+W003 = "collectfast.W003"  # STATICFILES_STORAGE is set (removed in Django 5.1)
 
-ALL_IDS = (E001, E002, E003, E004, E005, E006, E007, W001, W002)
+ALL_IDS = (E001, E002, E003, E004, E005, E006, E007, E008, W001, W002, W003)
 
 STATICFILES_APP = "django.contrib.staticfiles"
 
@@ -177,6 +179,34 @@ def check_removed_settings(**kwargs: object) -> list[CheckMessage]:
     ]
 
 
+def check_legacy_storage_setting(**kwargs: object) -> list[CheckMessage]:
+    from collectfast.compat import legacy_storage_conflict
+
+    legacy = getattr(settings, "STATICFILES_STORAGE", None)
+    if not legacy:
+        return []
+    conflict = legacy_storage_conflict()
+    if conflict is not None:
+        current = settings.STORAGES["staticfiles"].get("BACKEND")
+        return [
+            Error(
+                f"STATICFILES_STORAGE is {conflict!r} but STORAGES['staticfiles'] "
+                f"is {current!r}; collectfast cannot tell which one you mean.",
+                hint="Remove STATICFILES_STORAGE and keep STORAGES['staticfiles'].",
+                id=E008,
+            )
+        ]
+    return [
+        Warning(
+            "STATICFILES_STORAGE was removed in Django 5.1; collectfast maps it "
+            "onto STORAGES['staticfiles'] for you.",
+            hint=f"Replace it with STORAGES = {{..., 'staticfiles': "
+            f"{{'BACKEND': {legacy!r}}}}}.",
+            id=W003,
+        )
+    ]
+
+
 def register() -> None:
     for check in (
         check_app_order,
@@ -185,5 +215,6 @@ def register() -> None:
         check_cache,
         check_strategy,
         check_removed_settings,
+        check_legacy_storage_setting,
     ):
         register_check(check, Tags.staticfiles)

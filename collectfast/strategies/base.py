@@ -161,6 +161,9 @@ LEGACY_STRATEGIES: dict[str, str] = {
 BUILTIN_STRATEGIES: dict[str, str] = {
     "storages.backends.s3.S3Storage": "collectfast.strategies.s3.S3Strategy",
     "storages.backends.s3boto3.S3Boto3Storage": "collectfast.strategies.s3.S3Strategy",
+    "django.core.files.storage.filesystem.FileSystemStorage": (
+        "collectfast.strategies.filesystem.FileSystemStrategy"
+    ),
 }
 
 

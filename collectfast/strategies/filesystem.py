@@ -1,0 +1,122 @@
+"""Local directories (FileSystemStorage, StaticFilesStorage, manifest variants).
+
+Skips by size and content digest instead of mtime, so a Docker layer rebuilt
+with fresh mtimes copies nothing, and copies in parallel. A copy is written
+to a temporary file beside its destination and renamed over it, so a reader
+never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from django.core.files.storage import FileSystemStorage
+
+from collectfast.cache import DigestCache
+from collectfast.conf import conf
+from collectfast.hashing import LocalDigest, digest_stream
+from collectfast.strategies.base import Decision, LocalFile, RemoteObject, Strategy
+
+
+class FileSystemStrategy(Strategy):
+    """Compares sizes, then md5s; the destination's md5 is cached by mtime."""
+
+    storage: FileSystemStorage
+    storage_classes = ("django.core.files.storage.filesystem.FileSystemStorage",)
+
+    def __init__(self, storage: Any, *, threads: int = 1) -> None:
+        super().__init__(storage, threads=threads)
+        self.root = os.path.abspath(storage.location)
+        self.digests = DigestCache(conf.cache, self.namespace)
+        # Read once, before any worker thread starts: reading it means setting it.
+        self.file_mode = storage.file_permissions_mode
+        if self.file_mode is None:
+            self.file_mode = 0o666 & ~_umask()
+
+    @property
+    def namespace(self) -> str:
+        return f"file:{self.root}"
+
+    def list_remote(self) -> dict[str, RemoteObject]:
+        index: dict[str, RemoteObject] = {}
+        for directory, _dirs, files in os.walk(self.root):
+            relative = os.path.relpath(directory, self.root)
+            for filename in files:
+                name = filename if relative == "." else f"{relative}/{filename}"
+                path = os.path.join(directory, filename)
+                if os.path.islink(path):
+                    # Left by a --link run: Django replaces links with copies.
+                    index[name] = RemoteObject("symlink", -1)
+                    continue
+                stat = os.stat(path)
+                index[name.replace(os.sep, "/")] = RemoteObject(
+                    f"{stat.st_size}:{stat.st_mtime_ns}", stat.st_size
+                )
+        return index
+
+    def compare(
+        self,
+        name: str,
+        source: LocalFile,
+        local: LocalDigest,
+        remote: RemoteObject | None,
+    ) -> Decision:
+        if remote is None:
+            return Decision.send("new")
+        if remote.etag == "symlink":
+            return Decision.send("changed: a symlink from --link is replaced")
+        if remote.size != local.size:
+            return Decision.send("changed: size differs")
+        stored = self.digests.get(name, remote.etag)
+        if stored is None:
+            with open(self.storage.path(name), "rb") as stream:
+                stored = digest_stream(stream).md5
+            self.digests.record(name, remote.etag, stored)
+        if stored == local.md5:
+            return Decision.skip()
+        return Decision.send("changed: digest differs")
+
+    def upload(self, name: str, source: LocalFile, local: LocalDigest) -> None:
+        destination = self.storage.path(name)
+        directory = os.path.dirname(destination)
+        self._make_directory(directory)
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".collectfast-")
+        try:
+            with os.fdopen(handle, "wb") as target, source.open() as stream:
+                shutil.copyfileobj(stream, target, 1 << 20)
+            # mkstemp creates 0o600 files; give them the mode Django would.
+            os.chmod(temporary, self.file_mode)
+            os.replace(temporary, destination)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+        stat = os.stat(destination)
+        self.digests.record(name, f"{stat.st_size}:{stat.st_mtime_ns}", local.md5)
+
+    def _make_directory(self, directory: str) -> None:
+        # No os.umask() dance here: the umask is process-wide and other
+        # threads are creating files.
+        if os.path.isdir(directory):
+            return
+        self._make_directory(os.path.dirname(directory))
+        try:
+            os.mkdir(directory)
+        except FileExistsError:
+            return
+        mode = self.storage.directory_permissions_mode
+        if mode is not None:
+            os.chmod(directory, mode)
+
+    def close(self) -> None:
+        self.digests.flush()
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it.
+    current = os.umask(0)
+    os.umask(current)
+    return current

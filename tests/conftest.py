@@ -1,0 +1,113 @@
+"""Real servers for the suite: moto's S3 server behind a counting proxy."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.cache import caches
+from django.utils.functional import empty
+
+from tests.s3proxy import S3Proxy
+from tests.servers import start_moto
+
+_bucket_numbers = itertools.count()
+
+
+@dataclass
+class S3Site:
+    """A bucket on the moto server, a client that bypasses the proxy, and the
+    STORAGES setting that points collectstatic at it through the proxy."""
+
+    client: Any
+    bucket: str
+    endpoint_url: str
+
+    def storages(
+        self, backend: str = "storages.backends.s3.S3Storage", **options: Any
+    ) -> dict[str, Any]:
+        merged = {
+            "bucket_name": self.bucket,
+            "endpoint_url": self.endpoint_url,
+            "region_name": "us-east-1",
+            "location": "static",
+            "addressing_style": "path",
+            "access_key": "testing",
+            "secret_key": "testing",
+            **options,
+        }
+        return {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": backend, "OPTIONS": merged},
+        }
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    server = start_moto()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_proxy(moto_endpoint: str) -> Iterator[S3Proxy]:
+    proxy = S3Proxy(moto_endpoint)
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def proxy(s3_proxy: S3Proxy) -> Iterator[S3Proxy]:
+    s3_proxy.clear_faults()
+    s3_proxy.reset()
+    yield s3_proxy
+    s3_proxy.clear_faults()
+
+
+@pytest.fixture
+def direct_client(moto_endpoint: str) -> Any:
+    """A client straight to moto, for setup and checks the proxy must not count."""
+    return boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+@pytest.fixture
+def s3(direct_client: Any, proxy: S3Proxy, settings: Any) -> S3Site:
+    bucket = f"collectfast-test-{next(_bucket_numbers)}"
+    direct_client.create_bucket(Bucket=bucket)
+    site = S3Site(direct_client, bucket, proxy.endpoint_url)
+    settings.STORAGES = site.storages()
+    proxy.reset()
+    return site
+
+
+@pytest.fixture
+def static_dir(tmp_path: Path, settings: Any) -> Path:
+    root = tmp_path / "static"
+    root.mkdir()
+    settings.STATICFILES_DIRS = [str(root)]
+    return root
+
+
+@pytest.fixture(autouse=True)
+def fresh_storage_and_cache() -> Iterator[None]:
+    staticfiles_storage._wrapped = empty
+    for cache in caches.all():
+        cache.clear()
+    yield
+    staticfiles_storage._wrapped = empty
