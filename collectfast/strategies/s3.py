@@ -76,7 +76,7 @@ class S3Strategy(Strategy):
         # Retries: botocore's standard mode unless the storage's own config
         # says otherwise; the pool must hold one connection per worker thread.
         config = Config(
-            retries={"mode": "standard", "max_attempts": int(conf.retries)},
+            retries={"mode": "standard", "total_max_attempts": int(conf.retries)},
             connect_timeout=conf.timeout or 60,
             read_timeout=conf.timeout or 60,
         ).merge(storage.client_config)
@@ -268,7 +268,8 @@ class S3Strategy(Strategy):
                     **params,
                 )
                 etag = response["ETag"].strip('"')
-                if etag != local.md5:
+                if etag != local.md5 or not self.etags_are_md5(key):
+                    # The next run can't read this ETag as an md5: remember it.
                     self.digests.record(name, etag, local.md5)
             else:
                 self.client.upload_fileobj(
