@@ -6,12 +6,13 @@ Ids are constants; they are never reused or renumbered.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning
 from django.core.checks import register as register_check
-from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from collectfast.conf import REMOVED_SETTINGS, conf
 
@@ -26,10 +27,19 @@ E008 = "collectfast.E008"  # STATICFILES_STORAGE and STORAGES disagree
 W001 = "collectfast.W001"  # no fast strategy for the storage: Django's logic runs
 W002 = "collectfast.W002"  # a removed Collectfast 1.x setting is still set
 W003 = "collectfast.W003"  # STATICFILES_STORAGE is set (removed in Django 5.1)
+W004 = "collectfast.W004"  # the cache's MAX_ENTRIES is below the static file count
 
-ALL_IDS = (E001, E002, E003, E004, E005, E006, E007, E008, W001, W002, W003)
+ALL_IDS = (E001, E002, E003, E004, E005, E006, E007, E008, W001, W002, W003, W004)
 
 STATICFILES_APP = "django.contrib.staticfiles"
+
+# Django's cache backends that cull beyond OPTIONS["MAX_ENTRIES"] (default 300).
+BOUNDED_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+    "django.core.cache.backends.db.DatabaseCache",
+)
+DEFAULT_MAX_ENTRIES = 300
 
 
 def _is_positive_int(value: Any) -> bool:
@@ -122,20 +132,30 @@ def check_strategy(**kwargs: object) -> list[CheckMessage]:
     from django.contrib.staticfiles.storage import staticfiles_storage
 
     from collectfast.strategies.base import (
+        Strategy,
         dotted_name,
-        load_strategy_class,
         strategy_class_path,
         unwrap,
     )
 
     if not conf.enabled:
         return []
+    configured = conf.strategy
+    if configured is not None and not isinstance(configured, str):
+        return [
+            Error(
+                f"COLLECTFAST_STRATEGY must be a dotted path string, got {configured!r}.",
+                hint="Set COLLECTFAST_STRATEGY to a string such as "
+                "'collectfast.strategies.s3.S3Strategy', or remove it to choose "
+                "by storage class.",
+                id=E004,
+            )
+        ]
     try:
         storage = unwrap(staticfiles_storage)
     except Exception:
         return []  # Django's own checks report a broken storage setting.
     storage_name = dotted_name(type(storage))
-    configured = conf.strategy
     path = strategy_class_path(storage, configured)
     if path is None:
         return [
@@ -149,9 +169,28 @@ def check_strategy(**kwargs: object) -> list[CheckMessage]:
             )
         ]
     try:
-        strategy_class = load_strategy_class(path)
-    except ImproperlyConfigured as exc:
-        return [Error(str(exc), id=E004)]
+        strategy_class = import_string(path)
+    except Exception as exc:  # ImportError, or any error raised by the module
+        return [
+            Error(
+                f"COLLECTFAST_STRATEGY {path!r} cannot be imported "
+                f"({type(exc).__name__}: {exc}).",
+                hint="Set COLLECTFAST_STRATEGY to the dotted path of a collectfast "
+                "Strategy subclass (and install what it needs), or remove it to "
+                "choose by storage class.",
+                id=E004,
+            )
+        ]
+    if not (isinstance(strategy_class, type) and issubclass(strategy_class, Strategy)):
+        return [
+            Error(
+                f"COLLECTFAST_STRATEGY {path!r} is not a subclass of "
+                "collectfast.strategies.Strategy.",
+                hint="Point COLLECTFAST_STRATEGY at a Strategy subclass, or remove "
+                "it to choose by storage class.",
+                id=E004,
+            )
+        ]
     served = strategy_class.storage_classes
     ancestry = {dotted_name(cls) for cls in type(storage).__mro__}
     if served and not ancestry.intersection(served):
@@ -165,6 +204,82 @@ def check_strategy(**kwargs: object) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def _max_entries(config: dict[str, Any]) -> int:
+    # Read as django.core.cache.backends.base.BaseCache does, without creating
+    # the cache (FileBasedCache would create its directory).
+    options = config.get("OPTIONS") or {}
+    value = config.get("max_entries", options.get("MAX_ENTRIES", DEFAULT_MAX_ENTRIES))
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return DEFAULT_MAX_ENTRIES
+
+
+def _bounded_backend(backend: Any) -> str | None:
+    """The bounded Django backend that ``backend`` is (or extends), or None."""
+    if not isinstance(backend, str):
+        return None
+    if backend in BOUNDED_CACHES:
+        return backend
+    try:
+        backend_class = import_string(backend)
+        for path in BOUNDED_CACHES:
+            if isinstance(backend_class, type) and issubclass(
+                backend_class, import_string(path)
+            ):
+                return path
+    except Exception:
+        return None  # Django reports a cache backend that cannot be imported.
+    return None
+
+
+def count_static_files() -> int:
+    """How many destination paths the finders return, as collectstatic counts."""
+    from django.apps import apps
+    from django.contrib.staticfiles.finders import get_finders
+
+    # StaticFilesConfig's defaults, as collectstatic applies them.
+    ignore_patterns: list[str] = getattr(
+        apps.get_app_config("staticfiles"), "ignore_patterns", []
+    )
+    names: set[str] = set()
+    for finder in get_finders():
+        for path, storage in finder.list(ignore_patterns):
+            prefix = getattr(storage, "prefix", None)
+            names.add(os.path.join(prefix, path) if prefix else path)
+    return len(names)
+
+
+def check_cache_size(**kwargs: object) -> list[CheckMessage]:
+    alias = conf.cache
+    caches = getattr(settings, "CACHES", {})
+    if not conf.enabled or not isinstance(alias, str) or alias not in caches:
+        return []
+    config = caches[alias]
+    backend = _bounded_backend(config.get("BACKEND"))
+    if backend is None:
+        return []  # Redis, Memcached, ...: no entry limit that culls our digests
+    max_entries = _max_entries(config)
+    try:
+        count = count_static_files()
+    except Exception:
+        return []  # Django's staticfiles checks report broken finders.
+    if count <= max_entries:
+        return []
+    backend_name = backend.rsplit(".", 1)[1]
+    return [
+        Warning(
+            f"The cache {alias!r} ({backend_name}) keeps at most {max_entries} "
+            f"entries but there are {count} static files, so digests collectfast "
+            "remembers are evicted and read again from the storage on every run.",
+            hint=f"Set CACHES[{alias!r}]['OPTIONS']['MAX_ENTRIES'] to at least "
+            f"{count}, or point COLLECTFAST_CACHE at a cache without an entry "
+            "limit (Redis or Memcached).",
+            id=W004,
+        )
+    ]
 
 
 def check_removed_settings(**kwargs: object) -> list[CheckMessage]:
@@ -213,6 +328,7 @@ def register() -> None:
         check_threads,
         check_retries,
         check_cache,
+        check_cache_size,
         check_strategy,
         check_removed_settings,
         check_legacy_storage_setting,

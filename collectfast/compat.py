@@ -50,7 +50,8 @@ def _forget_storages() -> None:
     from django.contrib.staticfiles.storage import staticfiles_storage
     from django.core.files.storage import storages
 
+    # What Django's own test signal does when STORAGES changes.
     storages.__dict__.pop("backends", None)
-    storages._backends = None
-    storages._storages = {}
-    staticfiles_storage._wrapped = empty
+    storages.__dict__["_backends"] = None
+    storages.__dict__["_storages"] = {}
+    staticfiles_storage.__dict__["_wrapped"] = empty

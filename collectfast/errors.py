@@ -1,28 +1,142 @@
-"""One clear sentence for each way a deploy can fail."""
+"""One clear sentence for each way a deploy can fail, with secrets taken out."""
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from django.core.exceptions import SuspiciousOperation
 
 if TYPE_CHECKING:
     from collectfast.strategies.base import Strategy
 
+REDACTED = "<redacted>"
+
+# Secrets can reach an error text from a server that echoes them, a library
+# that prints a signed URL or a request, or an endpoint URL with a password.
+_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # AWS access key ids (long-term AKIA, temporary ASIA, and the other kinds).
+    (
+        re.compile(
+            r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b"
+        ),
+        REDACTED,
+    ),
+    # Signed URLs: S3 (SigV4 and SigV2), GCS and Azure SAS query parameters.
+    (
+        re.compile(
+            r"(?i)([?&;](?:x-amz-signature|x-amz-credential|x-amz-security-token|"
+            r"signature|awsaccesskeyid|x-goog-signature|x-goog-credential|"
+            r"googleaccessid|sig)=)[^&\s\"'<>]*"
+        ),
+        rf"\1{REDACTED}",
+    ),
+    # Authorization headers: "Credential=AKIA.../..., Signature=abc".
+    (re.compile(r"(?i)\b(credential|signature)=[^,\s&\"'<>]+"), rf"\1={REDACTED}"),
+    (
+        re.compile(
+            r"(?i)(\b(?:authorization|x-amz-security-token)['\"]?\s*[:=]\s*['\"]?)[^'\"\n,}]+"
+        ),
+        rf"\1{REDACTED}",
+    ),
+    # user:password@ in URLs.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@"), rf"\1{REDACTED}@"),
+)
+
+# Where credentials live: storage attributes (django-storages' names) and the
+# environment variables SDKs read them from.
+_SECRET_ATTRIBUTES = (
+    "access_key",
+    "secret_key",
+    "security_token",
+    "session_token",
+    "account_key",
+    "sas_token",
+    "connection_string",
+)
+_SECRET_ENVIRONMENT = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AZURE_STORAGE_KEY",
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_STORAGE_SAS_TOKEN",
+)
+# Shorter values are not secrets worth hiding, and replacing them would mangle
+# ordinary words in the message.
+_MIN_SECRET_LENGTH = 8
+
+
+def known_secrets(strategy: Strategy | None = None) -> set[str]:
+    """Credential values configured for ``strategy``'s storage or in the environment."""
+    values = [os.environ.get(name) for name in _SECRET_ENVIRONMENT]
+    storage = getattr(strategy, "storage", None)
+    values.extend(getattr(storage, name, None) for name in _SECRET_ATTRIBUTES)
+    return {
+        value
+        for value in values
+        if isinstance(value, str) and len(value) >= _MIN_SECRET_LENGTH
+    }
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without credentials, session tokens or signatures."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
 
 def describe(exc: BaseException, strategy: Strategy | None = None) -> str:
     """Name the cause and the next step; never include credentials."""
+    return redact(_describe(exc, strategy), known_secrets(strategy))
+
+
+def _describe(exc: BaseException, strategy: Strategy | None) -> str:
     if strategy is not None:
         specific = strategy.describe_error(exc)
         if specific:
             return specific
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return _describe_file_error(exc)
+    if isinstance(exc, SuspiciousOperation):
+        return (
+            f"{_sentence(exc)}: collectfast only writes inside the storage's "
+            "location; rename the static file or fix the finder that returned it."
+        )
+    return (
+        f"{type(exc).__name__}: {_sentence(exc)}; run again with "
+        "COLLECTFAST_DEBUG = True for the traceback."
+    )
+
+
+def _describe_file_error(exc: OSError) -> str:
+    filename = exc.filename
     if isinstance(exc, FileNotFoundError):
         return (
-            f"the local file {exc.filename!r} vanished while collecting; make sure "
-            "nothing deletes static files during collectstatic, then run it again."
+            f"the file {filename!r} vanished during collectstatic; make sure "
+            "nothing deletes static files while it runs, then run it again."
+        )
+    if isinstance(exc, IsADirectoryError):
+        return (
+            f"{filename!r} is a directory where a file was expected; remove it "
+            "or fix the finder that returned it, then run collectstatic again."
         )
     if isinstance(exc, PermissionError):
         return (
-            f"the local file {exc.filename!r} cannot be read ({exc.strerror}); fix "
-            "its permissions, then run collectstatic again."
+            f"the file {filename!r} cannot be read ({exc.strerror}); fix its "
+            "permissions, then run collectstatic again."
         )
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}. Run again with COLLECTFAST_DEBUG = True for the traceback."
+    return (
+        f"the file {filename!r} cannot be read ({exc.strerror or exc}); fix it, "
+        "then run collectstatic again."
+    )
+
+
+def _sentence(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text.rstrip(".")

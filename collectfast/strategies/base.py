@@ -13,11 +13,12 @@ Provider SDKs are imported only by the strategy modules that need them.
 
 from __future__ import annotations
 
+import io
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any, ClassVar
+from typing import IO, Any, ClassVar, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
@@ -51,6 +52,17 @@ class Decision:
         return cls(upload=True, reason=reason)
 
 
+class Source(Protocol):
+    """Bytes to store: a finder's file, or content made by post-processing."""
+
+    @property
+    def filesystem_path(self) -> str | None: ...
+
+    def open(self) -> IO[bytes]: ...
+
+    def size(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class LocalFile:
     """A file a finder returned: its source storage and its path in it."""
@@ -76,6 +88,23 @@ class LocalFile:
         if fs_path is not None:
             return os.stat(fs_path).st_size
         return self.storage.size(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class BytesFile:
+    """Content held in memory, such as a CSS file rewritten by post-processing."""
+
+    data: bytes
+
+    @property
+    def filesystem_path(self) -> str | None:
+        return None
+
+    def open(self) -> IO[bytes]:
+        return io.BytesIO(self.data)
+
+    def size(self) -> int:
+        return len(self.data)
 
 
 class Strategy(ABC):
@@ -105,7 +134,7 @@ class Strategy(ABC):
     def list_remote(self) -> Mapping[str, RemoteObject]:
         """Every stored object under the storage's location, by storage name."""
 
-    def digest(self, name: str, source: LocalFile) -> LocalDigest:
+    def digest(self, name: str, source: Source) -> LocalDigest:
         """What ``source`` becomes once stored as ``name``: default, its bytes."""
         with source.open() as stream:
             return digest_stream(stream)
@@ -113,7 +142,7 @@ class Strategy(ABC):
     def compare(
         self,
         name: str,
-        source: LocalFile,
+        source: Source,
         local: LocalDigest,
         remote: RemoteObject | None,
     ) -> Decision:
@@ -127,7 +156,7 @@ class Strategy(ABC):
         return Decision.skip()
 
     @abstractmethod
-    def upload(self, name: str, source: LocalFile, local: LocalDigest) -> None:
+    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
         """Store ``source`` as ``name``, replacing any object there atomically."""
 
     def delete(self, names: Iterable[str]) -> None:

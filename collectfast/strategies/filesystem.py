@@ -18,7 +18,7 @@ from django.core.files.storage import FileSystemStorage
 from collectfast.cache import DigestCache
 from collectfast.conf import conf
 from collectfast.hashing import LocalDigest, digest_stream
-from collectfast.strategies.base import Decision, LocalFile, RemoteObject, Strategy
+from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 
 
 class FileSystemStrategy(Strategy):
@@ -60,7 +60,7 @@ class FileSystemStrategy(Strategy):
     def compare(
         self,
         name: str,
-        source: LocalFile,
+        source: Source,
         local: LocalDigest,
         remote: RemoteObject | None,
     ) -> Decision:
@@ -79,7 +79,7 @@ class FileSystemStrategy(Strategy):
             return Decision.skip()
         return Decision.send("changed: digest differs")
 
-    def upload(self, name: str, source: LocalFile, local: LocalDigest) -> None:
+    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
         destination = self.storage.path(name)
         directory = os.path.dirname(destination)
         self._make_directory(directory)

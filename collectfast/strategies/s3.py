@@ -27,7 +27,7 @@ from storages.utils import clean_name
 from collectfast.cache import DigestCache
 from collectfast.conf import conf
 from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_stream
-from collectfast.strategies.base import Decision, LocalFile, RemoteObject, Strategy
+from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -154,7 +154,7 @@ class S3Strategy(Strategy):
         )
         return chunksize
 
-    def digest(self, name: str, source: LocalFile) -> LocalDigest:
+    def digest(self, name: str, source: Source) -> LocalDigest:
         _, gzipped = self.write_parameters(self.key(name))
         raw_size = source.size()
         with source.open() as stream:
@@ -191,7 +191,7 @@ class S3Strategy(Strategy):
     def compare(
         self,
         name: str,
-        source: LocalFile,
+        source: Source,
         local: LocalDigest,
         remote: RemoteObject | None,
     ) -> Decision:
@@ -221,7 +221,7 @@ class S3Strategy(Strategy):
         return Decision.send("changed: recorded digest differs")
 
     def stored_md5(
-        self, name: str, key: str, etag: str, source: LocalFile, local: LocalDigest
+        self, name: str, key: str, etag: str, source: Source, local: LocalDigest
     ) -> str | None:
         """The md5 of the object's bytes: from the cache, else one HEAD."""
         cached = self.digests.get(name, etag)
@@ -250,7 +250,7 @@ class S3Strategy(Strategy):
 
     # -- writing ----------------------------------------------------------
 
-    def upload(self, name: str, source: LocalFile, local: LocalDigest) -> None:
+    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
         key = self.key(name)
         params, gzipped = self.write_parameters(key)
         metadata = dict(params.get("Metadata") or {})

@@ -19,7 +19,14 @@ from django.core.management.base import CommandError, CommandParser
 from collectfast.collector import Collector, Job, Outcome, RemoteState
 from collectfast.conf import conf
 from collectfast.errors import describe
-from collectfast.strategies.base import LocalFile, Strategy, strategy_for
+from collectfast.post_process import PostProcessor, UploadsFailed, runs_unchanged
+from collectfast.strategies.base import (
+    LocalFile,
+    RemoteObject,
+    Strategy,
+    strategy_for,
+    unwrap,
+)
 
 FoundFiles = dict[str, tuple[Storage, str]]
 
@@ -32,12 +39,29 @@ class Command(collectstatic.Command):
             action="store_true",
             help="Run Django's own collectstatic logic instead of collectfast's.",
         )
+        parser.add_argument(
+            "--prune",
+            action="store_true",
+            default=None,
+            help="After a successful deploy, delete stored files under the "
+            "storage's location that this deploy did not produce (default: "
+            "COLLECTFAST_PRUNE). Files the previous manifest referenced are kept.",
+        )
+        parser.add_argument(
+            "--prune-previous",
+            action="store_true",
+            help="With --prune, also delete files only the previous manifest "
+            "referenced (pages still cached by browsers and CDNs may ask for them).",
+        )
 
     def set_options(self, **options: Any) -> None:
         super().set_options(**options)
         self.collectfast_enabled = conf.enabled and not options.get(
             "disable_collectfast", False
         )
+        prune = options.get("prune")
+        self.prune = conf.prune if prune is None else prune
+        self.prune_previous = bool(options.get("prune_previous"))
 
     def collect(self) -> dict[str, list[str]]:
         strategy = self.fast_strategy()
@@ -98,13 +122,19 @@ class Command(collectstatic.Command):
                     failures.append(outcome)
                 else:
                     self.record(outcome)
+            if failures:
+                self.fail(failures, strategy)
+            index = collector.remote_state().index
+            previous = self.previous_manifest(index) if self.prune else set()
+            produced = self.post_process_files(strategy, index, found_files)
+            if self.prune:
+                self.prune_stale(strategy, index, produced, previous)
+        except (CommandError, KeyboardInterrupt):
+            raise
         except Exception as exc:
             if conf.debug:
                 raise
             raise CommandError(describe(exc, strategy)) from exc
-        if failures:
-            self.fail(failures, strategy)
-        self.post_process_files(found_files)
         return {
             "modified": self.copied_files + self.symlinked_files,
             "unmodified": self.unmodified_files,
@@ -145,11 +175,51 @@ class Command(collectstatic.Command):
             f"First error, for {first.job.name!r}: {describe(first.error, strategy)}"
         ) from first.error
 
-    def post_process_files(self, found_files: FoundFiles) -> None:
-        """Django's post-processing step, unchanged."""
+    def post_process_files(
+        self,
+        strategy: Strategy,
+        index: dict[str, RemoteObject] | Any,
+        found_files: FoundFiles,
+    ) -> set[str]:
+        """Django's post-processing; returns every name the deploy produced."""
         if not (self.post_process and hasattr(self.storage, "post_process")):
-            return
-        processor = self.storage.post_process(found_files, dry_run=self.dry_run)
+            return set(found_files)
+        storage = unwrap(self.storage)
+        if not runs_unchanged(storage):
+            # A post_process collectfast doesn't know: run it as Django does.
+            self.consume(self.storage.post_process(found_files, dry_run=self.dry_run))
+            return set(found_files)
+        processor = PostProcessor(
+            storage,
+            strategy,
+            index,
+            found_files,
+            threads=int(conf.threads),
+            upload=not self.dry_run,
+        )
+        try:
+            if self.dry_run and self.prune:
+                # Work out the hashed names silently: pruning needs them.
+                for _ in processor.run(dry_run=False):
+                    pass
+            else:
+                self.consume(processor.run(dry_run=self.dry_run))
+        except UploadsFailed as exc:
+            if conf.debug:
+                raise exc.failures[0][1] from None
+            names = ", ".join(repr(name) for name, _ in exc.failures[:5])
+            first_name, first_error = exc.failures[0]
+            count = len(exc.failures)
+            raise CommandError(
+                f"{count} post-processed file{'s' if count != 1 else ''} could "
+                f"not be uploaded: {names}; the manifest was not uploaded, so the "
+                f"site keeps using the previous one. First error, for "
+                f"{first_name!r}: {describe(first_error, strategy)}"
+            ) from first_error
+        return processor.produced
+
+    def consume(self, processor: Any) -> None:
+        """Django's loop over a post_process generator, unchanged."""
         for original_path, processed_path, processed in processor:
             if isinstance(processed, Exception):
                 self.stderr.write(f"Post-processing '{original_path}' failed!")
@@ -165,3 +235,25 @@ class Command(collectstatic.Command):
                 self.post_processed_files.append(original_path)
             else:
                 self.log(f"Skipped post-processing '{original_path}'")
+
+    def previous_manifest(self, index: Any) -> set[str]:
+        """Names the stored manifest references, kept by --prune."""
+        storage: Any = unwrap(self.storage)
+        name = getattr(storage, "manifest_name", None)
+        if self.prune_previous or name is None or name not in index:
+            return set()
+        loaded = storage.load_manifest()
+        # Django 4.2+ returns (paths, manifest hash).
+        paths = loaded[0] if isinstance(loaded, tuple) else loaded
+        return set(paths.values())
+
+    def prune_stale(
+        self, strategy: Strategy, index: Any, produced: set[str], keep: set[str]
+    ) -> None:
+        stale = sorted(name for name in index if name not in produced | keep)
+        verb = "Pretending to delete" if self.dry_run else "Deleting"
+        for name in stale:
+            self.log(f"{verb} '{name}'", level=1)
+        if stale and not self.dry_run:
+            strategy.delete(stale)
+        self.pruned_files = stale

@@ -1,0 +1,202 @@
+"""Django's own post-processing (hashed names, CSS/JS rewriting, the manifest),
+with the storage's remote calls answered from the index and its writes queued
+into the thread pool.
+
+``HashedFilesMixin.post_process`` asks the destination whether each hashed
+file exists, deletes before saving, and saves one file at a time; on S3 that
+is a HEAD, a DELETE and a PUT per file. Here it runs unchanged on a shallow
+copy of the storage whose ``exists``/``open``/``delete``/``_save`` are
+answered locally, so the files and the manifest are exactly Django's, an
+unchanged deploy makes no request, and the manifest is stored only after
+every file it references.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.core.files import File
+from django.core.files.storage import Storage
+
+from collectfast.strategies.base import (
+    BytesFile,
+    Decision,
+    LocalFile,
+    RemoteObject,
+    Source,
+    Strategy,
+)
+
+FoundFiles = Mapping[str, tuple[Storage, str]]
+
+
+def runs_unchanged(storage: Any) -> bool:
+    """Whether ``storage.post_process`` is Django's hashed-names logic as is.
+
+    Other post-processing (WhiteNoise's compression, say) may read what was
+    just saved straight from disk, so its writes can't be queued.
+    """
+    from django.contrib.staticfiles.storage import (
+        HashedFilesMixin,
+        ManifestFilesMixin,
+    )
+
+    method = getattr(type(storage), "post_process", None)
+    return method in (HashedFilesMixin.post_process, ManifestFilesMixin.post_process)
+
+
+class UploadsFailed(Exception):
+    """Some post-processed files could not be stored: the manifest is withheld."""
+
+    def __init__(self, failures: list[tuple[str, BaseException]]) -> None:
+        self.failures = failures
+        super().__init__(
+            f"{len(failures)} post-processed file(s) could not be uploaded"
+        )
+
+
+def _clean(name: str) -> str:
+    return name.replace("\\", "/")
+
+
+class PostProcessor:
+    """Runs the storage's ``post_process`` against a stand-in destination.
+
+    Saves are collected, not sent: Django deletes the files an earlier pass
+    saved when a later pass changes them (intermediate files), so only the
+    final set is uploaded, in parallel, once the passes are over, and the
+    manifest after all of them. Nothing is deleted remotely: stale files are
+    left to ``--prune``, which keeps what the live manifest references.
+    """
+
+    def __init__(
+        self,
+        storage: Any,
+        strategy: Strategy,
+        index: Mapping[str, RemoteObject],
+        found_files: FoundFiles,
+        *,
+        threads: int,
+        upload: bool = True,
+    ) -> None:
+        self.storage = storage
+        self.strategy = strategy
+        self.index = index
+        self.found_files = found_files
+        self.threads = threads
+        self.upload_enabled = upload
+        # Every found file is stored by now: the collect phase succeeded.
+        self.present: set[str] = set(index) | set(found_files)
+        self.saved: dict[str, Source] = {}
+        self.stored: set[str] = set()
+        self.decisions: dict[str, Decision] = {}
+        self.shadow = self._make_shadow()
+
+    def _make_shadow(self) -> Any:
+        shadow = copy.copy(self.storage)
+        shadow.exists = self.exists
+        shadow.delete = self.delete
+        shadow.open = self.open
+        shadow._save = self.save
+        if getattr(self.storage, "manifest_storage", None) is self.storage:
+            shadow.manifest_storage = shadow
+        save_manifest = getattr(type(self.storage), "save_manifest", None)
+        if save_manifest is not None:
+
+            def save_manifest_last() -> None:
+                self.store_saved()  # raises before the manifest if anything failed
+                save_manifest(shadow)
+
+            shadow.save_manifest = save_manifest_last
+        return shadow
+
+    # -- the destination, as post-processing sees it ---------------------
+
+    def exists(self, name: str) -> bool:
+        return _clean(name) in self.present
+
+    def delete(self, name: str) -> None:
+        name = _clean(name)
+        self.saved.pop(name, None)
+        self.present.discard(name)
+
+    def open(self, name: str, mode: str = "rb") -> File[Any]:
+        name = _clean(name)
+        if name in self.saved:
+            return File(self.saved[name].open(), name)
+        if name in self.found_files:
+            storage, path = self.found_files[name]
+            return File(LocalFile(storage, path).open(), name)
+        return self.storage.open(name, mode)  # type: ignore[no-any-return]
+
+    def save(self, name: str, content: Any) -> str:
+        name = _clean(name)
+        self.saved[name] = self._source(content)
+        self.present.add(name)
+        return name
+
+    @staticmethod
+    def _source(content: Any) -> Source:
+        path = getattr(content, "name", None)
+        # A source file opened from the local filesystem: stream it from disk.
+        if isinstance(path, str) and os.path.isabs(path) and os.path.isfile(path):
+            from django.core.files.storage import FileSystemStorage
+
+            directory, filename = os.path.split(path)
+            return LocalFile(FileSystemStorage(location=directory), filename)
+        if hasattr(content, "seek"):
+            content.seek(0)
+        data = content.read()
+        return BytesFile(data.encode() if isinstance(data, str) else data)
+
+    # -- storing the results ---------------------------------------------
+
+    def run(self, dry_run: bool) -> Iterator[tuple[str, str, Any]]:
+        """Django's post_process generator; stores its results (manifest last)."""
+        yield from self.shadow.post_process(dict(self.found_files), dry_run=dry_run)
+        self.store_saved()
+        if hasattr(self.shadow, "hashed_files"):
+            self.storage.hashed_files = self.shadow.hashed_files
+
+    def store_saved(self) -> None:
+        """Compare and upload, in parallel, what was saved and not yet stored."""
+        names = [name for name in self.saved if name not in self.stored]
+        self.stored.update(names)
+        failures: list[tuple[str, BaseException]] = []
+        with ThreadPoolExecutor(
+            self.threads, thread_name_prefix="collectfast-post"
+        ) as pool:
+            futures = [(name, pool.submit(self._store, name)) for name in names]
+            for name, future in futures:
+                try:
+                    future.result()
+                except Exception as exc:
+                    failures.append((name, exc))
+        if failures:
+            raise UploadsFailed(failures)
+
+    def _store(self, name: str) -> None:
+        source = self.saved[name]
+        local = self.strategy.digest(name, source)
+        decision = self.strategy.compare(name, source, local, self.index.get(name))
+        self.decisions[name] = decision
+        if decision.upload and self.upload_enabled:
+            self.strategy.upload(name, source, local)
+
+    @property
+    def uploaded(self) -> list[str]:
+        return [name for name, decision in self.decisions.items() if decision.upload]
+
+    @property
+    def produced(self) -> set[str]:
+        """Every name this deploy stored or confirmed, for pruning.
+
+        Hashed files that already existed are not saved again, but the new
+        manifest references them all.
+        """
+        hashed = getattr(self.shadow, "hashed_files", {})
+        return set(self.found_files) | set(self.saved) | set(hashed.values())
