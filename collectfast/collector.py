@@ -9,6 +9,7 @@ worker thread becomes an outcome, never a silent loss.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ class Outcome:
     decision: Decision | None = None
     local: LocalDigest | None = None
     error: BaseException | None = None
+    hash_seconds: float = 0.0
+    upload_seconds: float = 0.0
 
     @property
     def uploaded(self) -> bool:
@@ -51,7 +54,7 @@ class RemoteState:
 @dataclass(slots=True)
 class _Planned:
     outcome: Outcome
-    upload: Future[None] | None = None
+    upload: Future[float] | None = None
 
 
 def chunk_size(total: int, threads: int) -> int:
@@ -78,10 +81,14 @@ class Collector:
         self._index_ready = threading.Event()
         self._state: RemoteState | None = None
         self._index_error: BaseException | None = None
+        self.index_seconds = 0.0
+        self.outcomes: list[Outcome] = []
 
     def _load_remote(self) -> None:
+        started = time.perf_counter()
         try:
             index = self.strategy.list_remote()
+            self.index_seconds = time.perf_counter() - started
             cleared: list[str] = []
             if self.clear:
                 cleared = sorted(index)
@@ -99,6 +106,9 @@ class Collector:
         if self._index_error is not None:
             raise self._index_error
         assert self._state is not None
+        return self._state
+
+    def remote_state_or_none(self) -> RemoteState | None:
         return self._state
 
     def run(
@@ -121,9 +131,10 @@ class Collector:
                 for planned in chunk.result():
                     if planned.upload is not None:
                         try:
-                            planned.upload.result()
+                            planned.outcome.upload_seconds = planned.upload.result()
                         except Exception as exc:
                             planned.outcome.error = exc
+                    self.outcomes.append(planned.outcome)
                     yield planned.outcome
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -136,10 +147,12 @@ class Collector:
         planned = [_Planned(Outcome(job)) for job in jobs]
         for item in planned:
             job = item.outcome.job
+            started = time.perf_counter()
             try:
                 item.outcome.local = self.strategy.digest(job.name, job.source)
             except Exception as exc:
                 item.outcome.error = exc
+            item.outcome.hash_seconds = time.perf_counter() - started
         try:
             index = self.remote_state().index
         except BaseException:
@@ -157,7 +170,10 @@ class Collector:
                 outcome.error = exc
                 continue
             if outcome.decision.upload and not self.dry_run:
-                item.upload = pool.submit(
-                    self.strategy.upload, job.name, job.source, outcome.local
-                )
+                item.upload = pool.submit(self._upload, job, outcome.local)
         return planned
+
+    def _upload(self, job: Job, local: LocalDigest) -> float:
+        started = time.perf_counter()
+        self.strategy.upload(job.name, job.source, local)
+        return time.perf_counter() - started

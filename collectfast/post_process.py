@@ -93,7 +93,7 @@ class PostProcessor:
         self.present: set[str] = set(index) | set(found_files)
         self.saved: dict[str, Source] = {}
         self.stored: set[str] = set()
-        self.decisions: dict[str, Decision] = {}
+        self.decisions: dict[str, tuple[Decision, int]] = {}
         self.shadow = self._make_shadow()
 
     def _make_shadow(self) -> Any:
@@ -183,13 +183,9 @@ class PostProcessor:
         source = self.saved[name]
         local = self.strategy.digest(name, source)
         decision = self.strategy.compare(name, source, local, self.index.get(name))
-        self.decisions[name] = decision
+        self.decisions[name] = (decision, local.size)
         if decision.upload and self.upload_enabled:
             self.strategy.upload(name, source, local)
-
-    @property
-    def uploaded(self) -> list[str]:
-        return [name for name, decision in self.decisions.items() if decision.upload]
 
     @property
     def produced(self) -> set[str]:

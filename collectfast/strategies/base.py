@@ -118,6 +118,8 @@ class Strategy(ABC):
 
     #: Dotted names of the storage classes (or bases) this strategy serves.
     storage_classes: ClassVar[tuple[str, ...]] = ()
+    #: Requests sent to the storage so far, retries included (for reports).
+    requests: int = 0
 
     def __init__(self, storage: Storage, *, threads: int = 1) -> None:
         self.storage = storage

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import tempfile
+import threading
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any
 
@@ -60,6 +61,9 @@ class S3Strategy(Strategy):
         self.prefix = f"{location}/" if location else ""
         self.transfer_config = storage.transfer_config
         self.client = self._create_client()
+        self._requests_lock = threading.Lock()
+        # Every HTTP attempt, retries included, for the summary and report.
+        self.client.meta.events.register("request-created.s3", self._count_request)
         self.digests = DigestCache(conf.cache, self.namespace)
         self.bucket_uses_kms = False
 
@@ -91,6 +95,10 @@ class S3Strategy(Strategy):
             verify=storage.verify,
         )
         return client
+
+    def _count_request(self, **kwargs: Any) -> None:
+        with self._requests_lock:
+            self.requests += 1
 
     def key(self, name: str) -> str:
         return str(self.storage._normalize_name(clean_name(name)))

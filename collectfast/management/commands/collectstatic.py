@@ -1,12 +1,15 @@
 """collectstatic, deciding by content and uploading in parallel.
 
-A thin subclass of Django's command: flags, prompts, output and the summary line
-are Django's; only ``collect()`` changes when a fast strategy serves the storage.
+A thin subclass of Django's command: flags, prompts, stdout and the summary
+line are Django's; only ``collect()`` changes when a fast strategy serves the
+storage. collectfast's own summary and progress go to stderr.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,18 +23,23 @@ from collectfast.collector import Collector, Job, Outcome, RemoteState
 from collectfast.conf import conf
 from collectfast.errors import describe
 from collectfast.post_process import PostProcessor, UploadsFailed, runs_unchanged
+from collectfast.progress import Progress
+from collectfast.report import DeployReport, FileEntry, format_bytes
 from collectfast.strategies.base import (
     LocalFile,
-    RemoteObject,
     Strategy,
+    dotted_name,
     strategy_for,
     unwrap,
 )
 
 FoundFiles = dict[str, tuple[Storage, str]]
+logger = logging.getLogger("collectfast")
 
 
 class Command(collectstatic.Command):
+    report: DeployReport | None = None
+
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         parser.add_argument(
@@ -53,6 +61,12 @@ class Command(collectstatic.Command):
             help="With --prune, also delete files only the previous manifest "
             "referenced (pages still cached by browsers and CDNs may ask for them).",
         )
+        parser.add_argument(
+            "--report",
+            metavar="FILE",
+            help="Write a JSON report of uploaded, deleted and failed files "
+            "(default: COLLECTFAST_REPORT).",
+        )
 
     def set_options(self, **options: Any) -> None:
         super().set_options(**options)
@@ -62,15 +76,31 @@ class Command(collectstatic.Command):
         prune = options.get("prune")
         self.prune = conf.prune if prune is None else prune
         self.prune_previous = bool(options.get("prune_previous"))
+        self.report_path = options.get("report") or conf.report
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        try:
+            output: str | None = super().execute(*args, **options)
+        finally:
+            self.finish_report()
+        return output
 
     def collect(self) -> dict[str, list[str]]:
         strategy = self.fast_strategy()
         if strategy is None:
             return super().collect()
+        started = time.perf_counter()
+        self.report = DeployReport(
+            storage=dotted_name(type(strategy.storage)),
+            strategy=dotted_name(type(strategy)),
+            dry_run=self.dry_run,
+        )
         try:
-            return self.collect_fast(strategy)
+            return self.collect_fast(strategy, self.report)
         finally:
             strategy.close()
+            self.report.requests = strategy.requests
+            self.report.seconds = time.perf_counter() - started
 
     def fast_strategy(self) -> Strategy | None:
         """The strategy to use, or None where Django's own logic must run."""
@@ -107,34 +137,40 @@ class Command(collectstatic.Command):
                     )
         return found_files, jobs
 
-    def collect_fast(self, strategy: Strategy) -> dict[str, list[str]]:
+    def collect_fast(
+        self, strategy: Strategy, report: DeployReport
+    ) -> dict[str, list[str]]:
         found_files, jobs = self.find_files()
         collector = Collector(
-            strategy,
-            threads=int(conf.threads),
-            dry_run=self.dry_run,
-            clear=self.clear,
+            strategy, threads=int(conf.threads), dry_run=self.dry_run, clear=self.clear
         )
         failures: list[Outcome] = []
+        progress = Progress(self.stderr, total=len(jobs), verbosity=self.verbosity)
+        phase = time.perf_counter()
         try:
             for outcome in collector.run(jobs, self.log_cleared):
+                self.record(outcome, report, progress)
                 if outcome.error is not None:
                     failures.append(outcome)
-                else:
-                    self.record(outcome)
+            progress.close()
+            self.log_timings(collector, jobs, phase)
             if failures:
                 self.fail(failures, strategy)
             index = collector.remote_state().index
             previous = self.previous_manifest(index) if self.prune else set()
-            produced = self.post_process_files(strategy, index, found_files)
+            phase = time.perf_counter()
+            produced = self.post_process_files(strategy, index, found_files, report)
+            report.phases["post-process"] = time.perf_counter() - phase
             if self.prune:
-                self.prune_stale(strategy, index, produced, previous)
+                self.prune_stale(strategy, index, produced | previous, report)
         except (CommandError, KeyboardInterrupt):
             raise
         except Exception as exc:
             if conf.debug:
                 raise
             raise CommandError(describe(exc, strategy)) from exc
+        finally:
+            progress.close()
         return {
             "modified": self.copied_files + self.symlinked_files,
             "unmodified": self.unmodified_files,
@@ -145,21 +181,69 @@ class Command(collectstatic.Command):
         verb = "Pretending to delete" if self.dry_run else "Deleting"
         for name in state.cleared:
             self.log(f"{verb} '{name}'", level=1)
+            if self.report is not None:
+                self.report.deleted.append(FileEntry(name, "--clear"))
 
-    def record(self, outcome: Outcome) -> None:
-        """Django's bookkeeping and per-file lines for one finished file."""
+    def record(
+        self, outcome: Outcome, report: DeployReport, progress: Progress
+    ) -> None:
+        """Django's bookkeeping and per-file lines, and collectfast's reasons."""
         job = outcome.job
+        if outcome.error is not None:
+            report.failed.append(FileEntry(job.name, describe(outcome.error)))
+            logger.error("Failed %r: %s", job.name, outcome.error)
+            progress.advance()
+            return
         assert outcome.decision is not None
+        assert outcome.local is not None
+        reason = outcome.decision.reason
         if not outcome.decision.upload:
             self.unmodified_files.append(job.name)
             self.log(f"Skipping '{job.path}' (not modified)")
+            logger.debug("Skipping %r (%s)", job.name, reason)
+            report.unchanged += 1
+            progress.advance()
             return
         source_path = job.source.filesystem_path or job.path
         if self.dry_run:
             self.log(f"Pretending to copy '{source_path}'", level=1)
+            self.log(f"Would upload '{job.name}' ({reason})", level=1)
         else:
             self.log(f"Copying '{source_path}'", level=2)
+            self.log(f"Uploading '{job.name}' ({reason})", level=2)
+        logger.info("Uploading %r (%s)", job.name, reason)
         self.copied_files.append(job.name)
+        report.uploaded.append(FileEntry(job.name, reason, outcome.local.size))
+        progress.advance(uploaded_bytes=outcome.local.size)
+
+    def log_timings(
+        self, collector: Collector, jobs: Sequence[Job], started: float
+    ) -> None:
+        report = self.report
+        assert report is not None
+        outcomes_hash = sum(o.hash_seconds for o in collector.outcomes)
+        outcomes_upload = sum(o.upload_seconds for o in collector.outcomes)
+        hashed_bytes = sum(o.local.size for o in collector.outcomes if o.local)
+        report.phases.update(
+            {
+                "index": collector.index_seconds,
+                "hashing": outcomes_hash,
+                "upload": outcomes_upload,
+                "collect": time.perf_counter() - started,
+            }
+        )
+        state = collector.remote_state_or_none()
+        listed = len(state.index) if state is not None else 0
+        for line in (
+            f"collectfast: index: {listed:,} objects listed in "
+            f"{collector.index_seconds:.2f} s",
+            f"collectfast: hashing: {len(jobs):,} files "
+            f"({format_bytes(hashed_bytes)}) in {outcomes_hash:.2f} s of thread time",
+            f"collectfast: upload: {len(report.uploaded):,} files in "
+            f"{outcomes_upload:.2f} s of thread time",
+            f"collectfast: collect phase: {report.phases['collect']:.2f} s",
+        ):
+            self.log(line, level=3)
 
     def fail(self, failures: Sequence[Outcome], strategy: Strategy) -> None:
         first = failures[0]
@@ -178,8 +262,9 @@ class Command(collectstatic.Command):
     def post_process_files(
         self,
         strategy: Strategy,
-        index: dict[str, RemoteObject] | Any,
+        index: Any,
         found_files: FoundFiles,
+        report: DeployReport,
     ) -> set[str]:
         """Django's post-processing; returns every name the deploy produced."""
         if not (self.post_process and hasattr(self.storage, "post_process")):
@@ -205,6 +290,8 @@ class Command(collectstatic.Command):
             else:
                 self.consume(processor.run(dry_run=self.dry_run))
         except UploadsFailed as exc:
+            for name, error in exc.failures:
+                report.failed.append(FileEntry(name, describe(error, strategy)))
             if conf.debug:
                 raise exc.failures[0][1] from None
             names = ", ".join(repr(name) for name, _ in exc.failures[:5])
@@ -216,6 +303,12 @@ class Command(collectstatic.Command):
                 f"site keeps using the previous one. First error, for "
                 f"{first_name!r}: {describe(first_error, strategy)}"
             ) from first_error
+        for name, (decision, size) in processor.decisions.items():
+            if decision.upload:
+                report.uploaded.append(FileEntry(name, decision.reason, size))
+                self.log(f"Uploading '{name}' ({decision.reason})", level=2)
+            else:
+                report.unchanged += 1
         return processor.produced
 
     def consume(self, processor: Any) -> None:
@@ -248,12 +341,24 @@ class Command(collectstatic.Command):
         return set(paths.values())
 
     def prune_stale(
-        self, strategy: Strategy, index: Any, produced: set[str], keep: set[str]
+        self, strategy: Strategy, index: Any, keep: set[str], report: DeployReport
     ) -> None:
-        stale = sorted(name for name in index if name not in produced | keep)
+        stale = sorted(name for name in index if name not in keep)
         verb = "Pretending to delete" if self.dry_run else "Deleting"
         for name in stale:
             self.log(f"{verb} '{name}'", level=1)
+            report.deleted.append(FileEntry(name, "--prune"))
         if stale and not self.dry_run:
             strategy.delete(stale)
-        self.pruned_files = stale
+
+    def finish_report(self) -> None:
+        """collectfast's summary on stderr, the log, and the JSON report."""
+        report = self.report
+        if report is None:
+            return
+        line = report.summary_line()
+        logger.info(line)
+        if self.verbosity >= 1:
+            self.stderr.write(line, style_func=lambda text: text)
+        if self.report_path:
+            report.write(self.report_path)

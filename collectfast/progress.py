@@ -1,0 +1,76 @@
+"""Progress on stderr: a tqdm bar on a terminal, plain periodic lines in CI logs,
+nothing at verbosity 0."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from collectfast.report import format_bytes
+
+LINE_INTERVAL = 5.0  # seconds between plain progress lines
+
+
+class Progress:
+    """Counts checked files and uploaded bytes while a deploy runs."""
+
+    def __init__(self, stream: Any, *, total: int, verbosity: int) -> None:
+        self.stream = stream
+        self.total = total
+        self.enabled = verbosity >= 1 and total > 0
+        self.checked = 0
+        self.uploaded = 0
+        self.uploaded_bytes = 0
+        self.started = time.monotonic()
+        self.last_line = self.started
+        self.bar: Any = None
+        if self.enabled and _isatty(stream):
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total,
+                unit="file",
+                desc="collectfast",
+                file=stream,
+                leave=False,
+                dynamic_ncols=True,
+            )
+
+    def advance(self, *, uploaded_bytes: int | None = None) -> None:
+        """One more file decided; ``uploaded_bytes`` if it was uploaded."""
+        if not self.enabled:
+            return
+        self.checked += 1
+        if uploaded_bytes is not None:
+            self.uploaded += 1
+            self.uploaded_bytes += uploaded_bytes
+        if self.bar is not None:
+            self.bar.set_postfix_str(
+                f"{self.uploaded} uploaded, {format_bytes(self.uploaded_bytes)}",
+                refresh=False,
+            )
+            self.bar.update(1)
+            return
+        now = time.monotonic()
+        if now - self.last_line >= LINE_INTERVAL:
+            self.last_line = now
+            self.stream.write(self.line(now))
+
+    def line(self, now: float) -> str:
+        elapsed = now - self.started
+        rate = self.checked / elapsed if elapsed else 0.0
+        return (
+            f"collectfast: {self.checked:,}/{self.total:,} files checked, "
+            f"{self.uploaded:,} uploaded ({format_bytes(self.uploaded_bytes)}), "
+            f"{rate:,.0f} files/s, {elapsed:.0f} s"
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _isatty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
