@@ -17,13 +17,6 @@ REDACTED = "<redacted>"
 # Secrets can reach an error text from a server that echoes them, a library
 # that prints a signed URL or a request, or an endpoint URL with a password.
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # AWS access key ids (long-term AKIA, temporary ASIA, and the other kinds).
-    (
-        re.compile(
-            r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b"
-        ),
-        REDACTED,
-    ),
     # Signed URLs: S3 (SigV4 and SigV2), GCS and Azure SAS query parameters.
     (
         re.compile(
@@ -33,16 +26,22 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         rf"\1{REDACTED}",
     ),
-    # Authorization headers: "Credential=AKIA.../..., Signature=abc".
-    (re.compile(r"(?i)\b(credential|signature)=[^,\s&\"'<>]+"), rf"\1={REDACTED}"),
+    # Authorization headers, whole: "Authorization: AWS4-HMAC-SHA256 Credential=...".
     (
         re.compile(
-            r"(?i)(\b(?:authorization|x-amz-security-token)['\"]?\s*[:=]\s*['\"]?)[^'\"\n,}]+"
+            r"(?i)(\b(?:authorization|x-amz-security-token)['\"]?\s*:\s*b?['\"]?)"
+            r"[^'\"\n}]+"
         ),
         rf"\1{REDACTED}",
     ),
+    # Their parts, wherever they appear on their own.
+    (re.compile(r"(?i)\b(credential|signature)=[^,\s&\"'<>]+"), rf"\1={REDACTED}"),
     # user:password@ in URLs.
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@"), rf"\1{REDACTED}@"),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@<>]+@"), rf"\1{REDACTED}@"),
+)
+# AWS access key ids (long-term AKIA, temporary ASIA, and the other kinds).
+_ACCESS_KEY_ID = re.compile(
+    r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b"
 )
 
 # Where credentials live: storage attributes (django-storages' names) and the
@@ -71,10 +70,18 @@ _MIN_SECRET_LENGTH = 8
 
 
 def known_secrets(strategy: Strategy | None = None) -> set[str]:
-    """Credential values configured for ``strategy``'s storage or in the environment."""
+    """Credential values configured for ``strategy``'s storage, the static files
+    storage (if it was set up) or in the environment."""
+    from django.contrib.staticfiles.storage import staticfiles_storage
+    from django.utils.functional import empty
+
     values = [os.environ.get(name) for name in _SECRET_ENVIRONMENT]
-    storage = getattr(strategy, "storage", None)
-    values.extend(getattr(storage, name, None) for name in _SECRET_ATTRIBUTES)
+    storages = [getattr(strategy, "storage", None)]
+    wrapped = getattr(staticfiles_storage, "_wrapped", empty)
+    if wrapped is not empty:  # never set up a storage just to describe an error
+        storages.append(wrapped)
+    for storage in storages:
+        values.extend(getattr(storage, name, None) for name in _SECRET_ATTRIBUTES)
     return {
         value
         for value in values
@@ -84,11 +91,11 @@ def known_secrets(strategy: Strategy | None = None) -> set[str]:
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` without credentials, session tokens or signatures."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return _ACCESS_KEY_ID.sub(REDACTED, text)
 
 
 def describe(exc: BaseException, strategy: Strategy | None = None) -> str:

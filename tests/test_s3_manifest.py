@@ -155,7 +155,7 @@ def test_clear_deletes_in_batches_of_1000_within_the_location(
         s3.client.put_object(Bucket=s3.bucket, Key=f"static/old/{i}.txt", Body=b"x")
     s3.client.put_object(Bucket=s3.bucket, Key="static-old/keep.txt", Body=b"x")
     proxy.reset()
-    output = run_collectstatic(clear=True, verbosity=1)
+    output = run_collectstatic(clear=True, verbosity=2)
     assert proxy.count("DeleteObjects") == 3
     assert proxy.count("DeleteObject") == 0
     assert "Deleting 'old/0.txt'" in output
@@ -172,7 +172,7 @@ def test_clear_deletes_in_batches_of_1000_within_the_location(
 def test_clear_with_dry_run_deletes_nothing(static_dir, s3, proxy):
     write_files(static_dir, {"css/app.css": "a{}"})
     s3.client.put_object(Bucket=s3.bucket, Key="static/old.txt", Body=b"x")
-    output = run_collectstatic(clear=True, dry_run=True, verbosity=1)
+    output = run_collectstatic(clear=True, dry_run=True, verbosity=2)
     assert "Pretending to delete 'old.txt'" in output
     assert writes(proxy) == []
     assert proxy.count("DeleteObjects") == 0
@@ -207,7 +207,7 @@ def test_prune_dry_run_lists_deletions_and_writes_nothing(site, s3, proxy):
     run_collectstatic()
     s3.client.put_object(Bucket=s3.bucket, Key="static/orphan.txt", Body=b"x")
     proxy.reset()
-    output = run_collectstatic(prune=True, dry_run=True, verbosity=1)
+    output = run_collectstatic(prune=True, dry_run=True, verbosity=2)
     assert "Pretending to delete 'orphan.txt'" in output
     assert output.count("Pretending to delete") == 1
     assert writes(proxy) == []

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import django
 from django.contrib.staticfiles.finders import get_finders
 from django.contrib.staticfiles.management.commands import collectstatic
 from django.core.exceptions import ImproperlyConfigured
@@ -39,6 +40,7 @@ logger = logging.getLogger("collectfast")
 
 class Command(collectstatic.Command):
     report: DeployReport | None = None
+    post_process_error: BaseException | None = None
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -128,12 +130,16 @@ class Command(collectstatic.Command):
                     found_files[prefixed_path] = (storage, path)
                     jobs.append(Job(prefixed_path, path, LocalFile(storage, path)))
                 else:
+                    # Django 6.0+ counts these and logs them at -v 2 only.
+                    skipped = getattr(self, "skipped_files", None)
+                    if skipped is not None:
+                        skipped.append(prefixed_path)
                     self.log(
                         f"Found another file with the destination path "
                         f"'{prefixed_path}'. It will be ignored since only the "
                         "first encountered file is collected. If this is not what "
                         "you want, make sure every static file has a unique path.",
-                        level=1,
+                        level=1 if skipped is None else 2,
                     )
         return found_files, jobs
 
@@ -162,27 +168,43 @@ class Command(collectstatic.Command):
             produced = self.post_process_files(strategy, index, found_files, report)
             report.phases["post-process"] = time.perf_counter() - phase
             if self.prune:
-                self.prune_stale(strategy, index, produced | previous, report)
+                self.prune_stale(strategy, index, produced | previous)
         except (CommandError, KeyboardInterrupt):
             raise
         except Exception as exc:
-            if conf.debug:
-                raise
+            if conf.debug or exc is self.post_process_error:
+                raise  # Django lets post-processing errors through as they are
             raise CommandError(describe(exc, strategy)) from exc
         finally:
             progress.close()
-        return {
+        return self.collected()
+
+    def collected(self) -> dict[str, list[str]]:
+        """What Django's collect() returns, with the keys this Django uses."""
+        collected = {
             "modified": self.copied_files + self.symlinked_files,
             "unmodified": self.unmodified_files,
             "post_processed": self.post_processed_files,
         }
+        for key in ("skipped", "deleted"):  # Django 6.0+
+            files = getattr(self, f"{key}_files", None)
+            if files is not None:
+                collected[key] = files
+        return collected
+
+    def log_deleted(self, names: Sequence[str], reason: str) -> None:
+        """Django's lines for deleted files (-v 1 before Django 6.0, -v 2 since)."""
+        verb = "Pretending to delete" if self.dry_run else "Deleting"
+        deleted = getattr(self, "deleted_files", None)
+        for name in names:
+            self.log(f"{verb} '{name}'", level=1 if deleted is None else 2)
+            if deleted is not None:
+                deleted.append(name)
+            if self.report is not None:
+                self.report.deleted.append(FileEntry(name, reason))
 
     def log_cleared(self, state: RemoteState) -> None:
-        verb = "Pretending to delete" if self.dry_run else "Deleting"
-        for name in state.cleared:
-            self.log(f"{verb} '{name}'", level=1)
-            if self.report is not None:
-                self.report.deleted.append(FileEntry(name, "--clear"))
+        self.log_deleted(state.cleared, "--clear")
 
     def record(
         self, outcome: Outcome, report: DeployReport, progress: Progress
@@ -319,7 +341,14 @@ class Command(collectstatic.Command):
                 # Add a blank line before the traceback, otherwise it's
                 # too easy to miss the relevant part of the error message.
                 self.stderr.write()
-                raise processed
+                self.post_process_error = processed
+                if django.VERSION < (6, 1):
+                    raise processed
+                # Django 6.1+ re-raises as CommandError, with the notes.
+                message = str(processed)
+                if hasattr(processed, "__notes__"):
+                    message += "\n" + "\n".join(processed.__notes__)
+                raise CommandError(message) from processed
             if processed:
                 self.log(
                     f"Post-processed '{original_path}' as '{processed_path}'",
@@ -340,14 +369,9 @@ class Command(collectstatic.Command):
         paths = loaded[0] if isinstance(loaded, tuple) else loaded
         return set(paths.values())
 
-    def prune_stale(
-        self, strategy: Strategy, index: Any, keep: set[str], report: DeployReport
-    ) -> None:
+    def prune_stale(self, strategy: Strategy, index: Any, keep: set[str]) -> None:
         stale = sorted(name for name in index if name not in keep)
-        verb = "Pretending to delete" if self.dry_run else "Deleting"
-        for name in stale:
-            self.log(f"{verb} '{name}'", level=1)
-            report.deleted.append(FileEntry(name, "--prune"))
+        self.log_deleted(stale, "--prune")
         if stale and not self.dry_run:
             strategy.delete(stale)
 
