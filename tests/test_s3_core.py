@@ -212,3 +212,46 @@ def test_missing_bucket_is_a_clear_error(site, s3, proxy, settings):
     ):
         run_collectstatic()
     assert writes(proxy) == 0
+
+
+def test_link_is_refused_for_a_remote_storage(site, s3, proxy):
+    with pytest.raises(CommandError, match="Can't symlink to a remote destination."):
+        run_collectstatic(link=True)
+    assert writes(proxy) == 0
+
+
+def test_ignore_patterns_and_default_ignores(site, s3, proxy):
+    write_files(site, {".hidden.css": "x", "backup.js~": "y"})
+    run_collectstatic(ignore_patterns=["*.woff2"])
+    keys = {r.key for r in proxy.log if r.op == "PutObject"}
+    assert "static/fonts/icons.woff2" not in keys
+    assert "static/.hidden.css" not in keys
+    assert "static/backup.js~" not in keys
+    assert len(keys) == len(FILES) - 1
+    proxy.reset()
+    run_collectstatic(use_default_ignore_patterns=False)
+    keys = {r.key for r in proxy.log if r.op == "PutObject"}
+    assert keys == {
+        "static/.hidden.css",
+        "static/backup.js~",
+        "static/fonts/icons.woff2",
+    }
+
+
+def test_duplicate_destination_keeps_the_first_file(
+    site, s3, proxy, settings, tmp_path
+):
+    other = tmp_path / "other"
+    write_files(other, {"css/app.css": "from the second directory"})
+    settings.STATICFILES_DIRS = [str(site), str(other)]
+    output = run_collectstatic(verbosity=2)
+    assert "Found another file with the destination path 'css/app.css'" in output
+    stored = s3.client.get_object(Bucket=s3.bucket, Key="static/css/app.css")
+    assert stored["Body"].read() == FILES["css/app.css"].encode()
+
+
+def test_prefixed_staticfiles_dirs(site, s3, proxy, settings):
+    settings.STATICFILES_DIRS = [("vendor", str(site))]
+    run_collectstatic()
+    keys = {r.key for r in proxy.log if r.op == "PutObject"}
+    assert "static/vendor/css/app.css" in keys
