@@ -31,7 +31,8 @@ class Progress:
                 total=total,
                 unit="file",
                 desc="collectfast",
-                file=stream,
+                # Django's OutputWrapper would end each redraw with a newline.
+                file=getattr(stream, "_out", stream),
                 leave=False,
                 dynamic_ncols=True,
             )

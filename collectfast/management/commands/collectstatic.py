@@ -40,6 +40,7 @@ logger = logging.getLogger("collectfast")
 
 class Command(collectstatic.Command):
     report: DeployReport | None = None
+    strategy: Strategy | None = None
     post_process_error: BaseException | None = None
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -92,6 +93,7 @@ class Command(collectstatic.Command):
         if strategy is None:
             return super().collect()
         started = time.perf_counter()
+        self.strategy = strategy
         self.report = DeployReport(
             storage=dotted_name(type(strategy.storage)),
             strategy=dotted_name(type(strategy)),
@@ -212,7 +214,9 @@ class Command(collectstatic.Command):
         """Django's bookkeeping and per-file lines, and collectfast's reasons."""
         job = outcome.job
         if outcome.error is not None:
-            report.failed.append(FileEntry(job.name, describe(outcome.error)))
+            report.failed.append(
+                FileEntry(job.name, describe(outcome.error, self.strategy))
+            )
             logger.error("Failed %r: %s", job.name, outcome.error)
             progress.advance()
             return

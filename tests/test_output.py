@@ -1,0 +1,204 @@
+"""What a user sees: progress, collectfast's summary, the JSON report, -v 3."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import logging
+import os
+import pty
+import struct
+import termios
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from collectfast import progress as progress_module
+from tests.utils import write_files
+
+FILES = {f"css/f{i}.css": f"a{i} {{}}\n" for i in range(8)}
+
+
+def open_terminal() -> tuple[int, int]:
+    """A pseudo-terminal 80 columns wide, as a real one would be."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    return leader, follower
+
+
+def read_all(leader: int) -> str:
+    """Everything written to the terminal so far (a pty hands it out in pieces)."""
+    os.set_blocking(leader, False)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except (BlockingIOError, OSError):
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
+def run(**options: Any) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    options.setdefault("verbosity", 1)
+    call_command("collectstatic", interactive=False, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def site(static_dir: Path, s3: Any) -> Path:
+    write_files(static_dir, FILES)
+    return static_dir
+
+
+def test_summary_line_follows_djangos_on_stderr(site, s3, proxy):
+    out, err = run()
+    assert out == "\n8 static files copied.\n"
+    requests = len(proxy.log)
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("collectfast: 8 uploaded (")
+    assert f", 0 unchanged, 0 deleted, 0 failed, {requests} requests, " in line
+    out, err = run()
+    assert "collectfast: 0 uploaded (0 B), 8 unchanged, 0 deleted, 0 failed" in err
+
+
+def test_verbosity_zero_prints_nothing_anywhere(site, s3, proxy):
+    out, err = run(verbosity=0)
+    assert (out, err) == ("", "")
+
+
+def test_verbosity_two_gives_reasons(site, s3, proxy):
+    run()
+    (site / "css/f1.css").write_text("changed {}\n")
+    s3.client.delete_object(Bucket=s3.bucket, Key="static/css/f2.css")
+    out, _ = run(verbosity=2)
+    assert "Uploading 'css/f1.css' (changed: size differs)" in out
+    assert "Uploading 'css/f2.css' (new)" in out
+    assert "Skipping 'css/f3.css' (not modified)" in out
+
+
+def test_dry_run_lists_each_upload_with_its_reason(site, s3, proxy):
+    out, err = run(dry_run=True)
+    for name in FILES:
+        assert f"Would upload '{name}' (new)" in out
+    assert "collectfast: 8 would be uploaded" in err
+
+
+def test_verbosity_three_adds_phase_timings(site, s3, proxy):
+    out, _ = run(verbosity=3)
+    for phase in ("index:", "hashing:", "upload:", "collect phase:"):
+        assert f"collectfast: {phase}" in out
+
+
+def test_logger_receives_decisions_and_summary(site, s3, proxy, caplog):
+    with caplog.at_level(logging.DEBUG, logger="collectfast"):
+        run(verbosity=0)
+    messages = [record.getMessage() for record in caplog.records]
+    assert "Uploading 'css/f0.css' (new)" in messages
+    assert any(m.startswith("collectfast: 8 uploaded") for m in messages)
+
+
+def test_report_matches_the_requests_made(site, s3, proxy, tmp_path):
+    report_path = tmp_path / "reports" / "deploy.json"
+    run()
+    (site / "css/f1.css").write_text("changed {}\n")
+    s3.client.put_object(Bucket=s3.bucket, Key="static/stale.css", Body=b"x")
+    proxy.reset()
+    run(report=str(report_path), prune=True)
+    report = json.loads(report_path.read_text())
+    put_keys = sorted(
+        r.key.removeprefix("static/") for r in proxy.log if r.op == "PutObject"
+    )
+    assert (
+        sorted(entry["name"] for entry in report["uploaded"])
+        == put_keys
+        == ["css/f1.css"]
+    )
+    assert report["uploaded"][0]["reason"] == "changed: size differs"
+    assert report["uploaded"][0]["bytes"] == len("changed {}\n")
+    assert [entry["name"] for entry in report["deleted"]] == ["stale.css"]
+    assert report["counts"] == {
+        "uploaded": 1,
+        "unchanged": 7,
+        "deleted": 1,
+        "failed": 0,
+    }
+    assert report["requests"] == len(proxy.log)
+    assert report["failed"] == []
+
+
+def test_report_setting_and_failures(site, s3, proxy, settings, tmp_path):
+    settings.COLLECTFAST_REPORT = str(tmp_path / "report.json")
+    proxy.fail_key(
+        "static/css/f3.css", status=403, code="AccessDenied", ops={"PutObject"}
+    )
+    with pytest.raises(CommandError):
+        run()
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [entry["name"] for entry in report["failed"]] == ["css/f3.css"]
+    assert "denied" in report["failed"][0]["reason"]
+    assert len(report["uploaded"]) == 7
+
+
+def test_progress_bar_on_a_terminal(site, s3, proxy):
+    leader, follower = open_terminal()
+    try:
+        with os.fdopen(follower, "w", closefd=False) as terminal:
+            out = io.StringIO()
+            call_command(
+                "collectstatic",
+                interactive=False,
+                verbosity=1,
+                stdout=out,
+                stderr=terminal,
+            )
+            terminal.flush()
+        shown = read_all(leader)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert "collectfast" in shown
+    assert "file" in shown  # tqdm's unit
+    assert "\r" in shown  # redrawn in place
+    assert out.getvalue() == "\n8 static files copied.\n"
+
+
+def test_plain_progress_lines_when_not_a_terminal(site, s3, proxy, monkeypatch):
+    monkeypatch.setattr(progress_module, "LINE_INTERVAL", 0.0)
+    _, err = run()
+    lines = [line for line in err.splitlines() if "files checked" in line]
+    assert lines
+    assert "\r" not in err
+    assert lines[-1].startswith("collectfast: 8/8 files checked, 8 uploaded")
+
+
+def test_no_progress_at_verbosity_zero_even_on_a_terminal(site, s3, proxy):
+    leader, follower = open_terminal()
+    try:
+        with os.fdopen(follower, "w", closefd=False) as terminal:
+            call_command(
+                "collectstatic",
+                interactive=False,
+                verbosity=0,
+                stdout=io.StringIO(),
+                stderr=terminal,
+            )
+            terminal.flush()
+        shown = read_all(leader)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert shown == ""
+
+
+def test_output_is_djangos_when_disabled(site, s3, proxy):
+    out, err = run(disable_collectfast=True)
+    assert out == "\n8 static files copied.\n"
+    assert err == ""
