@@ -1,0 +1,832 @@
+"""Run real cloud-storage emulators on 127.0.0.1 for the test suite.
+
+* Google Cloud Storage: ``gcp-storage-emulator`` (PyPI), served in-process from a
+  daemon thread. Its request handler is subclassed so every HTTP request is
+  recorded (and classified) in a :class:`RequestLog` *before* the response is
+  sent, so a client never sees a response whose request is not yet counted.
+* Azure Blob Storage: Azurite (npm, ``node_modules/.bin/azurite-blob``), run as a
+  subprocess. Clients talk to it through a small in-process reverse proxy that
+  records every request the same way; ``Azurite.connection_string`` points at the
+  proxy, ``Azurite.direct_connection_string`` at Azurite itself.
+
+Both listen on a free port chosen by the OS. If an emulator cannot be started the
+start function raises :class:`EmulatorError` with the reason: tests that need an
+emulator fail, they never skip.
+
+Pitfalls:
+
+* django-storages' ``GoogleCloudStorage`` builds its ``google.cloud.storage.Client``
+  without ``client_options``, so the only way to point it at the emulator is the
+  ``STORAGE_EMULATOR_HOST`` environment variable (scheme included), read when the
+  client is first built (lazily, per storage instance). Set it per test with
+  ``monkeypatch.setenv`` (see :attr:`GcsEmulator.env`) rather than session-wide,
+  and don't let a storage instance built under it outlive the test.
+  :meth:`GcsEmulator.client` needs no environment variable.
+* The GCS emulator ignores ``maxResults``/``pageToken``: a listing is always one
+  request, whatever its size (real GCS pages at 1000). Azurite pages like Azure.
+* The GCS emulator computes ``md5Hash`` for composed objects too; real GCS leaves
+  it out for composite objects. Test the "no md5" path with a fake, not here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextlib
+import functools
+import http.client
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobServiceClient
+    from google.cloud.storage import Client as GcsClient
+
+__all__ = [
+    "AZURITE_ACCOUNT_KEY",
+    "AZURITE_ACCOUNT_NAME",
+    "BATCH",
+    "BUCKET",
+    "DEFAULT_AZURE_CONTAINER",
+    "DEFAULT_GCS_BUCKET",
+    "DELETE",
+    "DOWNLOAD",
+    "GCS_PROJECT_ID",
+    "LIST",
+    "METADATA",
+    "OTHER",
+    "REPO_ROOT",
+    "UPLOAD",
+    "Azurite",
+    "EmulatorError",
+    "GcsEmulator",
+    "RequestLog",
+    "RequestRecord",
+    "azurite_fixture",
+    "classify_azure_request",
+    "classify_gcs_request",
+    "gcs_emulator_fixture",
+    "start_azurite",
+    "start_gcs_emulator",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOCALHOST = "127.0.0.1"
+
+GCS_PROJECT_ID = "collectfast-test"
+DEFAULT_GCS_BUCKET = "collectfast-test"
+
+# The well-known Azurite / Azure Storage Emulator development account.
+AZURITE_ACCOUNT_NAME = "devstoreaccount1"
+AZURITE_ACCOUNT_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+    "K1SZFPTOtr/KBHBeksoGMGw=="
+)
+DEFAULT_AZURE_CONTAINER = "collectfast-test"
+
+# Request kinds used by both classifiers.
+LIST = "list"  # a listing page (GCS objects.list, Azure List Blobs)
+METADATA = "metadata"  # one object's metadata (GCS objects.get, Azure HEAD blob)
+DOWNLOAD = "download"  # one object's content
+UPLOAD = "upload"  # (part of) an object upload
+DELETE = "delete"
+BATCH = "batch"  # GCS batch endpoint
+BUCKET = "bucket"  # GCS: one bucket's metadata (GET/PATCH/DELETE /b/{bucket})
+OTHER = "other"  # bucket lists, containers, compose, copy, ...
+
+
+class EmulatorError(RuntimeError):
+    """An emulator could not be started (the message says why)."""
+
+
+# --------------------------------------------------------------------------
+# Request log
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One HTTP request an emulator answered."""
+
+    method: str
+    path: str  # raw (percent-encoded) path, without the query string
+    query: Mapping[str, list[str]]
+    kind: str  # one of list/metadata/download/upload/delete/batch/other
+    status: int
+
+
+class RequestLog:
+    """Thread-safe record of the requests an emulator answered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[RequestRecord] = []
+
+    def add(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    @property
+    def records(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def count(self, kind: str | None = None, *, method: str | None = None) -> int:
+        """Number of recorded requests, optionally of one kind and/or method."""
+        return sum(
+            1
+            for r in self.records
+            if (kind is None or r.kind == kind)
+            and (method is None or r.method == method.upper())
+        )
+
+    def counts(self) -> collections.Counter[str]:
+        """Requests per kind, e.g. ``Counter({'list': 1, 'metadata': 3})``."""
+        return collections.Counter(r.kind for r in self.records)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+
+def _split_target(target: str) -> tuple[str, dict[str, list[str]]]:
+    parts = urlsplit(target)
+    return parts.path, parse_qs(parts.query, keep_blank_values=True)
+
+
+def classify_gcs_request(method: str, path: str, query: Mapping[str, list[str]]) -> str:
+    """Kind of a GCS JSON API request (paths as the emulator receives them)."""
+    method = method.upper()
+    if path.startswith("/batch/"):
+        return BATCH
+    if path.startswith("/upload/"):
+        return UPLOAD
+    if path.startswith("/download/"):
+        return DOWNLOAD
+    api_path = path.removeprefix("/storage/v1")
+    segments = api_path.strip("/").split("/")
+    if len(segments) == 2 and segments[0] == "b":
+        return BUCKET
+    # /b/{bucket}/o[/{object}] -- object names are percent-encoded, one segment.
+    if len(segments) < 3 or segments[0] != "b" or segments[2] != "o":
+        return OTHER
+    if len(segments) == 3:
+        if method == "GET":
+            return LIST
+        if method == "POST" and "uploadType" in query:
+            return UPLOAD
+        return OTHER
+    if len(segments) > 4:  # .../o/{object}/compose, copyTo, rewriteTo, acl
+        return OTHER
+    if method == "GET":
+        return DOWNLOAD if query.get("alt") == ["media"] else METADATA
+    if method == "DELETE":
+        return DELETE
+    return OTHER
+
+
+def classify_azure_request(
+    method: str, path: str, query: Mapping[str, list[str]]
+) -> str:
+    """Kind of an Azure Blob request (path-style: /account/container/blob)."""
+    method = method.upper()
+    segments = path.strip("/").split("/", 2)
+    comp = (query.get("comp") or [""])[0].lower()
+    if len(segments) == 2:  # container level
+        if method == "GET" and comp == "list":
+            return LIST
+        return OTHER
+    if len(segments) < 3 or not segments[2]:
+        return OTHER
+    if method in ("HEAD", "GET") and comp in ("", "metadata"):
+        if method == "HEAD" or comp == "metadata":
+            return METADATA
+        return DOWNLOAD
+    if method == "PUT" and comp in ("", "block", "blocklist"):
+        return UPLOAD
+    if method == "DELETE" and not comp:
+        return DELETE
+    return OTHER
+
+
+# --------------------------------------------------------------------------
+# Google Cloud Storage (gcp-storage-emulator, in-process)
+# --------------------------------------------------------------------------
+
+
+class _QueueingHTTPServer(http.server.HTTPServer):
+    # The emulator answers one request at a time (its storage is not
+    # thread-safe); a deep backlog keeps parallel clients queued, not refused.
+    request_queue_size = 128
+
+
+@dataclass
+class GcsEmulator:
+    """A running gcp-storage-emulator; stop it with :meth:`stop`."""
+
+    host: str
+    port: int
+    project_id: str
+    default_bucket: str
+    requests: RequestLog
+    _httpd: http.server.HTTPServer
+    _thread: threading.Thread
+    _storage: Any  # gcp_storage_emulator.storage.Storage
+
+    @property
+    def endpoint(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:PORT`` (= ``STORAGE_EMULATOR_HOST``)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for google clients under test (set it per test).
+
+        ``STORAGE_EMULATOR_HOST`` (scheme included) points clients built without
+        ``client_options`` -- django-storages' -- at the emulator.
+        ``DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA`` stops
+        google-cloud-storage (3.17+) from fetching each bucket's metadata
+        (``GET /b/{bucket}``, kind ``bucket``) from a *background thread* the
+        first time a client touches the bucket, which makes request counts racy.
+        """
+        return {
+            "STORAGE_EMULATOR_HOST": self.endpoint,
+            "DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA": "true",
+        }
+
+    def client(self) -> GcsClient:
+        """A ``google.cloud.storage.Client`` for the emulator (no env var needed)."""
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud.storage import Client
+
+        return Client(
+            project=self.project_id,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options={"api_endpoint": self.endpoint},
+        )
+
+    def storage_options(
+        self, bucket: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """``OPTIONS`` for ``storages.backends.gcloud.GoogleCloudStorage``.
+
+        The storage still needs ``STORAGE_EMULATOR_HOST`` (:attr:`env`) set when
+        its client is first used.
+        """
+        from google.auth.credentials import AnonymousCredentials
+
+        options: dict[str, Any] = {
+            "bucket_name": bucket or self.default_bucket,
+            "project_id": self.project_id,
+            "credentials": AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            "querystring_auth": False,  # anonymous credentials cannot sign URLs
+        }
+        options.update(extra)
+        return options
+
+    def create_bucket(self, name: str | None = None) -> str:
+        """Create a bucket directly in the emulator's store (not counted)."""
+        from gcp_storage_emulator.handlers import buckets
+
+        name = name or f"bucket-{uuid.uuid4().hex[:12]}"
+        buckets.create_bucket(name, self._storage)
+        return name
+
+    def wipe(self, *, keep_buckets: bool = True) -> None:
+        """Delete all objects (and buckets unless ``keep_buckets``)."""
+        self._storage.wipe(keep_buckets=keep_buckets)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> GcsEmulator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_gcs_emulator(
+    *,
+    default_bucket: str = DEFAULT_GCS_BUCKET,
+    project_id: str = GCS_PROJECT_ID,
+    host: str = LOCALHOST,
+) -> GcsEmulator:
+    """Start gcp-storage-emulator in memory on ``host`` and a free port."""
+    try:
+        from gcp_storage_emulator.handlers import buckets
+        from gcp_storage_emulator.server import RequestHandler
+        from gcp_storage_emulator.storage import Storage
+    except ImportError as exc:
+        raise EmulatorError(
+            f"gcp-storage-emulator is not importable ({exc}); "
+            "install it with `pip install gcp-storage-emulator`"
+        ) from exc
+
+    log = RequestLog()
+
+    class CountingHandler(RequestHandler):  # type: ignore[misc]
+        # send_response() runs before any byte of the response is written, so
+        # a request is always in the log by the time its client sees an answer.
+        def send_response(self, code: int, message: str | None = None) -> None:
+            path, query = _split_target(self.path)
+            method = self.command or ""
+            log.add(
+                RequestRecord(
+                    method=method,
+                    path=path,
+                    query=query,
+                    kind=classify_gcs_request(method, path, query),
+                    status=int(code),
+                )
+            )
+            super().send_response(code, message)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    storage = Storage(use_memory_fs=True, data_dir=tempfile.gettempdir())
+    # The emulator re-serialises *all* metadata to an in-memory ".meta" file on
+    # every write (only read back when a disk-backed server restarts), which makes
+    # N uploads cost O(N**2). In memory mode nothing reads it: skip it.
+    if hasattr(storage, "_write_config_to_file"):
+        storage._write_config_to_file = lambda: None
+    if default_bucket:
+        buckets.create_bucket(default_bucket, storage)
+    try:
+        httpd = _QueueingHTTPServer(
+            (host, 0), functools.partial(CountingHandler, storage)
+        )
+    except OSError as exc:
+        raise EmulatorError(f"GCS emulator could not listen on {host}: {exc}") from exc
+    port = int(httpd.server_address[1])
+    thread = threading.Thread(
+        target=httpd.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"gcs-emulator-{port}",
+        daemon=True,
+    )
+    thread.start()
+    emulator = GcsEmulator(
+        host=host,
+        port=port,
+        project_id=project_id,
+        default_bucket=default_bucket,
+        requests=log,
+        _httpd=httpd,
+        _thread=thread,
+        _storage=storage,
+    )
+    try:
+        _wait_http(f"{emulator.endpoint}/storage/v1/b", timeout=10)
+    except EmulatorError:
+        emulator.stop()
+        raise
+    log.clear()
+    return emulator
+
+
+# --------------------------------------------------------------------------
+# Counting reverse proxy (used in front of Azurite)
+# --------------------------------------------------------------------------
+
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "expect",
+    }
+)
+
+
+class _ProxyServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # idle keep-alive connections must not block stop()
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        log: RequestLog,
+        classify: Callable[[str, str, Mapping[str, list[str]]], str],
+    ) -> None:
+        self.upstream = upstream
+        self.log = log
+        self.classify = classify
+        super().__init__((upstream[0], 0), _ProxyHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up mid-response is not an error worth a traceback.
+        pass
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 300  # idle keep-alive connections are dropped after this
+    server: _ProxyServer
+    _upstream: http.client.HTTPConnection | None = None
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def finish(self) -> None:
+        if self._upstream is not None:
+            self._upstream.close()
+            self._upstream = None
+        super().finish()
+
+    def _read_body(self) -> tuple[bytes, bool]:
+        """The request body and whether it came chunked."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks), True
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return (self.rfile.read(length) if length else b""), False
+
+    def _forward(
+        self, body: bytes, chunked: bool
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        host, port = self.server.upstream
+        for attempt in range(2):
+            fresh = self._upstream is None
+            if self._upstream is None:
+                self._upstream = http.client.HTTPConnection(host, port, timeout=300)
+            conn = self._upstream
+            try:
+                conn.putrequest(
+                    self.command, self.path, skip_host=True, skip_accept_encoding=True
+                )
+                for key, value in self.headers.items():
+                    if key.lower() not in _HOP_BY_HOP:
+                        conn.putheader(key, value)
+                if chunked:
+                    conn.putheader("Transfer-Encoding", "chunked")
+                    conn.endheaders()
+                    if body:
+                        conn.send(b"%x\r\n%s\r\n" % (len(body), body))
+                    conn.send(b"0\r\n\r\n")
+                else:
+                    conn.endheaders(body or None)
+                response = conn.getresponse()
+                data = response.read()
+                if response.will_close:
+                    conn.close()
+                    self._upstream = None
+                return response.status, response.reason, response.getheaders(), data
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self._upstream = None
+                # A reused keep-alive connection may have been closed by the
+                # upstream meanwhile: retry once on a fresh one.
+                if fresh or attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _proxy(self) -> None:
+        body, chunked = self._read_body()
+        try:
+            status, reason, headers, data = self._forward(body, chunked)
+        except (OSError, http.client.HTTPException) as exc:
+            status, reason = 502, "Bad Gateway"
+            data = f"upstream error: {exc!r}".encode()
+            headers = [("Content-Type", "text/plain")]
+        path, query = _split_target(self.path)
+        self.server.log.add(
+            RequestRecord(
+                method=self.command,
+                path=path,
+                query=query,
+                kind=self.server.classify(self.command, path, query),
+                status=status,
+            )
+        )
+        self.send_response_only(status, reason)
+        for key, value in headers:
+            lower = key.lower()
+            if lower in _HOP_BY_HOP:
+                continue
+            if lower == "content-length" and self.command != "HEAD":
+                continue
+            self.send_header(key, value)
+        if self.command != "HEAD" and status >= 200 and status not in (204, 304):
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = do_OPTIONS = _proxy
+
+
+# --------------------------------------------------------------------------
+# Azure Blob Storage (Azurite subprocess)
+# --------------------------------------------------------------------------
+
+
+def _connection_string(endpoint: str) -> str:
+    return (
+        "DefaultEndpointsProtocol=http;"
+        f"AccountName={AZURITE_ACCOUNT_NAME};"
+        f"AccountKey={AZURITE_ACCOUNT_KEY};"
+        f"BlobEndpoint={endpoint};"
+    )
+
+
+@dataclass
+class Azurite:
+    """A running Azurite blob service behind a request-counting proxy."""
+
+    host: str
+    port: int  # the proxy's port: what clients use
+    azurite_port: int  # Azurite's own port
+    requests: RequestLog
+    workdir: Path
+    process: subprocess.Popen[bytes]
+    _proxy: _ProxyServer
+    _proxy_thread: threading.Thread
+    _stopped: bool = False
+
+    @property
+    def endpoint(self) -> str:
+        """Blob endpoint clients use (through the counting proxy)."""
+        return f"http://{self.host}:{self.port}/{AZURITE_ACCOUNT_NAME}"
+
+    @property
+    def direct_endpoint(self) -> str:
+        """Azurite's own blob endpoint (requests to it are not counted)."""
+        return f"http://{self.host}:{self.azurite_port}/{AZURITE_ACCOUNT_NAME}"
+
+    @property
+    def connection_string(self) -> str:
+        return _connection_string(self.endpoint)
+
+    @property
+    def direct_connection_string(self) -> str:
+        return _connection_string(self.direct_endpoint)
+
+    def service_client(self, **kwargs: Any) -> BlobServiceClient:
+        """A ``BlobServiceClient`` through the proxy (kwargs: e.g. max_single_put_size)."""
+        from azure.storage.blob import BlobServiceClient
+
+        return BlobServiceClient.from_connection_string(
+            self.connection_string, **kwargs
+        )
+
+    def create_container(self, name: str | None = None) -> str:
+        """Create a container (3-63 chars, lowercase) directly, not counted."""
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import BlobServiceClient
+
+        name = name or f"c-{uuid.uuid4().hex[:16]}"
+        client = BlobServiceClient.from_connection_string(self.direct_connection_string)
+        with client, contextlib.suppress(ResourceExistsError):
+            client.create_container(name)
+        return name
+
+    def storage_options(self, container: str, **extra: Any) -> dict[str, Any]:
+        """``OPTIONS`` for ``storages.backends.azure_storage.AzureStorage``."""
+        options: dict[str, Any] = {
+            "connection_string": self.connection_string,
+            "azure_container": container,
+            "overwrite_files": True,
+        }
+        options.update(extra)
+        return options
+
+    def log_tail(self, lines: int = 40) -> str:
+        return _tail(self.workdir / "azurite.log", lines)
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        _terminate(self.process)
+        self._proxy.shutdown()
+        self._proxy.server_close()
+        self._proxy_thread.join(timeout=5)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Azurite:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _azurite_binary(azurite_bin: str | os.PathLike[str] | None) -> Path:
+    if shutil.which("node") is None:
+        raise EmulatorError("Azurite needs Node.js, but `node` is not on PATH")
+    path = (
+        Path(azurite_bin)
+        if azurite_bin is not None
+        else REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
+    )
+    if not path.exists():
+        raise EmulatorError(
+            f"Azurite is not installed ({path} does not exist); "
+            f"run `npm ci` in {REPO_ROOT}"
+        )
+    return path
+
+
+def start_azurite(
+    *,
+    azurite_bin: str | os.PathLike[str] | None = None,
+    host: str = LOCALHOST,
+    startup_timeout: float = 60.0,
+    debug_log: bool = False,
+) -> Azurite:
+    """Start Azurite's blob service on ``host`` and a free port, plus its proxy.
+
+    With ``debug_log`` Azurite also writes every request to
+    ``<workdir>/debug.log`` (slow and verbose; the proxy's log is the counter).
+    """
+    binary = _azurite_binary(azurite_bin)
+    workdir = Path(tempfile.mkdtemp(prefix="azurite-"))
+    attempts = 3
+    try:
+        for attempt in range(attempts):
+            port = _free_port(host)
+            args = [
+                str(binary),
+                "--blobHost",
+                host,
+                "--blobPort",
+                str(port),
+                "--location",
+                str(workdir),
+                "--silent",
+                "--skipApiVersionCheck",
+                "--loose",
+                "--disableTelemetry",
+                "--disableProductStyleUrl",
+            ]
+            if debug_log:
+                args += ["--debug", str(workdir / "debug.log")]
+            with open(workdir / "azurite.log", "wb") as out:
+                process = subprocess.Popen(
+                    args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                )
+            try:
+                _wait_http(
+                    f"http://{host}:{port}/{AZURITE_ACCOUNT_NAME}?comp=list",
+                    timeout=startup_timeout,
+                    process=process,
+                )
+                break
+            except EmulatorError as exc:
+                _terminate(process)
+                log = _tail(workdir / "azurite.log")
+                if "EADDRINUSE" in log and attempt + 1 < attempts:
+                    continue  # lost the race for the port: try another
+                raise EmulatorError(f"{exc}\nAzurite output:\n{log}") from None
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+    request_log = RequestLog()
+    try:
+        proxy = _ProxyServer((host, port), request_log, classify_azure_request)
+    except OSError as exc:
+        _terminate(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise EmulatorError(f"Azurite proxy could not listen on {host}: {exc}") from exc
+    thread = threading.Thread(
+        target=proxy.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"azurite-proxy-{port}",
+        daemon=True,
+    )
+    thread.start()
+    azurite = Azurite(
+        host=host,
+        port=int(proxy.server_address[1]),
+        azurite_port=port,
+        requests=request_log,
+        workdir=workdir,
+        process=process,
+        _proxy=proxy,
+        _proxy_thread=thread,
+    )
+    atexit.register(azurite.stop)  # in case a session dies without teardown
+    return azurite
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_http(
+    url: str, *, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Wait until ``url`` answers with any HTTP status."""
+    parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise EmulatorError(
+                f"emulator process exited with code {process.returncode} "
+                f"before answering {url}"
+            )
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=2)
+        try:
+            conn.request("GET", target)
+            conn.getresponse().read()
+            return
+        except (OSError, http.client.HTTPException) as exc:
+            last_error = exc
+            time.sleep(0.1)
+        finally:
+            conn.close()
+    raise EmulatorError(
+        f"emulator did not answer {url} within {timeout:.0f}s (last error: {last_error!r})"
+    )
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no output)"
+    return "\n".join(text.splitlines()[-lines:]) or "(no output)"
+
+
+# --------------------------------------------------------------------------
+# pytest fixtures. Import `gcs_emulator_fixture` / `azurite_fixture` into a
+# conftest or test module (with a noqa for F401) to get the fixtures named
+# `gcs_emulator` and `azurite`.
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", name="gcs_emulator")
+def gcs_emulator_fixture() -> Iterator[GcsEmulator]:
+    """A session-wide GCS emulator (bucket ``DEFAULT_GCS_BUCKET`` exists)."""
+    emulator = start_gcs_emulator()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session", name="azurite")
+def azurite_fixture() -> Iterator[Azurite]:
+    """A session-wide Azurite (container ``DEFAULT_AZURE_CONTAINER`` exists)."""
+    azurite = start_azurite()
+    try:
+        azurite.create_container(DEFAULT_AZURE_CONTAINER)
+        yield azurite
+    finally:
+        azurite.stop()
