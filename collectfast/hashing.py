@@ -7,6 +7,7 @@ buffers, so several threads hash in parallel.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,6 +19,21 @@ CHUNK_SIZE = 1 << 20
 
 class Readable(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
+
+
+class Sized(Protocol):
+    def size(self) -> int: ...
+
+
+def stream_size(stream: object, source: Sized) -> int:
+    """The size of an open file, without another stat of its path if possible."""
+    fileno = getattr(stream, "fileno", None)
+    if fileno is not None:
+        try:
+            return os.fstat(fileno()).st_size
+        except (OSError, ValueError):  # io.UnsupportedOperation is both
+            pass
+    return source.size()
 
 
 def new_md5() -> _Hash:

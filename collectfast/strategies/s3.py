@@ -27,7 +27,7 @@ from storages.utils import clean_name
 
 from collectfast.cache import DigestCache
 from collectfast.conf import conf
-from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_stream
+from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_stream, stream_size
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 
 if TYPE_CHECKING:
@@ -163,9 +163,10 @@ class S3Strategy(Strategy):
         return chunksize
 
     def digest(self, name: str, source: Source) -> LocalDigest:
-        _, gzipped = self.write_parameters(self.key(name))
-        raw_size = source.size()
+        # Only a gzipping storage needs the PUT parameters to know what it stores.
+        gzipped = self.storage.gzip and self.write_parameters(self.key(name))[1]
         with source.open() as stream:
+            raw_size = stream_size(stream, source)
             if not gzipped:
                 return self._with_multipart(
                     digest_stream(stream, self.part_size(raw_size))
