@@ -10,9 +10,14 @@ later run needs no HEAD while the object stays the same.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 
 from django.core.cache import caches
+
+from collectfast.errors import redact
+
+logger = logging.getLogger("collectfast")
 
 KEY_PREFIX = "collectfast:v3:"
 # Keep entries for a long time: a stale one is harmless (the ETag must match).
@@ -39,10 +44,29 @@ class DigestCache:
         self.namespace = namespace
         self._pending: dict[str, tuple[str, str]] = {}
         self._lock = threading.Lock()
+        self._warned = False
+
+    def _unusable(self, exc: Exception) -> None:
+        # The cache only saves work (the listing is the truth): a broken one
+        # costs HEAD requests, not the deploy. Say so once, loudly.
+        with self._lock:
+            warned, self._warned = self._warned, True
+        if not warned:
+            logger.warning(
+                "collectfast could not use the cache %r (%s), so digests are not "
+                "remembered and the next run may send more requests; fix it, or "
+                "point COLLECTFAST_CACHE at another cache.",
+                self.alias,
+                redact(f"{type(exc).__name__}: {exc}"),
+            )
 
     def get(self, name: str, etag: str) -> str | None:
-        # caches[] hands each thread its own connection.
-        entry = caches[self.alias].get(cache_key(self.namespace, name))
+        try:
+            # caches[] hands each thread its own connection.
+            entry = caches[self.alias].get(cache_key(self.namespace, name))
+        except Exception as exc:
+            self._unusable(exc)
+            return None
         if isinstance(entry, (tuple, list)) and len(entry) == 2 and entry[0] == etag:
             return str(entry[1])
         return None
@@ -59,4 +83,7 @@ class DigestCache:
         with self._lock:
             pending, self._pending = self._pending, {}
         if pending:
-            caches[self.alias].set_many(pending, timeout=TIMEOUT)
+            try:
+                caches[self.alias].set_many(pending, timeout=TIMEOUT)
+            except Exception as exc:
+                self._unusable(exc)

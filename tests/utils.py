@@ -70,3 +70,74 @@ def assert_bucket_equals_tree(
     assert sorted(stored) == sorted(local)
     differing = [name for name in local if md5(stored[name]) != md5(local[name])]
     assert differing == []
+
+
+# -- collectstatic as a child process (tests/subprocess_settings.py) ------------
+# (imports here, so that this section is only appended to the module)
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def subprocess_env(
+    *, endpoint: str, bucket: str, static_dir: Path, **extra: str
+) -> dict[str, str]:
+    """The environment for ``manage_py(...)`` against ``bucket`` at ``endpoint``:
+    fake credentials, no AWS configuration, ``tests.subprocess_settings``.
+    ``extra`` adds or overrides variables (e.g. COLLECTFAST_TEST_DEBUG="1")."""
+    from tests.servers import s3_env
+
+    env = s3_env()
+    env.update(
+        PYTHONPATH=str(REPO_ROOT),
+        DJANGO_SETTINGS_MODULE="tests.subprocess_settings",
+        COLLECTFAST_TEST_ENDPOINT=endpoint,
+        COLLECTFAST_TEST_BUCKET=bucket,
+        COLLECTFAST_TEST_STATIC_DIR=str(static_dir),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.update(extra)
+    return env
+
+
+def manage_py(*args: str) -> list[str]:
+    """The command line of ``manage.py <args>`` for ``subprocess``."""
+    return [sys.executable, "-m", "django", *args]
+
+
+def run_manage_py(
+    *args: str, env: dict[str, str], timeout: float = 60, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        manage_py(*args),
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **kwargs,
+    )
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (connections are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def assert_bucket_etags_equal_tree(
+    client: Any, bucket: str, prefix: str, root: Path
+) -> None:
+    """Like ``assert_bucket_equals_tree`` from one listing, for single-part
+    objects stored as is: their ETag is the md5 of their bytes."""
+    etags: dict[str, str] = {}
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for entry in page.get("Contents", ()):
+            etags[entry["Key"][len(prefix) :]] = entry["ETag"].strip('"')
+    local = {name: md5(data) for name, data in tree(root).items()}
+    assert etags == local

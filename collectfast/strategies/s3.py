@@ -19,7 +19,9 @@ from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     EndpointConnectionError,
+    HTTPClientError,
     NoCredentialsError,
+    ReadTimeoutError,
 )
 from s3transfer.utils import ChunksizeAdjuster
 from storages.backends.s3 import S3Storage, _filter_download_params
@@ -40,6 +42,10 @@ MULTIPART_ETAG = re.compile(r"([0-9a-f]{32})-(\d+)")
 KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
 DELETE_BATCH = 1000  # DeleteObjects' limit
 LIST_PAGE = 1000  # ListObjectsV2's limit
+# Answers botocore's standard mode retries; if they outlast the retries, S3 is
+# overloaded or failing rather than refusing.
+TRANSIENT_STATUS = (500, 502, 503, 504)
+THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestThrottled")
 
 
 def _keep_timestamp(value: str) -> str:
@@ -331,6 +337,23 @@ class S3Strategy(Strategy):
                 "AWS_S3_ENDPOINT_URL (the storage's 'endpoint_url' option) and "
                 "the network."
             )
+        endpoint = self.storage.endpoint_url or "of AWS"
+        config = self.client.meta.config
+        attempts = (getattr(config, "retries", None) or {}).get("total_max_attempts")
+        if isinstance(exc, ReadTimeoutError):
+            timeout = getattr(config, "read_timeout", None)
+            return (
+                f"the S3 endpoint {endpoint} did not answer within {timeout} "
+                f"seconds, in {attempts} attempts; check the network, or raise "
+                "COLLECTFAST_TIMEOUT."
+            )
+        if isinstance(exc, HTTPClientError):
+            return (
+                f"the connection to the S3 endpoint {endpoint} broke before it "
+                f"answered ({type(exc).__name__}), in {attempts} attempts; check "
+                "the network and any proxy in between, then run collectstatic "
+                "again."
+            )
         if not isinstance(exc, ClientError):
             return None
         error = exc.response.get("Error", {})
@@ -374,6 +397,13 @@ class S3Strategy(Strategy):
             return hints["AccessDenied"]
         if status == 404 and operation == "ListObjectsV2":
             return hints["NoSuchBucket"]
+        if status in TRANSIENT_STATUS or code in THROTTLING_CODES:
+            tried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
+            return (
+                f"S3 kept answering {code or status} to {operation} on bucket "
+                f"{bucket!r}, in {tried} attempts; it is overloaded or failing, so "
+                "run collectstatic again later, or raise COLLECTFAST_RETRIES."
+            )
         message = error.get("Message") or "no message"
         return (
             f"S3 answered {code or status} ({message}) to {operation} on bucket "

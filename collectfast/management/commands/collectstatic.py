@@ -214,10 +214,10 @@ class Command(collectstatic.Command):
         """Django's bookkeeping and per-file lines, and collectfast's reasons."""
         job = outcome.job
         if outcome.error is not None:
-            report.failed.append(
-                FileEntry(job.name, describe(outcome.error, self.strategy))
-            )
-            logger.error("Failed %r: %s", job.name, outcome.error)
+            # describe() takes credentials out: servers may echo them back.
+            reason = describe(outcome.error, self.strategy)
+            report.failed.append(FileEntry(job.name, reason))
+            logger.error("Failed %r: %s", job.name, reason)
             progress.advance()
             return
         assert outcome.decision is not None

@@ -1,0 +1,50 @@
+"""Settings for collectstatic run as a child process (``python -m django``), as
+deploy scripts run it: the S3 site, static files and cache come from the
+environment (see ``tests.utils.subprocess_env``)."""
+
+import os
+
+from tests.settings import *  # noqa: F403
+
+_env = os.environ
+
+STATICFILES_DIRS = [_env["COLLECTFAST_TEST_STATIC_DIR"]]
+
+_options = {
+    "bucket_name": _env["COLLECTFAST_TEST_BUCKET"],
+    "endpoint_url": _env["COLLECTFAST_TEST_ENDPOINT"],
+    "region_name": "us-east-1",
+    "location": "static",
+    "addressing_style": "path",
+}
+if _env.get("COLLECTFAST_TEST_MULTIPART_MIB"):
+    from boto3.s3.transfer import TransferConfig
+
+    _part = int(_env["COLLECTFAST_TEST_MULTIPART_MIB"]) << 20
+    _options["transfer_config"] = TransferConfig(
+        multipart_threshold=_part, multipart_chunksize=_part
+    )
+
+if _env.get("COLLECTFAST_TEST_SSE"):
+    # e.g. "aws:kms": ETags are not md5s, so the cache is used.
+    _options["object_parameters"] = {
+        "ServerSideEncryption": _env["COLLECTFAST_TEST_SSE"]
+    }
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _options},
+}
+
+if _env.get("COLLECTFAST_TEST_CACHE_DIR"):
+    # A cache that outlives the process, as a real deploy's would.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": _env["COLLECTFAST_TEST_CACHE_DIR"],
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+
+COLLECTFAST_THREADS = int(_env.get("COLLECTFAST_TEST_THREADS", "4"))
+COLLECTFAST_DEBUG = _env.get("COLLECTFAST_TEST_DEBUG") == "1"

@@ -1,0 +1,532 @@
+"""System checks: one test per id, named after it, asserting message and hint,
+and that collectstatic refuses to run while an error stands."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core import checks as django_checks
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from collectfast import checks
+from tests.utils import write_files
+
+REPO = Path(__file__).resolve().parent.parent
+INMEMORY = "django.core.files.storage.memory.InMemoryStorage"
+FILESYSTEM_STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+
+class BoundedSubclassCache(LocMemCache):
+    """A project's own LocMemCache subclass: MAX_ENTRIES still applies."""
+
+
+def messages(check_id: str) -> list[django_checks.CheckMessage]:
+    """What every registered check reports under ``check_id``."""
+    return [
+        message
+        for message in django_checks.run_checks(tags=[django_checks.Tags.staticfiles])
+        if message.id == check_id
+    ]
+
+
+def only(check_id: str) -> django_checks.CheckMessage:
+    found = messages(check_id)
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.fixture
+def site(static_dir: Path, tmp_path: Path, settings: Any) -> Path:
+    """Three static files and a local STATIC_ROOT that must stay untouched."""
+    write_files(static_dir, {"a.css": "a", "b.js": "b", "img/c.svg": "<svg/>"})
+    settings.STATIC_ROOT = str(tmp_path / "collected")
+    settings.STORAGES = FILESYSTEM_STORAGES
+    return tmp_path / "collected"
+
+
+def assert_refuses(collected: Path, check_id: str) -> str:
+    """collectstatic stops before collecting anything, naming ``check_id``."""
+    with pytest.raises(SystemCheckError) as excinfo:
+        call_command("collectstatic", interactive=False, verbosity=0, skip_checks=False)
+    text = str(excinfo.value)
+    assert check_id in text
+    assert not collected.exists()
+    return text
+
+
+def run_with_checks() -> tuple[str, str]:
+    from io import StringIO
+
+    out, err = StringIO(), StringIO()
+    call_command(
+        "collectstatic",
+        interactive=False,
+        verbosity=1,
+        skip_checks=False,
+        stdout=out,
+        stderr=err,
+    )
+    return out.getvalue(), err.getvalue()
+
+
+# -- the ids themselves ---------------------------------------------------------
+
+
+def test_ids_are_unique_constants_listed_in_ALL_IDS():
+    constants = {
+        name: value
+        for name, value in vars(checks).items()
+        if re.fullmatch(r"[EW]\d{3}", name)
+    }
+    assert len(set(checks.ALL_IDS)) == len(checks.ALL_IDS)
+    assert sorted(constants.values()) == sorted(checks.ALL_IDS)
+    for name, value in constants.items():
+        assert value == f"collectfast.{name}"
+
+
+def test_every_id_has_a_test_named_after_it():
+    tested = {
+        match[1]
+        for name in globals()
+        if (match := re.match(r"test_([EW]\d{3})_", name))
+    }
+    assert {check_id.split(".")[1] for check_id in checks.ALL_IDS} <= tested
+
+
+def test_the_readme_lists_every_id():
+    readme = (REPO / "README.rst").read_text()
+    listed = set(re.findall(r"^``(collectfast\.[EW]\d{3})``$", readme, re.MULTILINE))
+    assert listed == set(checks.ALL_IDS)
+
+
+def test_default_test_settings_pass_every_check(site):
+    assert django_checks.run_checks(tags=[django_checks.Tags.staticfiles]) == []
+
+
+# -- errors -----------------------------------------------------------------------
+
+
+def test_E001_collectfast_after_staticfiles(site, settings):
+    settings.INSTALLED_APPS = ["django.contrib.staticfiles", "collectfast"]
+    error = only(checks.E001)
+    assert error.level == django_checks.ERROR
+    assert error.msg == (
+        "'collectfast' is listed after 'django.contrib.staticfiles' in "
+        "INSTALLED_APPS, so Django's own collectstatic runs instead of collectfast's."
+    )
+    assert error.hint == (
+        "Move 'collectfast' above 'django.contrib.staticfiles' in INSTALLED_APPS."
+    )
+    assert_refuses(site, checks.E001)
+
+
+def test_E001_dotted_app_config_counts_too(site, settings):
+    settings.INSTALLED_APPS = [
+        "django.contrib.staticfiles",
+        "collectfast.apps.CollectfastConfig",
+    ]
+    assert len(messages(checks.E001)) == 1
+
+
+def test_E002_zero_threads(site, settings):
+    settings.COLLECTFAST_THREADS = 0
+    error = only(checks.E002)
+    assert error.msg == "COLLECTFAST_THREADS must be a positive integer, got 0."
+    assert error.hint == (
+        "Set COLLECTFAST_THREADS = 20, or 1 to upload one file at a time."
+    )
+    assert_refuses(site, checks.E002)
+
+
+@pytest.mark.parametrize("value", [-1, "8", True, 2.5, None])
+def test_E002_threads_not_a_positive_integer(site, settings, value):
+    settings.COLLECTFAST_THREADS = value
+    error = only(checks.E002)
+    assert error.msg == (
+        f"COLLECTFAST_THREADS must be a positive integer, got {value!r}."
+    )
+    assert_refuses(site, checks.E002)
+
+
+def test_E002_one_thread_is_fine(site, settings):
+    settings.COLLECTFAST_THREADS = 1
+    assert messages(checks.E002) == []
+
+
+def test_E003_unknown_cache_alias(site, settings):
+    settings.COLLECTFAST_CACHE = "digests"
+    error = only(checks.E003)
+    assert error.msg == (
+        "COLLECTFAST_CACHE is 'digests', which is not a cache alias in CACHES "
+        "(defined: 'default')."
+    )
+    assert error.hint == (
+        "Set COLLECTFAST_CACHE to one of the CACHES aliases, or add 'digests' "
+        "to CACHES."
+    )
+    assert_refuses(site, checks.E003)
+
+
+def test_E003_alias_of_the_wrong_type(site, settings):
+    settings.COLLECTFAST_CACHE = ["default"]
+    assert only(checks.E003).msg == (
+        "COLLECTFAST_CACHE is ['default'], which is not a cache alias in CACHES "
+        "(defined: 'default')."
+    )
+
+
+def test_E004_strategy_cannot_be_imported(site, settings):
+    settings.COLLECTFAST_STRATEGY = "tests.no_such_module.Strategy"
+    error = only(checks.E004)
+    assert error.msg.startswith(
+        "COLLECTFAST_STRATEGY 'tests.no_such_module.Strategy' cannot be imported "
+        "(ModuleNotFoundError: "
+    )
+    assert error.hint == (
+        "Set COLLECTFAST_STRATEGY to the dotted path of a collectfast Strategy "
+        "subclass (and install what it needs), or remove it to choose by storage "
+        "class."
+    )
+    assert_refuses(site, checks.E004)
+
+
+def test_E004_strategy_is_not_a_strategy(site, settings):
+    settings.COLLECTFAST_STRATEGY = "collectfast.conf.Settings"
+    error = only(checks.E004)
+    assert error.msg == (
+        "COLLECTFAST_STRATEGY 'collectfast.conf.Settings' is not a subclass of "
+        "collectfast.strategies.Strategy."
+    )
+    assert error.hint == (
+        "Point COLLECTFAST_STRATEGY at a Strategy subclass, or remove it to "
+        "choose by storage class."
+    )
+    assert_refuses(site, checks.E004)
+
+
+def test_E004_strategy_is_not_a_string(site, settings):
+    from collectfast.strategies.filesystem import FileSystemStrategy
+
+    settings.COLLECTFAST_STRATEGY = FileSystemStrategy
+    error = only(checks.E004)
+    assert error.msg.startswith("COLLECTFAST_STRATEGY must be a dotted path string")
+    assert "'collectfast.strategies.s3.S3Strategy'" in error.hint
+    assert_refuses(site, checks.E004)
+
+
+def test_E005_strategy_does_not_serve_the_storage(site, settings):
+    settings.COLLECTFAST_STRATEGY = "collectfast.strategies.s3.S3Strategy"
+    error = only(checks.E005)
+    assert error.msg == (
+        "COLLECTFAST_STRATEGY 'collectfast.strategies.s3.S3Strategy' serves "
+        "storages.backends.s3.S3Storage, but the static files storage is "
+        "'django.contrib.staticfiles.storage.StaticFilesStorage'."
+    )
+    assert error.hint == (
+        "Remove COLLECTFAST_STRATEGY to choose by storage class, or point it at "
+        "a strategy for this storage."
+    )
+    assert_refuses(site, checks.E005)
+
+
+@pytest.mark.parametrize("value", [0, -1, "5", True, 2.0])
+def test_E006_retries_not_a_positive_integer(site, settings, value):
+    settings.COLLECTFAST_RETRIES = value
+    error = only(checks.E006)
+    assert (
+        error.msg == f"COLLECTFAST_RETRIES must be a positive integer, got {value!r}."
+    )
+    assert error.hint == (
+        "Set COLLECTFAST_RETRIES = 5 (attempts per request, first included)."
+    )
+    assert_refuses(site, checks.E006)
+
+
+@pytest.mark.parametrize("value", [0, -5, "60", True])
+def test_E007_timeout_not_a_positive_number(site, settings, value):
+    settings.COLLECTFAST_TIMEOUT = value
+    error = only(checks.E007)
+    assert error.msg == (
+        "COLLECTFAST_TIMEOUT must be a positive number of seconds or None, "
+        f"got {value!r}."
+    )
+    assert error.hint == "Set COLLECTFAST_TIMEOUT = 60, or remove it for the default."
+    assert_refuses(site, checks.E007)
+
+
+@pytest.mark.parametrize("value", [None, 0.5, 30])
+def test_E007_valid_timeouts(site, settings, value):
+    settings.COLLECTFAST_TIMEOUT = value
+    assert messages(checks.E007) == []
+
+
+def test_E008_staticfiles_storage_conflicts_with_storages(site, settings):
+    settings.STORAGES = {
+        **FILESYSTEM_STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+        },
+    }
+    settings.STATICFILES_STORAGE = INMEMORY
+    error = only(checks.E008)
+    assert error.msg == (
+        f"STATICFILES_STORAGE is {INMEMORY!r} but STORAGES['staticfiles'] is "
+        "'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'; "
+        "collectfast cannot tell which one you mean."
+    )
+    assert error.hint == (
+        "Remove STATICFILES_STORAGE and keep STORAGES['staticfiles']."
+    )
+    assert messages(checks.W003) == []
+    assert_refuses(site, checks.E008)
+
+
+# -- warnings: reported, the command still runs -------------------------------------
+
+
+def test_W001_no_fast_strategy_for_the_storage(site, settings):
+    settings.STORAGES = {**FILESYSTEM_STORAGES, "staticfiles": {"BACKEND": INMEMORY}}
+    warning = only(checks.W001)
+    assert warning.level == django_checks.WARNING
+    assert warning.msg == (
+        "collectfast has no fast strategy for the static files storage "
+        f"{INMEMORY!r}, so collectstatic runs Django's own logic for it."
+    )
+    assert warning.hint == (
+        "Set COLLECTFAST_STRATEGY to the dotted path of a Strategy subclass for "
+        "this storage, or COLLECTFAST_ENABLED = False to silence this warning."
+    )
+    out, err = run_with_checks()
+    assert checks.W001 in err
+    assert out.endswith("3 static files copied.\n")
+
+
+def test_W001_silenced_when_collectfast_is_disabled(site, settings):
+    settings.STORAGES = {**FILESYSTEM_STORAGES, "staticfiles": {"BACKEND": INMEMORY}}
+    settings.COLLECTFAST_ENABLED = False
+    assert messages(checks.W001) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "COLLECTFAST_CACHE_KEY_PREFIX",
+        "COLLECTFAST_AWS_IS_GZIPPED",
+        "COLLECTFAST_GZIP_COMPRESSLEVEL",
+        "AWS_PRELOAD_METADATA",
+    ],
+)
+def test_W002_removed_setting(site, settings, name):
+    setattr(settings, name, True)
+    warning = only(checks.W002)
+    assert warning.msg.startswith(
+        f"{name} is a Collectfast 1.x setting that no longer has any effect: "
+    )
+    assert warning.msg.endswith(".")
+    assert warning.hint == f"Remove {name} from your settings."
+    out, err = run_with_checks()
+    assert checks.W002 in err
+    assert "\n3 static files copied to " in out
+
+
+def test_W003_staticfiles_storage_is_mapped_onto_storages(site, settings):
+    legacy = "django.contrib.staticfiles.storage.StaticFilesStorage"
+    settings.STATICFILES_STORAGE = legacy
+    warning = only(checks.W003)
+    assert warning.msg == (
+        "STATICFILES_STORAGE was removed in Django 5.1; collectfast maps it onto "
+        "STORAGES['staticfiles'] for you."
+    )
+    assert warning.hint == (
+        f"Replace it with STORAGES = {{..., 'staticfiles': {{'BACKEND': {legacy!r}}}}}."
+    )
+    assert messages(checks.E008) == []
+    _, err = run_with_checks()
+    assert checks.W003 in err
+    assert (site / "a.css").read_text() == "a"
+
+
+# -- W004: a cache too small to hold a digest per static file -------------------------
+
+
+def bounded_cache(backend: str, tmp_path: Path, **options: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {"BACKEND": backend, "OPTIONS": options}
+    if backend.endswith("FileBasedCache"):
+        config["LOCATION"] = str(tmp_path / "cache")
+    if backend.endswith("DatabaseCache"):
+        config["LOCATION"] = "collectfast_cache"
+    return {"default": config}
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.filebased.FileBasedCache",
+        "django.core.cache.backends.db.DatabaseCache",
+        "tests.test_checks.BoundedSubclassCache",
+    ],
+)
+def test_W004_cache_max_entries_below_the_static_file_count(
+    site, settings, tmp_path, backend
+):
+    settings.CACHES = bounded_cache(backend, tmp_path, MAX_ENTRIES=2)
+    warning = only(checks.W004)
+    name = backend.rsplit(".", 1)[1]
+    if name == "BoundedSubclassCache":
+        name = "LocMemCache"
+    assert warning.msg == (
+        f"The cache 'default' ({name}) keeps at most 2 entries but there are 3 "
+        "static files, so digests collectfast remembers are evicted and read "
+        "again from the storage on every run."
+    )
+    assert warning.hint == (
+        "Set CACHES['default']['OPTIONS']['MAX_ENTRIES'] to at least 3, or point "
+        "COLLECTFAST_CACHE at a cache without an entry limit (Redis or Memcached)."
+    )
+    # The check creates nothing (FileBasedCache would create its directory).
+    assert not (tmp_path / "cache").exists()
+    if name == "LocMemCache":  # the tests have no database for DatabaseCache
+        out, err = run_with_checks()
+        assert checks.W004 in err
+        assert "\n3 static files copied to " in out
+
+
+def test_W004_default_limit_is_300(site, static_dir, settings, tmp_path):
+    settings.CACHES = bounded_cache(
+        "django.core.cache.backends.locmem.LocMemCache", tmp_path
+    )
+    write_files(static_dir, {f"many/{i}.txt": str(i) for i in range(297)})
+    assert messages(checks.W004) == []  # exactly 300 files
+    write_files(static_dir, {"many/one-more.txt": "301"})
+    assert "keeps at most 300 entries but there are 301" in only(checks.W004).msg
+
+
+def test_W004_counts_destinations_once_and_skips_ignored_files(
+    site, static_dir, settings, tmp_path
+):
+    settings.CACHES = bounded_cache(
+        "django.core.cache.backends.locmem.LocMemCache", tmp_path, MAX_ENTRIES=3
+    )
+    twin = tmp_path / "twin"
+    write_files(twin, {"a.css": "shadowed", ".hidden": "ignored", "x~": "ignored"})
+    settings.STATICFILES_DIRS = [str(static_dir), str(twin)]
+    assert messages(checks.W004) == []
+    settings.STATICFILES_DIRS = [str(static_dir), ("prefixed", str(twin))]
+    assert "there are 4 static files" in only(checks.W004).msg
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.cache.backends.redis.RedisCache",
+        "django.core.cache.backends.memcached.PyMemcacheCache",
+        "django.core.cache.backends.dummy.DummyCache",
+        "no.such.CacheBackend",
+    ],
+)
+def test_W004_not_for_backends_without_max_entries(
+    site, settings, monkeypatch, backend
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": backend,
+            "LOCATION": "127.0.0.1:1",
+            "OPTIONS": {"MAX_ENTRIES": 1},
+        }
+    }
+    walked = []
+    monkeypatch.setattr(checks, "count_static_files", lambda: walked.append(1) or 9)
+    assert messages(checks.W004) == []
+    assert walked == []  # the finders are walked only for bounded backends
+
+
+def test_W004_only_for_the_collectfast_cache(site, settings, tmp_path):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "small": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 1},
+        },
+    }
+    assert messages(checks.W004) == []
+    settings.COLLECTFAST_CACHE = "small"
+    assert only(checks.W004).msg.startswith("The cache 'small' (LocMemCache)")
+
+
+# -- without the S3 extra ---------------------------------------------------------------
+
+BLOCK_SDKS = textwrap.dedent(
+    """
+    import sys
+
+    BLOCKED = {"boto3", "botocore", "s3transfer", "storages"}
+
+    class BlockSDKs:
+        def find_spec(self, name, path=None, target=None):
+            if name.partition(".")[0] in BLOCKED:
+                raise ImportError(f"No module named {name!r} (blocked by the test)")
+            return None
+
+    sys.meta_path.insert(0, BlockSDKs())
+
+    import django
+    from django.core.management import call_command
+    from django.test.utils import override_settings
+
+    import collectfast
+    import collectfast.checks
+    import collectfast.management.commands.collectstatic
+
+    django.setup()
+    call_command("check", fail_level="WARNING")
+    with override_settings(STATIC_ROOT=sys.argv[2], STATICFILES_DIRS=[sys.argv[1]]):
+        call_command("collectstatic", interactive=False, verbosity=1, skip_checks=False)
+    try:
+        import boto3  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        raise SystemExit("boto3 was importable: the blocker did not work")
+    loaded = sorted(
+        name for name in sys.modules if name.partition(".")[0] in BLOCKED
+    )
+    assert not loaded, loaded
+    print("checked without SDKs")
+    """
+)
+
+
+def test_check_and_filesystem_collectstatic_work_without_boto3(tmp_path):
+    source = tmp_path / "src"
+    write_files(source, {"app.css": "body {}", "app.js": "1;"})
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO),
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCK_SDKS, str(source), str(tmp_path / "out")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+    assert "\n2 static files copied to " in result.stdout
+    assert result.stdout.endswith("checked without SDKs\n")
+    assert (tmp_path / "out" / "app.css").read_text() == "body {}"
