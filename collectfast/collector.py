@@ -35,6 +35,8 @@ class Outcome:
     decision: Decision | None = None
     local: LocalDigest | None = None
     error: BaseException | None = None
+    #: Whether the error happened while uploading (else while checking).
+    failed_upload: bool = False
     hash_seconds: float = 0.0
     upload_seconds: float = 0.0
 
@@ -134,6 +136,7 @@ class Collector:
                             planned.outcome.upload_seconds = planned.upload.result()
                         except Exception as exc:
                             planned.outcome.error = exc
+                            planned.outcome.failed_upload = True
                     self.outcomes.append(planned.outcome)
                     yield planned.outcome
         finally:

@@ -429,7 +429,7 @@ def test_file_deleted_between_finding_and_upload(site, s3, proxy, settings):
     finally:
         VANISH.clear()
     assert message == (
-        "1 static file could not be uploaded: 'js/app.js'. First error, for "
+        "1 static file could not be checked: 'js/app.js'. First error, for "
         f"'js/app.js': the file {str(site / 'js/app.js')!r} vanished during "
         "collectstatic; make sure nothing deletes static files while it runs, "
         "then run it again."
@@ -498,7 +498,7 @@ def test_directory_where_a_file_is_expected(site, s3, proxy, settings):
     settings.STATICFILES_FINDERS = ["tests.test_faults.DirectoryFinder"]
     message = collect_error()
     assert message == (
-        "1 static file could not be uploaded: 'img'. First error, for 'img': "
+        "1 static file could not be checked: 'img'. First error, for 'img': "
         f"{str(site / 'img')!r} is a directory where a file was expected; remove "
         "it or fix the finder that returned it, then run collectstatic again."
     )
@@ -543,7 +543,7 @@ def test_unreadable_file_fails_with_a_sentence_and_no_traceback(site, s3, proxy)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.endswith(
-        "\nCommandError: 1 static file could not be uploaded: 'css/app.css'. First "
+        "\nCommandError: 1 static file could not be checked: 'css/app.css'. First "
         f"error, for 'css/app.css': the file {str(secret)!r} cannot be read "
         "(Permission denied); fix its permissions, then run collectstatic again.\n"
     )

@@ -279,9 +279,11 @@ class Command(collectstatic.Command):
         names = ", ".join(repr(outcome.job.name) for outcome in failures[:5])
         more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
         count = len(failures)
+        uploads = sum(outcome.failed_upload for outcome in failures)
+        verb = {0: "checked", count: "uploaded"}.get(uploads, "checked or uploaded")
         raise CommandError(
             f"{count} static file{'s' if count != 1 else ''} could not be "
-            f"{'checked' if self.dry_run else 'uploaded'}: {names}{more}. "
+            f"{verb}: {names}{more}. "
             f"First error, for {first.job.name!r}: {describe(first.error, strategy)}"
         ) from first.error
 
