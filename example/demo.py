@@ -36,6 +36,7 @@ def main() -> int:
         "AWS_SECRET_ACCESS_KEY": "demo",
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "DJANGO_SETTINGS_MODULE": "demo_site.settings",
     }
     client = boto3.client(
         "s3",
@@ -92,7 +93,7 @@ def local_files() -> dict[str, str]:
     import django
 
     sys.path.insert(0, str(HERE))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_site.settings")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "demo_site.settings"
     django.setup()
     from django.contrib.staticfiles.finders import get_finders
 
