@@ -204,6 +204,12 @@ BUILTIN_STRATEGIES: dict[str, str] = {
     "django.core.files.storage.filesystem.FileSystemStorage": (
         "collectfast.strategies.filesystem.FileSystemStrategy"
     ),
+    "storages.backends.gcloud.GoogleCloudStorage": (
+        "collectfast.strategies.gcloud.GoogleCloudStrategy"
+    ),
+    "storages.backends.azure_storage.AzureStorage": (
+        "collectfast.strategies.azure.AzureStrategy"
+    ),
 }
 
 

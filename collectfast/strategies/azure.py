@@ -1,0 +1,306 @@
+"""Azure Blob Storage, through django-storages' AzureStorage.
+
+One shared ContainerClient (clients are thread-safe) over a connection pool as
+big as the thread pool; one List Blobs pass, with metadata, for the remote
+state. The service gives single-request uploads a Content-MD5 but not block
+uploads, so every upload sets Content-MD5 itself and records the md5 in the
+blob's metadata too: every blob collectfast stored can be compared by content
+from the listing alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+)
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.transport import RequestsTransport
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from storages.backends.azure_storage import AzureStorage
+
+from collectfast.conf import conf
+from collectfast.hashing import LocalDigest
+from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+
+# Metadata keys must be C# identifiers: no hyphens.
+MD5_METADATA = "collectfast_md5"
+DELETE_BATCH = 256  # Blob Batch's limit
+LIST_PAGE = 5000  # List Blobs' maximum
+
+
+class AzureStrategy(Strategy):
+    """Compares md5s from one listing (Content-MD5, else the recorded one)."""
+
+    storage: AzureStorage
+    storage_classes = ("storages.backends.azure_storage.AzureStorage",)
+
+    def __init__(self, storage: Any, *, threads: int = 1) -> None:
+        super().__init__(storage, threads=threads)
+        self.container_name: str = storage.azure_container
+        probe = self.key("x")  # the storage's own mapping of names to keys
+        self.prefix = probe[: -len("x")]
+        self.max_concurrency = max(1, int(storage.upload_max_conn or 1))
+        self._lock = threading.Lock()
+        # Keys of names the storage stores under another name (see compare):
+        # never deleted as stale in this run.
+        self._aliased_keys: set[str] = set()
+        # The listing, as handed to the collector (compare renames entries).
+        self._index: dict[str, RemoteObject] = {}
+        self._client_lock = threading.Lock()
+        self._connected: tuple[BlobServiceClient, ContainerClient] | None = None
+
+    @property
+    def service(self) -> BlobServiceClient:
+        return self._connect()[0]
+
+    @property
+    def container(self) -> ContainerClient:
+        """The client every thread shares."""
+        return self._connect()[1]
+
+    def _connect(self) -> tuple[BlobServiceClient, ContainerClient]:
+        # Built on first use, in the listing: configuration errors are then
+        # reported like any other storage error.
+        if self._connected is None:
+            with self._client_lock:
+                if self._connected is None:
+                    service = self._create_service_client()
+                    container = service.get_container_client(self.container_name)
+                    self._connected = (service, container)
+        return self._connected
+
+    @property
+    def namespace(self) -> str:
+        account = self.storage.account_name or ""
+        return f"azure:{account}:{self.container_name}:{self.prefix}"
+
+    @property
+    def endpoint(self) -> str:
+        """The account's blob endpoint, without any SAS query string."""
+        parts = urlsplit(str(self.service.primary_endpoint))
+        return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+    def _create_service_client(self) -> BlobServiceClient:
+        """A client configured like AzureStorage._get_service_client's."""
+        storage = self.storage
+        pool_size = max(10, self.threads * self.max_concurrency + 2)
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=pool_size)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        transport = RequestsTransport(
+            session=session,
+            session_owner=True,
+            # The SDK's defaults for the transport it would build itself.
+            connection_timeout=conf.timeout or 20,
+            read_timeout=conf.timeout or 60,
+        )
+        options: dict[str, Any] = {
+            "transport": transport,
+            # Attempts per request, as COLLECTFAST_RETRIES says for S3.
+            "retry_total": max(0, int(conf.retries) - 1),
+        }
+        options.update(storage.client_options or {})
+        if storage.api_version:
+            options["api_version"] = storage.api_version
+        user_hook = options.get("raw_request_hook")
+
+        def count_request(request: PipelineRequest[Any]) -> None:
+            # Called once per HTTP attempt, retries included.
+            with self._lock:
+                self.requests += 1
+            if user_hook is not None:
+                user_hook(request)
+
+        options["raw_request_hook"] = count_request
+        if storage.connection_string is not None:
+            return BlobServiceClient.from_connection_string(
+                storage.connection_string, **options
+            )
+        account_url = (
+            f"{storage.azure_protocol}://{storage.account_name}.blob."
+            f"{storage.endpoint_suffix}"
+        )
+        credential: Any = None
+        if storage.account_key:
+            credential = {
+                "account_name": storage.account_name,
+                "account_key": storage.account_key,
+            }
+        elif storage.sas_token:
+            credential = storage.sas_token
+        elif storage.token_credential:
+            credential = storage.token_credential
+        return BlobServiceClient(account_url, credential=credential, **options)
+
+    def key(self, name: str) -> str:
+        return str(self.storage._get_valid_path(name))
+
+    # -- what is stored -------------------------------------------------
+
+    def list_remote(self) -> dict[str, RemoteObject]:
+        index: dict[str, RemoteObject] = {}
+        skip = len(self.prefix)
+        blobs = self.container.list_blobs(
+            name_starts_with=self.prefix or None,
+            include=["metadata"],
+            results_per_page=LIST_PAGE,
+            timeout=self.storage.timeout,
+        )
+        for blob in blobs:
+            name = blob.name[skip:]
+            if not name:
+                continue
+            content_md5 = blob.content_settings.content_md5
+            if content_md5:
+                tag = bytes(content_md5).hex()
+            else:
+                # Block uploads by other tools: only our recorded digest, if any.
+                tag = (blob.metadata or {}).get(MD5_METADATA, "")
+            index[name] = RemoteObject(tag, int(blob.size))
+        self._index = index
+        return index
+
+    # -- the decision -----------------------------------------------------
+
+    def compare(
+        self,
+        name: str,
+        source: Source,
+        local: LocalDigest,
+        remote: RemoteObject | None,
+    ) -> Decision:
+        key = self.key(name)
+        relative = key[len(self.prefix) :]
+        if relative != name:
+            # AzureStorage strips leading and trailing dots and slashes: file
+            # the blob under the name collectstatic knows, or --prune would
+            # take it for a stale one.
+            with self._lock:
+                self._aliased_keys.add(key)
+                stored = self._index.pop(relative, None)
+                if stored is not None:
+                    self._index[name] = stored
+            remote = stored or remote
+        if remote is None:
+            return Decision.send("new")
+        if remote.size != local.size:
+            return Decision.send("changed: size differs")
+        if not remote.etag:
+            return Decision.send("changed: no digest recorded for the stored object")
+        if remote.etag == local.md5:
+            return Decision.skip()
+        return Decision.send("changed: MD5 differs")
+
+    # -- writing ----------------------------------------------------------
+
+    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
+        key = self.key(name)
+        settings = dict(self.storage._get_content_settings_parameters(key))
+        settings["content_md5"] = bytearray.fromhex(local.md5)
+        with source.open() as body:
+            self.container.upload_blob(
+                key,
+                body,
+                length=local.size,
+                # A single Put Blob is refused if the bytes differ from this
+                # md5; for block uploads it is stored as given.
+                content_settings=ContentSettings(**settings),
+                metadata={MD5_METADATA: local.md5},
+                max_concurrency=self.max_concurrency,
+                timeout=self.storage.timeout,
+                overwrite=True,
+            )
+
+    def delete(self, names: Iterable[str]) -> None:
+        names = list(names)
+        with self._lock:
+            for name in names:
+                self._index.pop(name, None)
+            keep = set(self._aliased_keys)
+        keys = [key for key in map(self.key, names) if key not in keep]
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            responses = self.container.delete_blobs(
+                *batch, raise_on_any_failure=False, timeout=self.storage.timeout
+            )
+            failed = [
+                (key, response.status_code)
+                for key, response in zip(batch, responses, strict=False)
+                if not 200 <= response.status_code < 300
+                and response.status_code != 404  # already gone
+            ]
+            if failed:
+                key, status = failed[0]
+                raise OSError(
+                    f"Azure refused to delete {len(failed)} blob(s), first "
+                    f"{key!r}: HTTP {status}"
+                )
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        container = self.container_name
+        if isinstance(exc, ServiceRequestError):
+            return (
+                f"could not connect to Azure Blob Storage at {self.endpoint!r}; "
+                "check AZURE_ACCOUNT_NAME and AZURE_ENDPOINT_SUFFIX (or the "
+                "BlobEndpoint of AZURE_CONNECTION_STRING) and the network."
+            )
+        if not isinstance(exc, HttpResponseError):
+            return None
+        error_code = getattr(exc, "error_code", None)  # set by the storage SDK
+        code = str(getattr(error_code, "value", error_code) or "")
+        if code == "ContainerNotFound":
+            return (
+                f"the container {container!r} does not exist; check "
+                "AZURE_CONTAINER (the storage's 'azure_container' option)."
+            )
+        if code == "Md5Mismatch":
+            return (
+                "the file changed while it was being uploaded, so Azure refused "
+                "it; run collectstatic again once the build has finished."
+            )
+        if isinstance(exc, ClientAuthenticationError) or code in (
+            "AuthenticationFailed",
+            "InvalidAuthenticationInfo",
+        ):
+            return (
+                "Azure rejected the credentials; check AZURE_CONNECTION_STRING, "
+                "or AZURE_ACCOUNT_NAME with AZURE_ACCOUNT_KEY, AZURE_SAS_TOKEN "
+                "or AZURE_TOKEN_CREDENTIAL (a SAS token may have expired)."
+            )
+        if code in (
+            "AuthorizationPermissionMismatch",
+            "AuthorizationResourceTypeMismatch",
+            "AuthorizationServiceMismatch",
+        ):
+            return (
+                f"Azure denied {code} on container {container!r}; give the "
+                "deploy identity the Storage Blob Data Contributor role on it (or "
+                "use a SAS token with read, write, list and delete permissions)."
+            )
+        if exc.status_code == 403:
+            # AuthorizationFailure: a bad key (Azurite), network rules, a SAS
+            # without the permission: nothing tells them apart.
+            return (
+                f"Azure refused the request on container {container!r} "
+                f"({code or 'HTTP 403'}); check AZURE_CONNECTION_STRING (or "
+                "AZURE_ACCOUNT_KEY / AZURE_SAS_TOKEN), that it may read, write, "
+                "list and delete blobs, and the account's network rules."
+            )
+        reason = code or str(exc.status_code or "an error")
+        return (
+            f"Azure answered {reason} for container {container!r}; run again "
+            "with COLLECTFAST_DEBUG = True for the traceback."
+        )
+
+    def close(self) -> None:
+        if self._connected is not None:
+            self._connected[0].close()

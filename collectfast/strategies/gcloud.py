@@ -1,0 +1,354 @@
+"""Google Cloud Storage, through django-storages' GoogleCloudStorage.
+
+One shared ``google.cloud.storage.Client`` (built once, like the storage's
+own, with a connection pool as big as the thread pool); one ``objects.list``
+pass for the remote state, whose ``md5Hash`` is the md5 of the stored bytes.
+Composite objects have no md5: their ``crc32c`` is compared instead, computed
+locally. Uploads carry the md5 we compared, so GCS refuses bytes that differ.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import IO, Any
+
+import google_crc32c
+import requests
+from google.api_core import exceptions as api_exceptions
+from google.auth import exceptions as auth_exceptions
+from google.cloud.storage import Client
+from google.cloud.storage.retry import DEFAULT_RETRY
+from storages.backends.gcloud import GoogleCloudStorage
+from storages.utils import clean_name
+
+from collectfast.conf import conf
+from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_stream
+from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+
+# A listing's tag for an object without an md5 (a composite object): its CRC32C.
+CRC32C_TAG = "crc32c:"
+DELETE_BATCH = 100  # calls per batch request, GCS's limit
+LIST_PAGE = 1000  # objects.list's maximum
+LIST_FIELDS = "items(name,size,md5Hash,crc32c),nextPageToken"
+DEFAULT_TIMEOUT = 60
+DEFAULT_ENDPOINT = "https://storage.googleapis.com"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteParameters:
+    """What GoogleCloudStorage._save would send for one key."""
+
+    blob_properties: dict[str, Any]
+    content_type: str | None
+    predefined_acl: str | None
+    gzipped: bool
+
+
+class GoogleCloudStrategy(Strategy):
+    """Compares md5s (or CRC32Cs) from one listing; uploads with one client."""
+
+    storage: GoogleCloudStorage
+    storage_classes = ("storages.backends.gcloud.GoogleCloudStorage",)
+
+    def __init__(self, storage: Any, *, threads: int = 1) -> None:
+        super().__init__(storage, threads=threads)
+        self.bucket_name: str = storage.bucket_name
+        probe = self.key("x")  # the storage's own mapping of names to keys
+        self.prefix = probe[: -len("x")]
+        self.timeout = conf.timeout or DEFAULT_TIMEOUT
+        self._requests_lock = threading.Lock()
+        self._client_lock = threading.Lock()
+        self._connected: tuple[Any, Any] | None = None
+
+    @property
+    def client(self) -> Any:
+        """The client every thread shares."""
+        return self._connect()[0]
+
+    @property
+    def bucket(self) -> Any:
+        return self._connect()[1]
+
+    def _connect(self) -> tuple[Any, Any]:
+        # Built on first use, in the listing: credential errors are then
+        # reported like any other storage error.
+        if self._connected is None:
+            with self._client_lock:
+                if self._connected is None:
+                    client = self._create_client()
+                    self._connected = (client, client.bucket(self.bucket_name))
+        return self._connected
+
+    @property
+    def namespace(self) -> str:
+        return f"gcs:{self.bucket_name}:{self.prefix}"
+
+    @property
+    def endpoint(self) -> str:
+        if self._connected is None:  # the client could not be built
+            return os.environ.get("STORAGE_EMULATOR_HOST") or DEFAULT_ENDPOINT
+        return str(self._connected[0]._connection.API_BASE_URL)
+
+    def _create_client(self) -> Any:
+        """A client configured as the storage's, used by every thread.
+
+        The storage's client is cloned rather than used: the clone gets its own
+        pooled, counting HTTP session and no bucket-metadata lookups, without
+        changing a client the rest of the site may share.
+        """
+        template = self.storage.client  # builds it as the storage (or a subclass) does
+        client = Client(
+            project=template.project,
+            credentials=getattr(template, "_credentials", self.storage.credentials),
+            client_info=getattr(template, "_initial_client_info", None),
+            client_options=getattr(template, "_initial_client_options", None),
+            extra_headers=dict(getattr(template, "_extra_headers", None) or {}),
+        )
+        # google-cloud-storage 3.x fetches each bucket's metadata (GET /b/{name},
+        # which needs storage.buckets.get) from a background thread, only to
+        # label OpenTelemetry spans. Off for this client only; the environment
+        # switch (DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA) would turn it
+        # off for every client in the process.
+        if getattr(client, "_bucket_metadata_cache", None) is not None:
+            client._bucket_metadata_cache = None
+        session = client._http
+        pool_size = max(10, self.threads + 2)
+        prefixes = ["http://"]
+        if not getattr(session, "is_mtls", False):  # keep the client-cert adapter
+            prefixes.append("https://")
+        for prefix in prefixes:
+            session.mount(prefix, requests.adapters.HTTPAdapter(pool_maxsize=pool_size))
+        session.send = _counted(session.send, self._count_request)
+        return client
+
+    def _count_request(self) -> None:
+        with self._requests_lock:
+            self.requests += 1
+
+    def key(self, name: str) -> str:
+        return str(self.storage._normalize_name(clean_name(name)))
+
+    # -- what is stored -------------------------------------------------
+
+    def list_remote(self) -> dict[str, RemoteObject]:
+        index: dict[str, RemoteObject] = {}
+        skip = len(self.prefix)
+        blobs = self.client.list_blobs(
+            self.bucket,
+            prefix=self.prefix or None,
+            page_size=LIST_PAGE,
+            fields=LIST_FIELDS,
+            timeout=self.timeout,
+            retry=DEFAULT_RETRY,
+        )
+        for blob in blobs:
+            name = blob.name[skip:]
+            if not name:
+                continue
+            if blob.md5_hash:
+                tag = base64.b64decode(blob.md5_hash).hex()
+            else:
+                # Composite objects have no md5, but every object has a CRC32C.
+                tag = CRC32C_TAG + (blob.crc32c or "")
+            index[name] = RemoteObject(tag, int(blob.size or 0))
+        return index
+
+    # -- what a local file becomes ----------------------------------------
+
+    def write_parameters(self, key: str) -> WriteParameters:
+        """GoogleCloudStorage._save's parameters for ``key``, step by step."""
+        storage = self.storage
+        mime_type, mime_encoding = mimetypes.guess_type(key)
+        properties: dict[str, Any] = storage.get_object_parameters(key)
+        if mime_encoding and "content_encoding" not in properties:
+            properties["content_encoding"] = mime_encoding
+        predefined_acl = properties.pop("acl", storage.default_acl)
+        content_type = properties.pop("content_type", mime_type)
+        gzipped = bool(
+            storage.gzip
+            and content_type in storage.gzip_content_types
+            and "content_encoding" not in properties
+        )
+        if gzipped:
+            properties["content_encoding"] = "gzip"
+        return WriteParameters(properties, content_type, predefined_acl, gzipped)
+
+    def stored_bytes(self, raw: IO[bytes], gzipped: bool) -> IO[bytes]:
+        # The storage's own compression (gzip, mtime 0): the digest of what it
+        # would store is the digest of what we store.
+        if gzipped:
+            compressed: IO[bytes] = self.storage._compress_content(raw)
+            return compressed
+        return raw
+
+    def digest(self, name: str, source: Source) -> LocalDigest:
+        gzipped = self.write_parameters(self.key(name)).gzipped
+        with source.open() as raw:
+            return digest_stream(self.stored_bytes(raw, gzipped))
+
+    def local_crc32c(self, name: str, source: Source) -> str:
+        """The base64 CRC32C of the bytes ``source`` is stored as."""
+        gzipped = self.write_parameters(self.key(name)).gzipped
+        crc = 0
+        with source.open() as raw:
+            stream = self.stored_bytes(raw, gzipped)
+            while chunk := stream.read(CHUNK_SIZE):
+                crc = int(google_crc32c.extend(crc, chunk))
+        return base64.b64encode(crc.to_bytes(4, "big")).decode()
+
+    # -- the decision -----------------------------------------------------
+
+    def compare(
+        self,
+        name: str,
+        source: Source,
+        local: LocalDigest,
+        remote: RemoteObject | None,
+    ) -> Decision:
+        if remote is None:
+            return Decision.send("new")
+        if remote.size != local.size:
+            return Decision.send("changed: size differs")
+        if remote.etag.startswith(CRC32C_TAG):
+            if remote.etag[len(CRC32C_TAG) :] == self.local_crc32c(name, source):
+                return Decision.skip()
+            return Decision.send("changed: CRC32C differs")
+        if remote.etag == local.md5:
+            return Decision.skip()
+        return Decision.send("changed: MD5 differs")
+
+    # -- writing ----------------------------------------------------------
+
+    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
+        key = self.key(name)
+        params = self.write_parameters(key)
+        blob = self.bucket.blob(key, chunk_size=self.storage.blob_chunk_size)
+        for prop, value in params.blob_properties.items():
+            setattr(blob, prop, value)
+        # GCS refuses the upload if the bytes differ from the digest we
+        # compared: a file edited mid-deploy is never stored under a stale md5.
+        blob.md5_hash = base64.b64encode(bytes.fromhex(local.md5)).decode()
+        with source.open() as raw:
+            blob.upload_from_file(
+                self.stored_bytes(raw, params.gzipped),
+                rewind=True,
+                size=local.size,
+                content_type=params.content_type,
+                predefined_acl=params.predefined_acl,
+                # None: the client would replace our md5 with one of the bytes
+                # it reads; the server checks md5Hash against the body instead.
+                checksum=None,
+                retry=DEFAULT_RETRY,
+                timeout=self.timeout,
+            )
+
+    def delete(self, names: Iterable[str]) -> None:
+        keys = [self.key(name) for name in names]
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch_keys = keys[start : start + DELETE_BATCH]
+            with self.client.batch(raise_exception=False) as batch:
+                for key in batch_keys:
+                    self.bucket.delete_blob(key, timeout=self.timeout)
+            failed = [
+                (key, response.status_code)
+                for key, response in zip(batch_keys, batch._responses, strict=False)
+                if not 200 <= response.status_code < 300
+                and response.status_code != 404  # already gone
+            ]
+            if failed:
+                key, status = failed[0]
+                raise OSError(
+                    f"Google Cloud Storage refused to delete {len(failed)} "
+                    f"object(s), first {key!r}: HTTP {status}"
+                )
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        bucket = self.bucket_name
+        if isinstance(exc, api_exceptions.RetryError) and exc.cause is not None:
+            exc = exc.cause
+        if isinstance(exc, auth_exceptions.DefaultCredentialsError):
+            return (
+                "no usable Google Cloud credentials were found; set GS_CREDENTIALS "
+                "(the storage's 'credentials' option), or point "
+                "GOOGLE_APPLICATION_CREDENTIALS at a service account key file."
+            )
+        if isinstance(exc, auth_exceptions.RefreshError):
+            return (
+                "the Google Cloud credentials could not get an access token; "
+                "check GS_CREDENTIALS or GOOGLE_APPLICATION_CREDENTIALS."
+            )
+        if isinstance(exc, (requests.ConnectionError, auth_exceptions.TransportError)):
+            return (
+                f"could not connect to Google Cloud Storage at {self.endpoint!r}; "
+                "check the network (and STORAGE_EMULATOR_HOST if you use one)."
+            )
+        if not isinstance(exc, api_exceptions.GoogleAPICallError):
+            return None
+        message = _message(exc)
+        if "md5" in message.lower() and exc.code in (400, 409):
+            return (
+                "the file changed while it was being uploaded, so Google Cloud "
+                "Storage refused it; run collectstatic again once the build has "
+                "finished."
+            )
+        if isinstance(exc, api_exceptions.NotFound):
+            return (
+                f"the bucket {bucket!r} does not exist; check GS_BUCKET_NAME (the "
+                "storage's 'bucket_name' option)."
+            )
+        if isinstance(exc, api_exceptions.Unauthorized):
+            return (
+                "Google Cloud Storage rejected the credentials; check "
+                "GS_CREDENTIALS or GOOGLE_APPLICATION_CREDENTIALS."
+            )
+        if isinstance(exc, api_exceptions.Forbidden):
+            return (
+                f"Google Cloud Storage denied access to bucket {bucket!r} "
+                f"({message}); grant the deploy account storage.objects.list, "
+                "storage.objects.create and storage.objects.delete on it (for "
+                "example roles/storage.objectUser)."
+            )
+        if "uniform bucket-level access" in message.lower():
+            return (
+                f"the bucket {bucket!r} uses uniform bucket-level access, which "
+                "refuses per-object ACLs; set GS_DEFAULT_ACL (the storage's "
+                "'default_acl' option) to None and drop any 'acl' object parameter."
+            )
+        return (
+            f"Google Cloud Storage answered {exc.code} ({message}) for bucket "
+            f"{bucket!r}; run again with COLLECTFAST_DEBUG = True for the traceback."
+        )
+
+    def close(self) -> None:
+        if self._connected is not None:
+            self._connected[0].close()
+
+
+def _message(exc: Any) -> str:
+    """The server's reason, without the request line (method and URL)."""
+    for error in getattr(exc, "errors", None) or ():
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+    try:  # uploads report the response as is
+        return str(exc.response.json()["error"]["message"])
+    except Exception:  # not a JSON API error body
+        pass
+    text = str(getattr(exc, "message", "") or "")
+    if text.split(" ", 1)[0] in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        text = text.split(": ", 1)[-1]
+    return text[:200] or type(exc).__name__
+
+
+def _counted(send: Callable[..., Any], count: Callable[[], None]) -> Callable[..., Any]:
+    """``send`` that counts each HTTP attempt (retries and redirects included)."""
+
+    def counting_send(*args: Any, **kwargs: Any) -> Any:
+        count()
+        return send(*args, **kwargs)
+
+    return counting_send

@@ -1,0 +1,381 @@
+"""AzureStrategy against Azurite, its requests counted exactly by the proxy."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.cache import cache
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from collectfast.hashing import LocalDigest
+from collectfast.strategies import BytesFile, strategy_for
+from tests.emulators import (
+    AZURITE_ACCOUNT_KEY,
+    Azurite,
+    azurite_fixture,  # noqa: F401
+)
+from tests.utils import closed_port, md5, touch_all, tree, write_files
+
+FILES = {
+    "css/app.css": "body { color: red; }\n",
+    "css/print.css": "@media print { body { color: black; } }\n",
+    "js/app.js": "console.log('hello');\n",
+    "img/logo.svg": '<svg xmlns="http://www.w3.org/2000/svg"/>\n',
+    "fonts/icons.woff2": bytes(range(256)) * 20,
+}
+MiB = 1024 * 1024
+# Small enough that a few MiB go up in blocks (Put Block + Put Block List),
+# which get no Content-MD5 from the service.
+BLOCKS = {"max_single_put_size": MiB, "max_block_size": MiB}
+
+
+@dataclass
+class AzureSite:
+    """A fresh container in Azurite, and STORAGES pointing at it."""
+
+    azurite: Azurite
+    container: str
+
+    def storages(self, **options: Any) -> dict[str, Any]:
+        merged = {"location": "static", **options}
+        return {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {
+                "BACKEND": "storages.backends.azure_storage.AzureStorage",
+                "OPTIONS": self.azurite.storage_options(self.container, **merged),
+            },
+        }
+
+    def client(self, **options: Any) -> ContainerClient:
+        """Straight to Azurite: setup and checks are not counted."""
+        service = BlobServiceClient.from_connection_string(
+            self.azurite.direct_connection_string, **options
+        )
+        return service.get_container_client(self.container)
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.azurite.requests.counts())
+
+    def objects(self, prefix: str = "static/") -> dict[str, bytes]:
+        container = self.client()
+        return {
+            blob.name[len(prefix) :]: container.download_blob(blob.name).readall()
+            for blob in container.list_blobs(name_starts_with=prefix)
+        }
+
+    def assert_equals_tree(self, root: Path) -> None:
+        stored = self.objects()
+        local = tree(root)
+        assert sorted(stored) == sorted(local)
+        assert [name for name in local if md5(stored[name]) != md5(local[name])] == []
+
+    def listed(self, key: str) -> Any:
+        (blob,) = [
+            blob
+            for blob in self.client().list_blobs(
+                name_starts_with=key, include=["metadata"]
+            )
+            if blob.name == key
+        ]
+        return blob
+
+
+@pytest.fixture
+def az(azurite: Azurite, settings: Any) -> AzureSite:
+    site = AzureSite(azurite, azurite.create_container())
+    settings.STORAGES = site.storages()
+    azurite.requests.clear()
+    return site
+
+
+@pytest.fixture
+def site(static_dir: Path) -> Path:
+    write_files(static_dir, FILES)
+    return static_dir
+
+
+def deploy(az: AzureSite, **options: Any) -> str:
+    """Run collectstatic; check collectfast counted every request Azurite saw."""
+    az.azurite.requests.clear()
+    out, err = StringIO(), StringIO()
+    options.setdefault("verbosity", 2)
+    call_command("collectstatic", interactive=False, stdout=out, stderr=err, **options)
+    assert f", {len(az.azurite.requests)} requests, " in err.getvalue()
+    return out.getvalue()
+
+
+def test_first_deploy_uploads_each_file_once(site, az):
+    output = deploy(az)
+    assert az.counts() == {"list": 1, "upload": len(FILES)}
+    (listing,) = [r for r in az.azurite.requests.records if r.kind == "list"]
+    assert listing.query["prefix"] == ["static/"]
+    assert listing.query["include"] == ["metadata"]
+    assert output.endswith(f"\n{len(FILES)} static files copied.\n")
+    az.assert_equals_tree(site)
+    blob = az.listed("static/css/app.css")
+    assert blob.content_settings.content_type == "text/css"
+    assert (
+        bytes(blob.content_settings.content_md5)
+        == hashlib.md5(FILES["css/app.css"].encode()).digest()
+    )
+    assert blob.metadata == {"collectfast_md5": md5(FILES["css/app.css"].encode())}
+
+
+def test_storage_parameters_are_kept(site, az, settings):
+    settings.STORAGES = az.storages(
+        cache_control="public, max-age=31536000",
+        object_parameters={"content_disposition": "inline"},
+    )
+    deploy(az)
+    settings_ = az.listed("static/js/app.js").content_settings
+    assert settings_.cache_control == "public, max-age=31536000"
+    assert settings_.content_disposition == "inline"
+    assert settings_.content_type in ("text/javascript", "application/javascript")
+
+
+def test_unchanged_redeploy_lists_once_and_uploads_nothing(site, az):
+    deploy(az)
+    touch_all(site)
+    cache.clear()
+    output = deploy(az)
+    assert az.counts() == {"list": 1}  # no per-blob HEAD
+    assert output.endswith(f"\n0 static files copied, {len(FILES)} unmodified.\n")
+
+
+def test_one_edit_uploads_exactly_that_file(site, az):
+    deploy(az)
+    (site / "css/app.css").write_text("body { color: blue; }\n")
+    output = deploy(az)
+    assert az.counts() == {"list": 1, "upload": 1}
+    (upload,) = az.azurite.requests.records[1:]
+    assert upload.path.endswith("/static/css/app.css")
+    assert output.endswith(f"\n1 static file copied, {len(FILES) - 1} unmodified.\n")
+    az.assert_equals_tree(site)
+
+
+def test_many_files_over_many_threads(static_dir, az, settings):
+    settings.COLLECTFAST_THREADS = 16
+    write_files(static_dir, {f"js/{n}.js": f"var n = {n};\n" for n in range(150)})
+    deploy(az)
+    assert az.counts() == {"list": 1, "upload": 150}
+    az.assert_equals_tree(static_dir)
+    touch_all(static_dir)
+    deploy(az)
+    assert az.counts() == {"list": 1}
+
+
+def test_out_of_band_deletion_is_restored(site, az):
+    deploy(az)
+    az.client().delete_blob("static/js/app.js")
+    output = deploy(az)
+    assert az.counts() == {"list": 1, "upload": 1}
+    assert "Uploading 'js/app.js' (new)" in output
+    az.assert_equals_tree(site)
+
+
+def test_out_of_band_overwrite_is_replaced(site, az):
+    deploy(az)
+    evil = FILES["js/app.js"].upper().encode()  # same size
+    az.client().upload_blob("static/js/app.js", evil, overwrite=True)
+    output = deploy(az)
+    assert az.counts() == {"list": 1, "upload": 1}
+    assert "Uploading 'js/app.js' (changed: MD5 differs)" in output
+    az.assert_equals_tree(site)
+
+
+def test_same_size_edit_of_a_large_block_blob_is_detected(site, az, settings):
+    settings.STORAGES = az.storages(client_options=dict(BLOCKS))
+    data = bytearray(os.urandom(5 * MiB))
+    write_files(site, {"video/intro.bin": bytes(data)})
+    deploy(az)
+    # Five blocks and the block list for the large file.
+    assert az.counts() == {"list": 1, "upload": len(FILES) + 5 + 1}
+    # The service gives block blobs no MD5: collectfast set it.
+    listed = az.listed("static/video/intro.bin")
+    assert bytes(listed.content_settings.content_md5) == hashlib.md5(data).digest()
+    touch_all(site)
+    deploy(az)
+    assert az.counts() == {"list": 1}
+
+    data[len(data) // 2] ^= 0xFF
+    write_files(site, {"video/intro.bin": bytes(data)})
+    touch_all(site)
+    output = deploy(az)
+    assert az.counts() == {"list": 1, "upload": 5 + 1}
+    assert "Uploading 'video/intro.bin' (changed: MD5 differs)" in output
+    az.assert_equals_tree(site)
+
+
+def put_blocks(az: AzureSite, key: str, data: bytes, **options: Any) -> Any:
+    """Store ``data`` in blocks, as another tool would: no Content-MD5."""
+    az.client(**BLOCKS).upload_blob(key, io.BytesIO(data), overwrite=True, **options)
+    blob = az.listed(key)
+    assert blob.content_settings.content_md5 is None
+    return blob
+
+
+def test_blob_without_content_md5_is_compared_by_recorded_digest(site, az):
+    data = os.urandom(2 * MiB)
+    write_files(site, {"video/intro.bin": data})
+    deploy(az)
+    put_blocks(
+        az, "static/video/intro.bin", data, metadata={"collectfast_md5": md5(data)}
+    )
+    output = deploy(az)
+    assert az.counts() == {"list": 1}
+    assert "Skipping 'video/intro.bin' (not modified)" in output
+
+
+def test_blob_with_a_different_recorded_digest_is_replaced(site, az):
+    data = os.urandom(2 * MiB)
+    write_files(site, {"video/intro.bin": data})
+    deploy(az)
+    other = os.urandom(2 * MiB)
+    put_blocks(
+        az, "static/video/intro.bin", other, metadata={"collectfast_md5": md5(other)}
+    )
+    deploy(az)
+    assert az.counts() == {"list": 1, "upload": 1}
+    az.assert_equals_tree(site)
+
+
+def test_blob_without_any_digest_is_uploaded_once_then_skipped(site, az):
+    data = os.urandom(2 * MiB)
+    write_files(site, {"video/intro.bin": data})
+    deploy(az)
+    put_blocks(az, "static/video/intro.bin", data)  # same bytes, no digest at all
+    output = deploy(az)
+    assert az.counts() == {"list": 1, "upload": 1}
+    assert (
+        "Uploading 'video/intro.bin' (changed: no digest recorded for the stored "
+        "object)" in output
+    )
+    blob = az.listed("static/video/intro.bin")
+    assert bytes(blob.content_settings.content_md5) == hashlib.md5(data).digest()
+    assert blob.metadata == {"collectfast_md5": md5(data)}
+    deploy(az)
+    assert az.counts() == {"list": 1}
+
+
+def test_clear_deletes_in_one_batch(site, az):
+    deploy(az)
+    az.client().upload_blob("static/old.css", b"x")
+    output = deploy(az, clear=True)
+    assert az.counts() == {"list": 1, "other": 1, "upload": len(FILES)}
+    (batch,) = [r for r in az.azurite.requests.records if r.kind == "other"]
+    assert batch.query["comp"] == ["batch"]
+    assert "Deleting 'old.css'" in output
+    az.assert_equals_tree(site)
+
+
+def test_prune_removes_stale_blobs_only(site, az):
+    deploy(az)
+    az.client().upload_blob("static/old.css", b"x")
+    deploy(az, prune=True)
+    assert az.counts() == {"list": 1, "other": 1}
+    az.assert_equals_tree(site)
+
+
+def test_listing_pages_are_followed(site, az, settings, monkeypatch):
+    monkeypatch.setattr("collectfast.strategies.azure.LIST_PAGE", 2)
+    deploy(az)
+    deploy(az)
+    assert az.counts() == {"list": 3}
+
+
+def test_without_location_the_whole_container_is_listed(site, az, settings):
+    settings.STORAGES = az.storages(location="")
+    deploy(az)
+    deploy(az)
+    assert az.counts() == {"list": 1}
+    (listing,) = az.azurite.requests.records
+    assert "prefix" not in listing.query
+    assert sorted(az.objects(prefix="")) == sorted(FILES)
+
+
+def test_missing_container_is_a_clear_error(site, az, settings):
+    settings.STORAGES = az.storages(azure_container="no-such-container")
+    with pytest.raises(CommandError) as excinfo:
+        deploy(az)
+    assert str(excinfo.value) == (
+        "the container 'no-such-container' does not exist; check AZURE_CONTAINER "
+        "(the storage's 'azure_container' option)."
+    )
+    assert "upload" not in az.counts()
+
+
+def test_wrong_account_key_is_a_clear_error_without_the_key(site, az, settings):
+    wrong_key = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWs="
+    connection_string = az.azurite.connection_string.replace(
+        AZURITE_ACCOUNT_KEY, wrong_key
+    )
+    settings.STORAGES = az.storages(connection_string=connection_string)
+    with pytest.raises(CommandError) as excinfo:
+        deploy(az)
+    message = str(excinfo.value)
+    # Azure answers AuthenticationFailed, Azurite AuthorizationFailure.
+    assert message.startswith(
+        f"Azure refused the request on container {az.container!r} "
+        "(AuthorizationFailure); check AZURE_CONNECTION_STRING "
+    )
+    assert wrong_key not in message
+    assert AZURITE_ACCOUNT_KEY not in message
+
+
+def test_unreachable_endpoint_is_a_clear_error(site, az, settings):
+    endpoint = f"http://127.0.0.1:{closed_port()}/devstoreaccount1"
+    connection_string = az.azurite.connection_string.replace(
+        az.azurite.endpoint, endpoint
+    )
+    settings.STORAGES = az.storages(
+        connection_string=connection_string, client_options={"retry_total": 0}
+    )
+    with pytest.raises(CommandError) as excinfo:
+        deploy(az)
+    assert str(excinfo.value) == (
+        f"could not connect to Azure Blob Storage at {endpoint!r}; check "
+        "AZURE_ACCOUNT_NAME and AZURE_ENDPOINT_SUFFIX (or the BlobEndpoint of "
+        "AZURE_CONNECTION_STRING) and the network."
+    )
+
+
+def test_single_put_is_refused_when_bytes_differ_from_the_digest(az):
+    # As when a file is edited between hashing and uploading.
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    data = b"console.log('hello');\n"
+    with pytest.raises(HttpResponseError) as excinfo:
+        strategy.upload(
+            "js/app.js", BytesFile(data), LocalDigest(md5(b"other"), len(data))
+        )
+    assert strategy.describe_error(excinfo.value) == (
+        "the file changed while it was being uploaded, so Azure refused it; run "
+        "collectstatic again once the build has finished."
+    )
+    assert strategy.list_remote() == {}
+
+
+def test_names_the_storage_strips_are_never_pruned(static_dir, az, settings):
+    # AzureStorage stores '.well-known.txt' as 'well-known.txt' without a
+    # location: the blob is this deploy's, not a stale one.
+    settings.STORAGES = az.storages(location="")
+    write_files(static_dir, {".well-known.txt": "hello\n"})
+    deploy(az, use_default_ignore_patterns=False)
+    output = deploy(az, use_default_ignore_patterns=False, prune=True)
+    assert az.counts() == {"list": 1}
+    assert "Skipping '.well-known.txt' (not modified)" in output
+    assert "Deleting" not in output
+    assert az.objects(prefix="") == {"well-known.txt": b"hello\n"}
+    output = deploy(az, use_default_ignore_patterns=False, clear=True)
+    assert az.counts() == {"list": 1, "other": 1, "upload": 1}
+    assert az.objects(prefix="") == {"well-known.txt": b"hello\n"}

@@ -1,0 +1,394 @@
+"""GoogleCloudStrategy against the GCS emulator, its requests counted exactly.
+
+The emulator's env is set per test without
+DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA: the strategy's own client must
+not make the background bucket-metadata request, whatever the environment.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.cache import cache
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from google.api_core.exceptions import GoogleAPICallError, RetryError
+
+from collectfast.hashing import LocalDigest
+from collectfast.strategies import BytesFile, strategy_for
+from tests.emulators import GcsEmulator, gcs_emulator_fixture  # noqa: F401
+from tests.utils import REPO_ROOT, md5, touch_all, tree, write_files
+
+FILES = {
+    "css/app.css": "body { color: red; }\n",
+    "css/print.css": "@media print { body { color: black; } }\n",
+    "js/app.js": "console.log('hello');\n",
+    "img/logo.svg": '<svg xmlns="http://www.w3.org/2000/svg"/>\n',
+    "fonts/icons.woff2": bytes(range(256)) * 20,
+}
+MiB = 1024 * 1024
+
+
+@dataclass
+class GcsSite:
+    """A fresh bucket in the emulator, and STORAGES pointing at it."""
+
+    emulator: GcsEmulator
+    bucket: str
+
+    def storages(self, **options: Any) -> dict[str, Any]:
+        merged = {"location": "static", **options}
+        return {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {
+                "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
+                "OPTIONS": self.emulator.storage_options(self.bucket, **merged),
+            },
+        }
+
+    def client(self) -> Any:
+        client = self.emulator.client()
+        # No background GET /b/{bucket} from the test's own client either.
+        client._bucket_metadata_cache = None
+        return client
+
+    def counts(self) -> dict[str, int]:
+        time.sleep(0.1)  # a stray background request would be counted by now
+        return dict(self.emulator.requests.counts())
+
+    def objects(self, prefix: str = "static/") -> dict[str, bytes]:
+        """Every stored object under ``prefix`` (gunzipped where gzipped)."""
+        stored: dict[str, bytes] = {}
+        client = self.client()
+        for listed in client.list_blobs(self.bucket, prefix=prefix):
+            # Read before downloading: a download resets it from the
+            # response's headers, where the emulator leaves it out.
+            encoding = listed.content_encoding
+            data = listed.download_as_bytes(raw_download=True)
+            if encoding == "gzip":
+                data = gzip.decompress(data)
+            stored[listed.name[len(prefix) :]] = data
+        return stored
+
+    def assert_equals_tree(self, root: Path) -> None:
+        stored = self.objects()
+        local = tree(root)
+        assert sorted(stored) == sorted(local)
+        assert [name for name in local if md5(stored[name]) != md5(local[name])] == []
+
+    def without_md5(self, key: str) -> None:
+        """Make ``key`` look like GCS shows a composite object: no md5Hash.
+
+        The emulator computes md5Hash even for composed objects (see
+        tests/emulators.py); real GCS leaves it out. Drop it from the
+        emulator's stored metadata, which its listing serves as is.
+        """
+        self.emulator._storage.objects[self.bucket][key].pop("md5Hash", None)
+
+
+@pytest.fixture
+def gcs(
+    gcs_emulator: GcsEmulator, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> GcsSite:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
+    monkeypatch.delenv("DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA", raising=False)
+    site = GcsSite(gcs_emulator, gcs_emulator.create_bucket())
+    settings.STORAGES = site.storages()
+    gcs_emulator.requests.clear()
+    return site
+
+
+@pytest.fixture
+def site(static_dir: Path) -> Path:
+    write_files(static_dir, FILES)
+    return static_dir
+
+
+def deploy(gcs: GcsSite, **options: Any) -> str:
+    """Run collectstatic; check collectfast counted every emulator request."""
+    gcs.emulator.requests.clear()
+    out, err = StringIO(), StringIO()
+    options.setdefault("verbosity", 2)
+    call_command("collectstatic", interactive=False, stdout=out, stderr=err, **options)
+    assert f", {len(gcs.emulator.requests)} requests, " in err.getvalue()
+    return out.getvalue()
+
+
+def test_first_deploy_uploads_each_file_once(site, gcs):
+    output = deploy(gcs)
+    assert gcs.counts() == {"list": 1, "upload": len(FILES)}
+    (listing,) = [r for r in gcs.emulator.requests.records if r.kind == "list"]
+    assert listing.query["prefix"] == ["static/"]
+    assert output.endswith(f"\n{len(FILES)} static files copied.\n")
+    gcs.assert_equals_tree(site)
+
+
+def test_storage_parameters_are_kept(site, gcs, settings):
+    settings.STORAGES = gcs.storages(
+        default_acl="publicRead",
+        object_parameters={"cache_control": "public, max-age=31536000"},
+    )
+    deploy(gcs)
+    uploads = [r for r in gcs.emulator.requests.records if r.kind == "upload"]
+    assert [r.query.get("predefinedAcl") for r in uploads] == [["publicRead"]] * 5
+    blob = gcs.client().bucket(gcs.bucket).get_blob("static/css/app.css")
+    assert blob.content_type == "text/css"
+    assert blob.cache_control == "public, max-age=31536000"
+    assert blob.content_encoding is None
+
+
+def test_unchanged_redeploy_lists_once_and_uploads_nothing(site, gcs):
+    deploy(gcs)
+    touch_all(site)
+    cache.clear()
+    output = deploy(gcs)
+    assert gcs.counts() == {"list": 1}  # no per-file metadata GET, no bucket GET
+    assert output.endswith(f"\n0 static files copied, {len(FILES)} unmodified.\n")
+
+
+def test_one_edit_uploads_exactly_that_file(site, gcs):
+    deploy(gcs)
+    (site / "css/app.css").write_text("body { color: blue; }\n")
+    output = deploy(gcs)
+    assert gcs.counts() == {"list": 1, "upload": 1}
+    assert "Uploading 'css/app.css' (changed: size differs)" in output
+    assert output.endswith(f"\n1 static file copied, {len(FILES) - 1} unmodified.\n")
+    gcs.assert_equals_tree(site)
+
+
+def test_many_files_over_many_threads(static_dir, gcs, settings):
+    settings.COLLECTFAST_THREADS = 16
+    write_files(static_dir, {f"js/{n}.js": f"var n = {n};\n" for n in range(150)})
+    deploy(gcs)
+    assert gcs.counts() == {"list": 1, "upload": 150}
+    gcs.assert_equals_tree(static_dir)
+    touch_all(static_dir)
+    deploy(gcs)
+    assert gcs.counts() == {"list": 1}
+
+
+def test_out_of_band_deletion_is_restored(site, gcs):
+    deploy(gcs)
+    gcs.client().bucket(gcs.bucket).delete_blob("static/js/app.js")
+    output = deploy(gcs)
+    assert gcs.counts() == {"list": 1, "upload": 1}
+    assert "Uploading 'js/app.js' (new)" in output
+    gcs.assert_equals_tree(site)
+
+
+def test_out_of_band_overwrite_is_replaced(site, gcs):
+    deploy(gcs)
+    blob = gcs.client().bucket(gcs.bucket).blob("static/js/app.js")
+    blob.upload_from_string(FILES["js/app.js"].upper().encode())  # same size
+    output = deploy(gcs)
+    assert gcs.counts() == {"list": 1, "upload": 1}
+    assert "Uploading 'js/app.js' (changed: MD5 differs)" in output
+    gcs.assert_equals_tree(site)
+
+
+def test_same_size_edit_of_a_large_file_is_detected(site, gcs):
+    data = bytearray(os.urandom(5 * MiB))
+    write_files(site, {"video/intro.bin": bytes(data)})
+    deploy(gcs)
+    data[len(data) // 2] ^= 0xFF
+    write_files(site, {"video/intro.bin": bytes(data)})
+    touch_all(site)
+    output = deploy(gcs)
+    assert gcs.counts() == {"list": 1, "upload": 1}
+    assert "Uploading 'video/intro.bin' (changed: MD5 differs)" in output
+    gcs.assert_equals_tree(site)
+
+
+def test_chunked_resumable_uploads_carry_the_md5(site, gcs, settings):
+    # Above 8 MiB the client uploads in blob_chunk_size chunks, as the storage
+    # would; the md5 set on the blob is checked when the upload completes.
+    settings.STORAGES = gcs.storages(blob_chunk_size=4 * MiB)
+    write_files(site, {"video/intro.bin": os.urandom(9 * MiB)})
+    deploy(gcs)
+    # Each small file in one request; the large one: start, then three chunks.
+    assert gcs.counts() == {"list": 1, "upload": len(FILES) + 1 + 3}
+    gcs.assert_equals_tree(site)
+    touch_all(site)
+    deploy(gcs)
+    assert gcs.counts() == {"list": 1}
+
+
+def test_gzip_second_deploy_uploads_nothing(site, gcs, settings):
+    settings.STORAGES = gcs.storages(gzip=True)
+    deploy(gcs)
+    bucket = gcs.client().bucket(gcs.bucket)
+    css = bucket.get_blob("static/css/app.css")
+    assert css.content_encoding == "gzip"
+    assert css.content_type == "text/css"
+    assert gzip.decompress(css.download_as_bytes(raw_download=True)) == (
+        FILES["css/app.css"].encode()
+    )
+    assert bucket.get_blob("static/fonts/icons.woff2").content_encoding is None
+    gcs.assert_equals_tree(site)
+    touch_all(site)
+    cache.clear()
+    output = deploy(gcs)
+    assert gcs.counts() == {"list": 1}
+    assert output.endswith(f"\n0 static files copied, {len(FILES)} unmodified.\n")
+
+
+def compose(gcs: GcsSite, key: str, *parts: bytes) -> None:
+    """Store ``key`` as a composite object made of ``parts``, without md5."""
+    bucket = gcs.client().bucket(gcs.bucket)
+    sources = []
+    for number, part in enumerate(parts):
+        source = bucket.blob(f"parts/{key}.{number}")
+        source.upload_from_string(part)
+        sources.append(source)
+    bucket.blob(key).compose(sources)
+    gcs.without_md5(key)
+    (listed,) = [b for b in gcs.client().list_blobs(gcs.bucket) if b.name == key]
+    assert listed.md5_hash is None
+    assert listed.crc32c is not None
+
+
+def test_composite_object_is_compared_by_crc32c(site, gcs):
+    deploy(gcs)
+    data = FILES["js/app.js"].encode()
+    compose(gcs, "static/js/app.js", data[:10], data[10:])
+    output = deploy(gcs)
+    assert gcs.counts() == {"list": 1}
+    assert output.endswith(f"\n0 static files copied, {len(FILES)} unmodified.\n")
+
+    evil = FILES["js/app.js"].upper().encode()  # same size
+    compose(gcs, "static/js/app.js", evil[:10], evil[10:])
+    output = deploy(gcs)
+    assert gcs.counts() == {"list": 1, "upload": 1}
+    assert "Uploading 'js/app.js' (changed: CRC32C differs)" in output
+    gcs.assert_equals_tree(site)
+    # Replaced by a plain upload, the object has an md5 again.
+    deploy(gcs)
+    assert gcs.counts() == {"list": 1}
+
+
+def test_composite_gzipped_object_is_compared_by_crc32c(site, gcs, settings):
+    settings.STORAGES = gcs.storages(gzip=True)
+    deploy(gcs)
+    stored = gcs.client().bucket(gcs.bucket).get_blob("static/css/app.css")
+    compressed = stored.download_as_bytes(raw_download=True)
+    compose(gcs, "static/css/app.css", compressed[:7], compressed[7:])
+    deploy(gcs)
+    assert gcs.counts() == {"list": 1}
+
+
+def test_clear_deletes_in_one_batch(site, gcs):
+    deploy(gcs)
+    gcs.client().bucket(gcs.bucket).blob("static/old.css").upload_from_string(b"x")
+    output = deploy(gcs, clear=True)
+    assert gcs.counts() == {"list": 1, "batch": 1, "upload": len(FILES)}
+    assert "Deleting 'old.css'" in output
+    gcs.assert_equals_tree(site)
+
+
+def test_prune_removes_stale_objects_only(site, gcs):
+    deploy(gcs)
+    gcs.client().bucket(gcs.bucket).blob("static/old.css").upload_from_string(b"x")
+    deploy(gcs, prune=True)
+    assert gcs.counts() == {"list": 1, "batch": 1}
+    gcs.assert_equals_tree(site)
+
+
+def test_without_location_the_whole_bucket_is_listed(site, gcs, settings):
+    settings.STORAGES = gcs.storages(location="")
+    deploy(gcs)
+    deploy(gcs)
+    assert gcs.counts() == {"list": 1}
+    (listing,) = gcs.emulator.requests.records
+    assert "prefix" not in listing.query
+    assert sorted(gcs.objects(prefix="")) == sorted(FILES)
+
+
+def test_legacy_strategy_path_is_accepted(site, gcs, settings):
+    settings.COLLECTFAST_STRATEGY = "collectfast.strategies.gcloud.GoogleCloudStrategy"
+    deploy(gcs)
+    deploy(gcs)
+    assert gcs.counts() == {"list": 1}
+
+
+def test_missing_bucket_is_a_clear_error(site, gcs, settings):
+    settings.STORAGES = gcs.storages(bucket_name="no-such-bucket-here")
+    with pytest.raises(CommandError) as excinfo:
+        deploy(gcs)
+    assert str(excinfo.value) == (
+        "the bucket 'no-such-bucket-here' does not exist; check GS_BUCKET_NAME "
+        "(the storage's 'bucket_name' option)."
+    )
+    assert "upload" not in gcs.counts()
+
+
+def test_missing_credentials_are_a_clear_error(
+    site, gcs, settings, monkeypatch, tmp_path
+):
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "nope.json"))
+    settings.STORAGES = gcs.storages(credentials=None)
+    with pytest.raises(CommandError) as excinfo:
+        deploy(gcs)
+    assert str(excinfo.value) == (
+        "no usable Google Cloud credentials were found; set GS_CREDENTIALS (the "
+        "storage's 'credentials' option), or point GOOGLE_APPLICATION_CREDENTIALS "
+        "at a service account key file."
+    )
+
+
+def test_unreachable_endpoint_is_described(gcs):
+    # Not run end to end: google's retry policy keeps trying for two minutes.
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    error = RetryError(
+        "Timeout of 120.0s exceeded", requests.ConnectionError("refused")
+    )
+    assert strategy.describe_error(error) == (
+        f"could not connect to Google Cloud Storage at {gcs.emulator.endpoint!r}; "
+        "check the network (and STORAGE_EMULATOR_HOST if you use one)."
+    )
+
+
+@pytest.mark.parametrize("size", [100, 9 * MiB], ids=["multipart", "resumable"])
+def test_upload_is_refused_when_bytes_differ_from_the_digest(gcs, size):
+    # As when a file is edited between hashing and uploading.
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    data = os.urandom(size)
+    compared = LocalDigest(md5=md5(data[:-1] + b"!"), size=size)
+    with pytest.raises(GoogleAPICallError) as excinfo:
+        strategy.upload("js/app.js", BytesFile(data), compared)
+    assert strategy.describe_error(excinfo.value) == (
+        "the file changed while it was being uploaded, so Google Cloud Storage "
+        "refused it; run collectstatic again once the build has finished."
+    )
+    assert strategy.list_remote() == {}
+
+
+def test_collectfast_imports_without_provider_sdks():
+    blocked = ["google", "azure", "boto3", "botocore", "storages"]
+    code = (
+        "import sys\n"
+        f"for name in {blocked!r}: sys.modules[name] = None\n"
+        "import django; from django.conf import settings; settings.configure()\n"
+        "import collectfast, collectfast.strategies, collectfast.checks\n"
+        "import collectfast.management.commands.collectstatic\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
