@@ -13,17 +13,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import django
 from django.contrib.staticfiles.finders import get_finders
 from django.contrib.staticfiles.management.commands import collectstatic
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.storage import Storage
 from django.core.management.base import CommandError, CommandParser
 
+from collectfast.after_collect import AfterCollectSteps, FoundFiles
 from collectfast.collector import Collector, Job, Outcome, RemoteState
 from collectfast.conf import conf
 from collectfast.errors import describe
-from collectfast.post_process import PostProcessor, UploadsFailed, runs_unchanged
 from collectfast.progress import Progress
 from collectfast.report import DeployReport, FileEntry, format_bytes
 from collectfast.strategies.base import (
@@ -31,14 +29,12 @@ from collectfast.strategies.base import (
     Strategy,
     dotted_name,
     strategy_for,
-    unwrap,
 )
 
-FoundFiles = dict[str, tuple[Storage, str]]
 logger = logging.getLogger("collectfast")
 
 
-class Command(collectstatic.Command):
+class Command(AfterCollectSteps, collectstatic.Command):
     report: DeployReport | None = None
     strategy: Strategy | None = None
     post_process_error: BaseException | None = None
@@ -286,100 +282,6 @@ class Command(collectstatic.Command):
             f"{verb}: {names}{more}. "
             f"First error, for {first.job.name!r}: {describe(first.error, strategy)}"
         ) from first.error
-
-    def post_process_files(
-        self,
-        strategy: Strategy,
-        index: Any,
-        found_files: FoundFiles,
-        report: DeployReport,
-    ) -> set[str]:
-        """Django's post-processing; returns every name the deploy produced."""
-        if not (self.post_process and hasattr(self.storage, "post_process")):
-            return set(found_files)
-        storage = unwrap(self.storage)
-        if not runs_unchanged(storage):
-            # A post_process collectfast doesn't know: run it as Django does.
-            self.consume(self.storage.post_process(found_files, dry_run=self.dry_run))
-            return set(found_files)
-        processor = PostProcessor(
-            storage,
-            strategy,
-            index,
-            found_files,
-            threads=int(conf.threads),
-            upload=not self.dry_run,
-        )
-        try:
-            if self.dry_run and self.prune:
-                # Work out the hashed names silently: pruning needs them.
-                for _ in processor.run(dry_run=False):
-                    pass
-            else:
-                self.consume(processor.run(dry_run=self.dry_run))
-        except UploadsFailed as exc:
-            for name, error in exc.failures:
-                report.failed.append(FileEntry(name, describe(error, strategy)))
-            if conf.debug:
-                raise exc.failures[0][1] from None
-            names = ", ".join(repr(name) for name, _ in exc.failures[:5])
-            first_name, first_error = exc.failures[0]
-            count = len(exc.failures)
-            raise CommandError(
-                f"{count} post-processed file{'s' if count != 1 else ''} could "
-                f"not be uploaded: {names}; the manifest was not uploaded, so the "
-                f"site keeps using the previous one. First error, for "
-                f"{first_name!r}: {describe(first_error, strategy)}"
-            ) from first_error
-        for name, (decision, size) in processor.decisions.items():
-            if decision.upload:
-                report.uploaded.append(FileEntry(name, decision.reason, size))
-                self.log(f"Uploading '{name}' ({decision.reason})", level=2)
-            else:
-                report.unchanged += 1
-        return processor.produced
-
-    def consume(self, processor: Any) -> None:
-        """Django's loop over a post_process generator, unchanged."""
-        for original_path, processed_path, processed in processor:
-            if isinstance(processed, Exception):
-                self.stderr.write(f"Post-processing '{original_path}' failed!")
-                # Add a blank line before the traceback, otherwise it's
-                # too easy to miss the relevant part of the error message.
-                self.stderr.write()
-                self.post_process_error = processed
-                if django.VERSION < (6, 1):
-                    raise processed
-                # Django 6.1+ re-raises as CommandError, with the notes.
-                message = str(processed)
-                if hasattr(processed, "__notes__"):
-                    message += "\n" + "\n".join(processed.__notes__)
-                raise CommandError(message) from processed
-            if processed:
-                self.log(
-                    f"Post-processed '{original_path}' as '{processed_path}'",
-                    level=2,
-                )
-                self.post_processed_files.append(original_path)
-            else:
-                self.log(f"Skipped post-processing '{original_path}'")
-
-    def previous_manifest(self, index: Any) -> set[str]:
-        """Names the stored manifest references, kept by --prune."""
-        storage: Any = unwrap(self.storage)
-        name = getattr(storage, "manifest_name", None)
-        if self.prune_previous or name is None or name not in index:
-            return set()
-        loaded = storage.load_manifest()
-        # Django 4.2+ returns (paths, manifest hash).
-        paths = loaded[0] if isinstance(loaded, tuple) else loaded
-        return set(paths.values())
-
-    def prune_stale(self, strategy: Strategy, index: Any, keep: set[str]) -> None:
-        stale = sorted(name for name in index if name not in keep)
-        self.log_deleted(stale, "--prune")
-        if stale and not self.dry_run:
-            strategy.delete(stale)
 
     def finish_report(self) -> None:
         """collectfast's summary on stderr, the log, and the JSON report."""
