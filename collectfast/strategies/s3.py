@@ -16,13 +16,7 @@ from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any
 
 from botocore.config import Config
-from botocore.exceptions import (
-    ClientError,
-    EndpointConnectionError,
-    HTTPClientError,
-    NoCredentialsError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ClientError
 from s3transfer.utils import ChunksizeAdjuster
 from storages.backends.s3 import S3Storage, _filter_download_params
 from storages.utils import clean_name
@@ -31,6 +25,7 @@ from collectfast.cache import DigestCache
 from collectfast.conf import conf
 from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_stream, stream_size
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+from collectfast.strategies.s3_errors import describe_s3_error
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -42,10 +37,6 @@ MULTIPART_ETAG = re.compile(r"([0-9a-f]{32})-(\d+)")
 KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
 DELETE_BATCH = 1000  # DeleteObjects' limit
 LIST_PAGE = 1000  # ListObjectsV2's limit
-# Answers botocore's standard mode retries; if they outlast the retries, S3 is
-# overloaded or failing rather than refusing.
-TRANSIENT_STATUS = (500, 502, 503, 504)
-THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestThrottled")
 
 
 def _keep_timestamp(value: str) -> str:
@@ -323,91 +314,11 @@ class S3Strategy(Strategy):
                 )
 
     def describe_error(self, exc: BaseException) -> str | None:
-        bucket = self.bucket
-        if isinstance(exc, NoCredentialsError):
-            return (
-                "no AWS credentials were found; set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY (or the storage's 'access_key' and "
-                "'secret_key' options, or an AWS profile or role)."
-            )
-        if isinstance(exc, EndpointConnectionError):
-            return (
-                f"could not connect to the S3 endpoint "
-                f"{self.storage.endpoint_url or 'of AWS'!s}; check "
-                "AWS_S3_ENDPOINT_URL (the storage's 'endpoint_url' option) and "
-                "the network."
-            )
-        endpoint = self.storage.endpoint_url or "of AWS"
-        config = self.client.meta.config
-        attempts = (getattr(config, "retries", None) or {}).get("total_max_attempts")
-        if isinstance(exc, ReadTimeoutError):
-            timeout = getattr(config, "read_timeout", None)
-            return (
-                f"the S3 endpoint {endpoint} did not answer within {timeout} "
-                f"seconds, in {attempts} attempts; check the network, or raise "
-                "COLLECTFAST_TIMEOUT."
-            )
-        if isinstance(exc, HTTPClientError):
-            return (
-                f"the connection to the S3 endpoint {endpoint} broke before it "
-                f"answered ({type(exc).__name__}), in {attempts} attempts; check "
-                "the network and any proxy in between, then run collectstatic "
-                "again."
-            )
-        if not isinstance(exc, ClientError):
-            return None
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        operation = exc.operation_name
-        hints = {
-            "NoSuchBucket": (
-                f"the bucket {bucket!r} does not exist; check "
-                "AWS_STORAGE_BUCKET_NAME (the storage's 'bucket_name' option)."
-            ),
-            "AccessDenied": (
-                f"S3 denied {operation} on bucket {bucket!r}; grant the deploy "
-                "credentials s3:ListBucket, s3:GetObject, s3:PutObject (and "
-                "s3:DeleteObject for --clear) on it."
-            ),
-            "InvalidAccessKeyId": (
-                "S3 does not recognise the access key id; check "
-                "AWS_ACCESS_KEY_ID (the storage's 'access_key' option)."
-            ),
-            "SignatureDoesNotMatch": (
-                "S3 rejected the request signature: the secret key does not "
-                "match the access key id; check AWS_SECRET_ACCESS_KEY (the "
-                "storage's 'secret_key' option)."
-            ),
-            "ExpiredToken": (
-                "the AWS session token has expired; refresh AWS_SESSION_TOKEN "
-                "and run collectstatic again."
-            ),
-            "InvalidToken": (
-                "the AWS session token is not valid; check AWS_SESSION_TOKEN."
-            ),
-            "BadDigest": (
-                "the file changed while it was being uploaded, so S3 refused "
-                "it; run collectstatic again once the build has finished."
-            ),
-        }
-        if code in hints:
-            return hints[code]
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if status == 403:
-            return hints["AccessDenied"]
-        if status == 404 and operation == "ListObjectsV2":
-            return hints["NoSuchBucket"]
-        if status in TRANSIENT_STATUS or code in THROTTLING_CODES:
-            tried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
-            return (
-                f"S3 kept answering {code or status} to {operation} on bucket "
-                f"{bucket!r}, in {tried} attempts; it is overloaded or failing, so "
-                "run collectstatic again later, or raise COLLECTFAST_RETRIES."
-            )
-        message = error.get("Message") or "no message"
-        return (
-            f"S3 answered {code or status} ({message}) to {operation} on bucket "
-            f"{bucket!r}; run again with COLLECTFAST_DEBUG = True for the traceback."
+        return describe_s3_error(
+            exc,
+            bucket=self.bucket,
+            endpoint=self.storage.endpoint_url,
+            config=self.client.meta.config,
         )
 
     def close(self) -> None:
