@@ -82,7 +82,9 @@ def verify(client: object) -> int:
         if name in objects and objects[name] != md5
     ]
     if missing or differing:
-        print(f"\nBucket differs from the tree: missing {missing}, differing {differing}")
+        print(
+            f"\nBucket differs from the tree: missing {missing}, differing {differing}"
+        )
         return 1
     print(f"\nBucket check: all {len(objects)} objects equal their local files.")
     return 0
