@@ -115,8 +115,7 @@ class AzureStrategy(Strategy):
 
         def count_request(request: PipelineRequest[Any]) -> None:
             # Called once per HTTP attempt, retries included.
-            with self._lock:
-                self.requests += 1
+            self.count_request()
             if user_hook is not None:
                 user_hook(request)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -133,6 +134,12 @@ class Strategy(ABC):
     def __init__(self, storage: Storage, *, threads: int = 1) -> None:
         self.storage = storage
         self.threads = threads
+        self._requests_lock = threading.Lock()
+
+    def count_request(self, *args: Any, **kwargs: Any) -> None:
+        """Count one HTTP attempt; hook it into the client's request events."""
+        with self._requests_lock:
+            self.requests += 1
 
     @property
     def namespace(self) -> str:

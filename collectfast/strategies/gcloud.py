@@ -61,7 +61,6 @@ class GoogleCloudStrategy(Strategy):
         probe = self.key("x")  # the storage's own mapping of names to keys
         self.prefix = probe[: -len("x")]
         self.timeout = conf.timeout or DEFAULT_TIMEOUT
-        self._requests_lock = threading.Lock()
         self._client_lock = threading.Lock()
         self._connected: tuple[Any, Any] | None = None
 
@@ -123,12 +122,8 @@ class GoogleCloudStrategy(Strategy):
             prefixes.append("https://")
         for prefix in prefixes:
             session.mount(prefix, requests.adapters.HTTPAdapter(pool_maxsize=pool_size))
-        session.send = _counted(session.send, self._count_request)
+        session.send = _counted(session.send, self.count_request)
         return client
-
-    def _count_request(self) -> None:
-        with self._requests_lock:
-            self.requests += 1
 
     def key(self, name: str) -> str:
         return str(self.storage._normalize_name(clean_name(name)))

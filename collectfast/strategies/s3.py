@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import re
 import tempfile
-import threading
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any
 
@@ -58,9 +57,8 @@ class S3Strategy(Strategy):
         self.prefix = f"{location}/" if location else ""
         self.transfer_config = storage.transfer_config
         self.client = self._create_client()
-        self._requests_lock = threading.Lock()
         # Every HTTP attempt, retries included, for the summary and report.
-        self.client.meta.events.register("request-created.s3", self._count_request)
+        self.client.meta.events.register("request-created.s3", self.count_request)
         self.digests = DigestCache(conf.cache, self.namespace)
         self.bucket_uses_kms = False
 
@@ -92,10 +90,6 @@ class S3Strategy(Strategy):
             verify=storage.verify,
         )
         return client
-
-    def _count_request(self, **kwargs: Any) -> None:
-        with self._requests_lock:
-            self.requests += 1
 
     def key(self, name: str) -> str:
         return str(self.storage._normalize_name(clean_name(name)))
