@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.core import checks as django_checks
-from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.filebased import FileBasedCache
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
@@ -27,8 +27,8 @@ FILESYSTEM_STORAGES = {
 }
 
 
-class BoundedSubclassCache(LocMemCache):
-    """A project's own LocMemCache subclass: MAX_ENTRIES still applies."""
+class BoundedSubclassCache(FileBasedCache):
+    """A project's own FileBasedCache subclass: MAX_ENTRIES still applies."""
 
 
 def messages(check_id: str) -> list[django_checks.CheckMessage]:
@@ -372,7 +372,6 @@ def bounded_cache(backend: str, tmp_path: Path, **options: Any) -> dict[str, Any
 @pytest.mark.parametrize(
     "backend",
     [
-        "django.core.cache.backends.locmem.LocMemCache",
         "django.core.cache.backends.filebased.FileBasedCache",
         "django.core.cache.backends.db.DatabaseCache",
         "tests.test_checks.BoundedSubclassCache",
@@ -385,7 +384,7 @@ def test_W004_cache_max_entries_below_the_static_file_count(
     warning = only(checks.W004)
     name = backend.rsplit(".", 1)[1]
     if name == "BoundedSubclassCache":
-        name = "LocMemCache"
+        name = "FileBasedCache"
     assert warning.msg == (
         f"The cache 'default' ({name}) keeps at most 2 entries but there are 3 "
         "static files, so digests collectfast remembers are evicted and read "
@@ -397,15 +396,22 @@ def test_W004_cache_max_entries_below_the_static_file_count(
     )
     # The check creates nothing (FileBasedCache would create its directory).
     assert not (tmp_path / "cache").exists()
-    if name == "LocMemCache":  # the tests have no database for DatabaseCache
+    if name == "FileBasedCache":  # the tests have no database for DatabaseCache
         out, err = run_with_checks()
         assert checks.W004 in err
         assert "\n3 static files copied to " in out
 
 
+def test_W004_not_for_a_per_process_cache(site, settings, tmp_path):
+    settings.CACHES = bounded_cache(
+        "django.core.cache.backends.locmem.LocMemCache", tmp_path, MAX_ENTRIES=2
+    )
+    assert messages(checks.W004) == []
+
+
 def test_W004_default_limit_is_300(site, static_dir, settings, tmp_path):
     settings.CACHES = bounded_cache(
-        "django.core.cache.backends.locmem.LocMemCache", tmp_path
+        "django.core.cache.backends.filebased.FileBasedCache", tmp_path
     )
     write_files(static_dir, {f"many/{i}.txt": str(i) for i in range(297)})
     assert messages(checks.W004) == []  # exactly 300 files
@@ -417,7 +423,7 @@ def test_W004_counts_destinations_once_and_skips_ignored_files(
     site, static_dir, settings, tmp_path
 ):
     settings.CACHES = bounded_cache(
-        "django.core.cache.backends.locmem.LocMemCache", tmp_path, MAX_ENTRIES=3
+        "django.core.cache.backends.filebased.FileBasedCache", tmp_path, MAX_ENTRIES=3
     )
     twin = tmp_path / "twin"
     write_files(twin, {"a.css": "shadowed", ".hidden": "ignored", "x~": "ignored"})
@@ -456,13 +462,14 @@ def test_W004_only_for_the_collectfast_cache(site, settings, tmp_path):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "small": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
             "OPTIONS": {"MAX_ENTRIES": 1},
         },
     }
     assert messages(checks.W004) == []
     settings.COLLECTFAST_CACHE = "small"
-    assert only(checks.W004).msg.startswith("The cache 'small' (LocMemCache)")
+    assert only(checks.W004).msg.startswith("The cache 'small' (FileBasedCache)")
 
 
 # -- without the S3 extra ---------------------------------------------------------------
