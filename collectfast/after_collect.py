@@ -128,9 +128,13 @@ class AfterCollectSteps:
         name = getattr(storage, "manifest_name", None)
         if self.prune_previous or name is None or name not in index:
             return set()
-        loaded = storage.load_manifest()
-        # Django 4.2+ returns (paths, manifest hash).
-        paths = loaded[0] if isinstance(loaded, tuple) else loaded
+        # ManifestFilesMixin read the stored manifest when the storage was
+        # created (this process, moments ago): reuse it rather than read again.
+        paths = getattr(storage, "hashed_files", None)
+        if not paths:
+            loaded = storage.load_manifest()
+            # Django 4.2+ returns (paths, manifest hash).
+            paths = loaded[0] if isinstance(loaded, tuple) else loaded
         return set(paths.values())
 
     def prune_stale(self, strategy: Strategy, index: Any, keep: set[str]) -> None:
