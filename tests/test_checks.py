@@ -362,7 +362,7 @@ def test_W003_staticfiles_storage_is_mapped_onto_storages(site, settings):
 
 def bounded_cache(backend: str, tmp_path: Path, **options: Any) -> dict[str, Any]:
     config: dict[str, Any] = {"BACKEND": backend, "OPTIONS": options}
-    if backend.endswith("FileBasedCache"):
+    if backend.endswith(("FileBasedCache", "BoundedSubclassCache")):
         config["LOCATION"] = str(tmp_path / "cache")
     if backend.endswith("DatabaseCache"):
         config["LOCATION"] = "collectfast_cache"
