@@ -1,0 +1,299 @@
+"""Runs the scenarios: prepares each bucket, changes the tree, runs every
+contender as its own process through the proxy, and checks the bucket."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.contenders import COLLECTFAST, DJANGO, HERE, REPO_ROOT, Contender
+from benchmarks.corpus import (
+    CorpusSummary,
+    copy_tree,
+    edit_files,
+    local_names,
+    pick_files,
+    touch_all,
+    write_site,
+    write_tiny_files,
+)
+from benchmarks.report import RunRecord, fill_ratios, text_table
+from benchmarks.runner import ProcessOutcome, run_process
+from benchmarks.scenarios import Scenario
+from benchmarks.stack import S3Stack
+from benchmarks.verify import check_bucket, time_one_list_page
+from tests.servers import s3_env
+
+PROJECT_DIR = HERE / "project"
+MANAGE_PY = PROJECT_DIR / "manage.py"
+PROFILER = HERE / "profiled.py"
+LOCATION = "static"  # the storages' location option (bench_site/settings.py)
+BIG_BUCKET = 10_000  # objects; where moto's slow listing starts to show
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    files: int
+    scale_files: int
+    threads: int
+    latency: float
+    seed: int
+    timeout: float
+    profile: bool
+    profile_clock: str
+    tree: Path | None
+    work_dir: Path
+    logs_dir: Path
+    profiles_dir: Path
+
+
+class Bench:
+    def __init__(
+        self, config: BenchConfig, stack: S3Stack, contenders: Sequence[Contender]
+    ) -> None:
+        self.config = config
+        self.stack = stack
+        self.contenders = list(contenders)
+        self.records: list[RunRecord] = []
+        self.corpora: dict[str, CorpusSummary] = {}
+        # Buckets that hold the current tree as their contender deployed it.
+        self.deployed: set[str] = set()
+        self.edit_round = 0
+
+    # -- the local trees ------------------------------------------------------
+
+    def tree(self, corpus: str) -> Path:
+        if corpus not in self.corpora:
+            root = self.config.work_dir / corpus
+            if corpus == "scale":
+                summary = write_tiny_files(
+                    root, self.config.scale_files, self.config.seed
+                )
+            elif self.config.tree is not None:
+                summary = copy_tree(self.config.tree, root)
+            else:
+                summary = write_site(root, self.config.files, self.config.seed)
+            self.corpora[corpus] = summary
+            say(
+                f"corpus {corpus!r}: {summary.files:,} files, "
+                f"{summary.total_bytes / (1 << 20):.1f} MiB ({summary.description})"
+            )
+        return self.corpora[corpus].root
+
+    def change_tree(self, scenario: Scenario, root: Path) -> None:
+        if scenario.tree_change == "none":
+            return
+        if scenario.tree_change == "touch":
+            touched = touch_all(root)
+            say(f"touched {touched:,} files")
+            return
+        self.edit_round += 1
+        seed = self.config.seed * 1000 + self.edit_round
+        if scenario.tree_change == "one":
+            stylesheets = [n for n in local_names(root) if n.endswith(".css")]
+            names = [random.Random(seed).choice(stylesheets)] if stylesheets else []
+            names = names or pick_files(root, 1, seed)
+        else:
+            count = max(1, round(len(local_names(root)) / 10))
+            names = pick_files(root, count, seed)
+        edit_files(root, names, self.edit_round)
+        say(f"edited {len(names):,} file(s), e.g. {names[0]!r}")
+
+    # -- buckets, caches and runs -------------------------------------------------
+
+    def bucket(self, contender: Contender, scenario: Scenario) -> str:
+        return f"{contender.key}-{scenario.storage}-{scenario.corpus}"
+
+    def cache_dir(self, bucket: str) -> Path:
+        return self.config.work_dir / "cache" / bucket
+
+    def environment(
+        self, contender: Contender, scenario: Scenario, bucket: str
+    ) -> dict[str, str]:
+        env = s3_env()
+        env.pop("PYTHONPATH", None)
+        if contender.uses_checkout:  # peers must import their own collectfast
+            env["PYTHONPATH"] = str(REPO_ROOT)
+        env.update(
+            DJANGO_SETTINGS_MODULE=contender.settings_module,
+            BENCH_ENDPOINT=self.stack.endpoint_url,
+            BENCH_BUCKET=bucket,
+            BENCH_STORAGE=scenario.storage,
+            BENCH_THREADS=str(self.config.threads),
+            BENCH_STATIC_DIR=str(self.tree(scenario.corpus)),
+            BENCH_CACHE_DIR=str(self.cache_dir(bucket)),
+        )
+        return env
+
+    def collectstatic(
+        self,
+        contender: Contender,
+        scenario: Scenario,
+        log_name: str,
+        profile_to: Path | None = None,
+    ) -> ProcessOutcome:
+        bucket = self.bucket(contender, scenario)
+        self.cache_dir(bucket).mkdir(parents=True, exist_ok=True)
+        command = ["collectstatic", "--noinput", "-v", "1", *contender.extra_args]
+        if profile_to is None:
+            argv = [contender.python, str(MANAGE_PY), *command]
+        else:
+            argv = [contender.python, str(PROFILER), self.config.profile_clock]
+            argv += [str(profile_to), str(MANAGE_PY), *command]
+        return run_process(
+            argv,
+            env=self.environment(contender, scenario, bucket),
+            cwd=PROJECT_DIR,
+            log_stem=self.config.logs_dir / log_name,
+            timeout=self.config.timeout,
+        )
+
+    def start_from(self, contender: Contender, scenario: Scenario) -> None:
+        """Put the bucket and cache in the state the scenario starts from."""
+        bucket = self.bucket(contender, scenario)
+        if scenario.bucket_start == "empty":
+            self.stack.empty_bucket(bucket)
+            self.deployed.discard(bucket)
+        if scenario.empty_cache:
+            shutil.rmtree(self.cache_dir(bucket), ignore_errors=True)
+
+    def ensure_deployed(self, contender: Contender, scenario: Scenario) -> None:
+        """Deploy the current tree with this contender, unmeasured, if needed."""
+        bucket = self.bucket(contender, scenario)
+        if bucket in self.deployed:
+            return
+        say(f"  preparing {bucket}: deploying the tree first (not measured)")
+        self.stack.empty_bucket(bucket)
+        shutil.rmtree(self.cache_dir(bucket), ignore_errors=True)
+        self.stack.proxy.set_latency(0)
+        try:
+            outcome = self.collectstatic(contender, scenario, f"{bucket}-prepare")
+        finally:
+            self.stack.proxy.set_latency(self.config.latency)
+        if outcome.exit_code != 0:
+            say(f"  preparing {bucket} failed:\n{outcome.error_tail}")
+            return
+        self.deployed.add(bucket)
+
+    def measure(self, contender: Contender, scenario: Scenario) -> RunRecord:
+        bucket = self.bucket(contender, scenario)
+        self.start_from(contender, scenario)
+        proxy = self.stack.proxy
+        proxy.reset()
+        if scenario.error_rate:
+            proxy.inject_errors(scenario.error_rate, self.config.seed)
+        try:
+            outcome = self.collectstatic(
+                contender, scenario, f"{scenario.key}-{contender.key}"
+            )
+        finally:
+            if scenario.error_rate:
+                proxy.clear_faults()
+        traffic = proxy.traffic()
+        check = check_bucket(
+            self.stack.direct,
+            bucket,
+            f"{LOCATION}/",
+            self.tree(scenario.corpus),
+            manifest=scenario.storage == "manifest",
+        )
+        list_page = time_one_list_page(self.stack.direct, bucket, f"{LOCATION}/")
+        if outcome.exit_code == 0 and check.ok:
+            self.deployed.add(bucket)
+        else:
+            self.deployed.discard(bucket)
+        return RunRecord(
+            scenario=scenario.key,
+            scenario_title=scenario.title,
+            contender=contender.key,
+            contender_label=contender.label,
+            wall_seconds=outcome.wall_seconds,
+            exit_code=outcome.exit_code,
+            timed_out=outcome.timed_out,
+            peak_rss_bytes=outcome.peak_rss_bytes,
+            cpu_seconds=outcome.cpu_seconds,
+            requests=traffic.requests,
+            uploaded_bytes=traffic.uploaded_bytes,
+            faults_injected=traffic.faults_injected,
+            bucket_equal=check.ok,
+            bucket_check=check.describe(),
+            summary_line=outcome.summary_line,
+            error_tail=outcome.error_tail if outcome.exit_code else "",
+            extra={
+                "objects_in_bucket": check.objects,
+                "moto_seconds_per_list_page": round(list_page, 4),
+            },
+        )
+
+    def profile(
+        self, contender: Contender, scenario: Scenario, record: RunRecord
+    ) -> None:
+        """Run again under the all-threads profiler, from the same start state."""
+        self.start_from(contender, scenario)
+        self.stack.proxy.reset()
+        self.config.profiles_dir.mkdir(parents=True, exist_ok=True)
+        out = self.config.profiles_dir / f"{scenario.key}-{contender.key}.prof"
+        outcome = self.collectstatic(
+            contender, scenario, f"{scenario.key}-{contender.key}-profiled", out
+        )
+        record.profile = str(out.with_suffix(".txt"))
+        record.profiled_wall_seconds = outcome.wall_seconds
+        say(f"  profile: {record.profile} ({outcome.wall_seconds:.2f} s profiled)")
+
+    # -- scenarios ---------------------------------------------------------------
+
+    def contenders_for(self, scenario: Scenario) -> list[Contender]:
+        return [
+            c
+            for c in self.contenders
+            if c.key in scenario.contenders
+            or (c.is_peer and "peers" in scenario.contenders)
+        ]
+
+    def run_scenario(self, scenario: Scenario) -> list[RunRecord]:
+        contenders = self.contenders_for(scenario)
+        if not contenders:
+            return []
+        say(f"\n== {scenario.key}: {scenario.title}")
+        root = self.tree(scenario.corpus)
+        if scenario.bucket_start == "deployed":
+            for contender in contenders:
+                self.ensure_deployed(contender, scenario)
+        self.change_tree(scenario, root)
+        records = []
+        for contender in contenders:
+            record = self.measure(contender, scenario)
+            records.append(record)
+            say(f"  {contender.label}: {progress_line(record)}")
+            if (
+                self.config.profile
+                and contender.key == COLLECTFAST
+                and scenario.repeatable
+            ):
+                self.profile(contender, scenario, record)
+        fill_ratios(records, DJANGO)
+        self.records += records
+        say(text_table(records).split("\n\n")[0])
+        return records
+
+
+def progress_line(record: RunRecord) -> str:
+    line = (
+        f"{record.wall_seconds:.2f} s, exit {record.exit_code}, "
+        f"{record.total_requests} requests, bucket {record.bucket_check}"
+    )
+    if record.extra["objects_in_bucket"] >= BIG_BUCKET:
+        page = record.extra["moto_seconds_per_list_page"]
+        line += f" (moto takes {page:.2f} s per 1,000-key list page of it)"
+    if record.error_tail:
+        line += f"\n{record.error_tail}"
+    return line
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+    sys.stdout.flush()

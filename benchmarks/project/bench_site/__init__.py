@@ -1,0 +1,1 @@
+"""The project every contender deploys; see settings.py."""

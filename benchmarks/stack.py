@@ -1,0 +1,73 @@
+"""The local S3 the contenders deploy to: moto's server in its own process, the
+counting proxy in front of it, and a client that talks to moto directly (for
+setup and checks the proxy must not count)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from benchmarks.proxy_control import ProxyControl, start_proxy
+from tests.servers import MotoProcess, make_s3_client, start_moto_process
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+DELETE_BATCH = 1000
+
+
+@dataclass
+class S3Stack:
+    moto: MotoProcess
+    proxy: ProxyControl
+    direct: S3Client
+
+    @property
+    def endpoint_url(self) -> str:
+        """Where the contenders send their requests: the proxy."""
+        return self.proxy.endpoint_url()
+
+    def empty_bucket(self, bucket: str) -> None:
+        """Make ``bucket`` exist and hold nothing."""
+        try:
+            self.direct.create_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in (
+                "BucketAlreadyOwnedByYou",
+                "BucketAlreadyExists",
+            ):
+                raise
+        paginator = self.direct.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket):
+            keys: list[ObjectIdentifierTypeDef] = [
+                {"Key": entry["Key"]} for entry in page.get("Contents", ())
+            ]
+            for start in range(0, len(keys), DELETE_BATCH):
+                self.direct.delete_objects(
+                    Bucket=bucket,
+                    Delete={
+                        "Objects": keys[start : start + DELETE_BATCH],
+                        "Quiet": True,
+                    },
+                )
+
+    def stop(self) -> None:
+        try:
+            self.proxy.stop()
+        finally:
+            self.moto.stop()
+
+
+def start_stack(latency: float, *, proxy_process: bool) -> S3Stack:
+    moto = start_moto_process()
+    try:
+        proxy = start_proxy(moto.endpoint_url, latency, own_process=proxy_process)
+    except BaseException:
+        moto.stop()
+        raise
+    # Plenty of connections and retries: checks read whole buckets.
+    direct = make_s3_client(moto.endpoint_url, max_attempts=3, max_pool_connections=32)
+    return S3Stack(moto, proxy, direct)
