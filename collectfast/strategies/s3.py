@@ -61,6 +61,12 @@ class S3Strategy(Strategy):
         self.client.meta.events.register("request-created.s3", self.count_request)
         self.digests = DigestCache(conf.cache, self.namespace)
         self.bucket_uses_kms = False
+        # Unless a subclass varies them per object, the PUT parameters (and so
+        # the encryption) are the storage's object_parameters for every file.
+        self._uniform_parameters = (
+            type(storage).get_object_parameters is S3Storage.get_object_parameters
+        )
+        self._etags_are_md5: dict[str, bool] = {}
 
     @property
     def namespace(self) -> str:
@@ -111,6 +117,7 @@ class S3Strategy(Strategy):
                 if name:
                     index[name] = RemoteObject(entry["ETag"].strip('"'), entry["Size"])
         self.bucket_uses_kms = self._bucket_uses_kms()
+        self._etags_are_md5.clear()
         return index
 
     def _bucket_uses_kms(self) -> bool:
@@ -181,12 +188,20 @@ class S3Strategy(Strategy):
     # -- the decision -----------------------------------------------------
 
     def etags_are_md5(self, key: str) -> bool:
-        params = self.storage.get_object_parameters(key)
-        if "SSECustomerKey" in params or "SSECustomerAlgorithm" in params:
-            return False
-        if params.get("ServerSideEncryption") in KMS_ENCRYPTION:
-            return False
-        return not self.bucket_uses_kms
+        if self._uniform_parameters:
+            key = ""  # the same parameters for every object: ask once
+        answer = self._etags_are_md5.get(key)
+        if answer is None:
+            params = self.storage.get_object_parameters(key)
+            answer = not (
+                "SSECustomerKey" in params
+                or "SSECustomerAlgorithm" in params
+                or params.get("ServerSideEncryption") in KMS_ENCRYPTION
+                or self.bucket_uses_kms
+            )
+            if self._uniform_parameters:
+                self._etags_are_md5[key] = answer
+        return answer
 
     def compare(
         self,

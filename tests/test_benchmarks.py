@@ -1,0 +1,45 @@
+"""The benchmark harness still runs: its smoke mode, end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_benchmark_runs_and_buckets_equal_their_trees(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks/run.py"),
+            "--quick",
+            "--files",
+            "50",
+            "--latency",
+            "0",
+            "--scale",
+            "0",
+            "--scenarios",
+            "first,unchanged",
+            "--results",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    table = (tmp_path / "latest.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| unchanged ")]
+    collectfast = [row for row in rows if "| collectfast |" in row]
+    assert len(collectfast) == 1, table
+    assert "| equal |" in collectfast[0]
+    assert "ListObjectsV2 1" in collectfast[0]
+    assert "PutObject" not in collectfast[0]
