@@ -189,10 +189,11 @@ class AzureStrategy(Strategy):
                 if stored is not None:
                     self._index[name] = stored
             remote = stored or remote
-        if remote is None:
-            return Decision.send("new")
-        if remote.size != local.size:
-            return Decision.send("changed: size differs")
+        return super().compare(name, source, local, remote)
+
+    def compare_stored(
+        self, name: str, source: Source, local: LocalDigest, remote: RemoteObject
+    ) -> Decision:
         if not remote.etag:
             return Decision.send("changed: no digest recorded for the stored object")
         if remote.etag == local.md5:

@@ -164,11 +164,21 @@ class Strategy(ABC):
         local: LocalDigest,
         remote: RemoteObject | None,
     ) -> Decision:
-        """Decide whether ``name`` must be uploaded; default: md5 against tag."""
+        """Decide whether ``name`` must be uploaded.
+
+        A missing object is new and a size difference is a change, whatever
+        the backend; otherwise ``compare_stored`` compares contents.
+        """
         if remote is None:
             return Decision.send("new")
         if remote.size != local.size:
             return Decision.send("changed: size differs")
+        return self.compare_stored(name, source, local, remote)
+
+    def compare_stored(
+        self, name: str, source: Source, local: LocalDigest, remote: RemoteObject
+    ) -> Decision:
+        """Compare an object of the same size by content; default: md5 against tag."""
         if remote.etag != local.md5:
             return Decision.send("changed: digest differs")
         return Decision.skip()

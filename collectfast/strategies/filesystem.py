@@ -64,12 +64,13 @@ class FileSystemStrategy(Strategy):
         local: LocalDigest,
         remote: RemoteObject | None,
     ) -> Decision:
-        if remote is None:
-            return Decision.send("new")
-        if remote.etag == "symlink":
+        if remote is not None and remote.etag == "symlink":
             return Decision.send("changed: a symlink from --link is replaced")
-        if remote.size != local.size:
-            return Decision.send("changed: size differs")
+        return super().compare(name, source, local, remote)
+
+    def compare_stored(
+        self, name: str, source: Source, local: LocalDigest, remote: RemoteObject
+    ) -> Decision:
         stored = self.digests.get(name, remote.etag)
         if stored is None:
             with open(self.storage.path(name), "rb") as stream:

@@ -198,17 +198,9 @@ class GoogleCloudStrategy(Strategy):
 
     # -- the decision -----------------------------------------------------
 
-    def compare(
-        self,
-        name: str,
-        source: Source,
-        local: LocalDigest,
-        remote: RemoteObject | None,
+    def compare_stored(
+        self, name: str, source: Source, local: LocalDigest, remote: RemoteObject
     ) -> Decision:
-        if remote is None:
-            return Decision.send("new")
-        if remote.size != local.size:
-            return Decision.send("changed: size differs")
         if remote.etag.startswith(CRC32C_TAG):
             if remote.etag[len(CRC32C_TAG) :] == self.local_crc32c(name, source):
                 return Decision.skip()

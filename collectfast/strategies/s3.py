@@ -203,17 +203,9 @@ class S3Strategy(Strategy):
                 self._etags_are_md5[key] = answer
         return answer
 
-    def compare(
-        self,
-        name: str,
-        source: Source,
-        local: LocalDigest,
-        remote: RemoteObject | None,
+    def compare_stored(
+        self, name: str, source: Source, local: LocalDigest, remote: RemoteObject
     ) -> Decision:
-        if remote is None:
-            return Decision.send("new")
-        if remote.size != local.size:
-            return Decision.send("changed: size differs")
         key = self.key(name)
         etag = remote.etag
         if self.etags_are_md5(key):
