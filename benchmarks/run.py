@@ -37,7 +37,7 @@ from benchmarks.harness import Bench, BenchConfig, say
 from benchmarks.peers import PeerFailure, install_peers
 from benchmarks.report import fill_ratios, text_table, write_results
 from benchmarks.scenarios import QUICK_SCENARIOS, SCENARIOS, SCENARIOS_BY_KEY
-from benchmarks.stack import start_stack
+from benchmarks.stack import SERVERS, start_stack
 
 RESULTS_DIR = HERE / "results"
 QUICK_FILES = 300
@@ -116,6 +116,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("process", "thread"),
         default="thread",
         help="run the proxy in its own process or in a thread of this (otherwise idle) one (thread)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=tuple(SERVERS),
+        default="fastmoto",
+        help="moto with its listing hot spots fixed (benchmarks/fastmoto.py), or moto as released (fastmoto)",
     )
     parser.add_argument(
         "--timeout",
@@ -197,10 +203,12 @@ def main(argv: list[str] | None = None) -> int:
             profiles_dir=results_dir / "profiles" / run_id,
         )
         config.logs_dir.mkdir(parents=True, exist_ok=True)
-        stack = start_stack(args.latency, proxy_process=args.proxy == "process")
+        stack = start_stack(
+            args.latency, proxy_process=args.proxy == "process", server=args.server
+        )
         try:
             say(
-                f"moto on {stack.moto.endpoint_url}, proxy on {stack.endpoint_url} ({args.proxy}), latency {args.latency * 1000:.0f} ms"
+                f"{args.server} on {stack.moto.endpoint_url}, proxy on {stack.endpoint_url} ({args.proxy}), latency {args.latency * 1000:.0f} ms"
             )
             bench = Bench(config, stack, contenders)
             for key in scenario_keys:
@@ -235,6 +243,7 @@ def describe_setup(
         "latency": f"{args.latency * 1000:.0f} ms per request (proxy)",
         "threads": args.threads,
         "proxy": args.proxy,
+        "server": args.server,
         "contenders": [c.label for c in bench.contenders],
         "python": platform.python_version(),
         "versions": {

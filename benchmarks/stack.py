@@ -61,8 +61,14 @@ class S3Stack:
             self.moto.stop()
 
 
-def start_stack(latency: float, *, proxy_process: bool) -> S3Stack:
-    moto = start_moto_process()
+#: ``--server`` choices: the module each runs as ``python -m MODULE -H host -p port``.
+SERVERS = {"fastmoto": "benchmarks.fastmoto", "moto": "moto.server"}
+
+
+def start_stack(
+    latency: float, *, proxy_process: bool, server: str = "fastmoto"
+) -> S3Stack:
+    moto = start_moto_process(module=SERVERS[server])
     try:
         proxy = start_proxy(moto.endpoint_url, latency, own_process=proxy_process)
     except BaseException:

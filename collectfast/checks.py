@@ -240,17 +240,17 @@ def _bounded_backend(backend: Any) -> str | None:
 def count_static_files() -> int:
     """How many destination paths the finders return, as collectstatic counts."""
     from django.apps import apps
-    from django.contrib.staticfiles.finders import get_finders
+
+    from collectfast.finders import list_static_files
 
     # StaticFilesConfig's defaults, as collectstatic applies them.
     ignore_patterns: list[str] = getattr(
         apps.get_app_config("staticfiles"), "ignore_patterns", []
     )
-    names: set[str] = set()
-    for finder in get_finders():
-        for path, storage in finder.list(ignore_patterns):
-            prefix = getattr(storage, "prefix", None)
-            names.add(os.path.join(prefix, path) if prefix else path)
+    names = {
+        os.path.join(storage.prefix, path) if getattr(storage, "prefix", None) else path
+        for path, storage in list_static_files(ignore_patterns)
+    }
     return len(names)
 
 

@@ -85,6 +85,20 @@ class Collector:
         self._index_error: BaseException | None = None
         self.index_seconds = 0.0
         self.outcomes: list[Outcome] = []
+        self._lister: threading.Thread | None = None
+
+    def start_listing(self) -> None:
+        """List the remote state in the background (once), e.g. while the
+        finders are walked; :meth:`run` starts it if nobody did."""
+        if self._lister is None:
+            self._lister = threading.Thread(
+                target=self._load_remote, name="collectfast-index", daemon=True
+            )
+            self._lister.start()
+
+    def wait_for_listing(self) -> None:
+        if self._lister is not None:
+            self._lister.join()
 
     def _load_remote(self) -> None:
         started = time.perf_counter()
@@ -117,10 +131,7 @@ class Collector:
         self, jobs: Sequence[Job], on_remote: Callable[[RemoteState], None]
     ) -> Iterator[Outcome]:
         """Yield one outcome per job, in order; ``on_remote`` sees the index first."""
-        lister = threading.Thread(
-            target=self._load_remote, name="collectfast-index", daemon=True
-        )
-        lister.start()
+        self.start_listing()
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix="collectfast")
         try:
             size = chunk_size(len(jobs), self.threads)
@@ -141,7 +152,7 @@ class Collector:
                     yield planned.outcome
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            lister.join()
+            self.wait_for_listing()
 
     def _plan_chunk(
         self, pool: ThreadPoolExecutor, jobs: Sequence[Job]

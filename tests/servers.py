@@ -27,6 +27,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from moto.server import ThreadedMotoServer
@@ -52,6 +53,8 @@ __all__ = [
     "start_moto",
     "start_moto_process",
 ]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: Fake credentials: moto accepts anything and never verifies signatures.
 FAKE_ACCESS_KEY_ID = "testing"
@@ -167,15 +170,19 @@ class MotoProcess:
         self.stop()
 
 
-def start_moto_process(timeout: float = 30.0) -> MotoProcess:
-    """Start ``python -m moto.server`` on 127.0.0.1 and wait until it answers."""
+def start_moto_process(
+    timeout: float = 30.0, module: str = "moto.server"
+) -> MotoProcess:
+    """Start ``python -m moto.server`` (or another ``module`` taking its
+    arguments) on 127.0.0.1 and wait until it answers."""
     for _ in range(5):  # the free port could be taken before moto binds it
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = int(probe.getsockname()[1])
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)],
             env=s3_env(),
+            cwd=REPO_ROOT,  # where ``benchmarks.fastmoto`` imports from
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

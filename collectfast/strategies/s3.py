@@ -12,6 +12,7 @@ import base64
 import re
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any
 
 from botocore.config import Config
@@ -25,6 +26,7 @@ from collectfast.conf import conf
 from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_stream, stream_size
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 from collectfast.strategies.s3_errors import describe_s3_error
+from collectfast.strategies.s3_listing import ListingParserFactory
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -36,12 +38,6 @@ MULTIPART_ETAG = re.compile(r"([0-9a-f]{32})-(\d+)")
 KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
 DELETE_BATCH = 1000  # DeleteObjects' limit
 LIST_PAGE = 1000  # ListObjectsV2's limit
-
-
-def _keep_timestamp(value: str) -> str:
-    # Listing pages carry a LastModified per key that we never read; parsing
-    # 100,000 of them with dateutil costs seconds.
-    return value
 
 
 class S3Strategy(Strategy):
@@ -76,8 +72,9 @@ class S3Strategy(Strategy):
     def _create_client(self) -> S3Client:
         storage = self.storage
         session = storage._create_session()
-        parsers = session._session.get_component("response_parser_factory")
-        parsers.set_parser_defaults(timestamp_parser=_keep_timestamp)
+        session._session.register_component(
+            "response_parser_factory", ListingParserFactory()
+        )
         # Retries: botocore's standard mode unless the storage's own config
         # says otherwise; the pool must hold one connection per worker thread.
         config = Config(
@@ -111,12 +108,17 @@ class S3Strategy(Strategy):
             Prefix=self.prefix,
             PaginationConfig={"PageSize": LIST_PAGE},
         )
-        for page in pages:
-            for entry in page.get("Contents", ()):
-                name = entry["Key"][skip:]
-                if name:
-                    index[name] = RemoteObject(entry["ETag"].strip('"'), entry["Size"])
-        self.bucket_uses_kms = self._bucket_uses_kms()
+        # The encryption question costs a round trip: ask it alongside the pages.
+        with ThreadPoolExecutor(1, thread_name_prefix="collectfast-encryption") as side:
+            uses_kms = side.submit(self._bucket_uses_kms)
+            for page in pages:
+                for entry in page.get("Contents", ()):
+                    name = entry["Key"][skip:]
+                    if name:
+                        index[name] = RemoteObject(
+                            entry["ETag"].strip('"'), entry["Size"]
+                        )
+            self.bucket_uses_kms = uses_kms.result()
         self._etags_are_md5.clear()
         return index
 

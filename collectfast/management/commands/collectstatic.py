@@ -13,7 +13,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.staticfiles.finders import get_finders
 from django.contrib.staticfiles.management.commands import collectstatic
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, CommandParser
@@ -22,6 +21,7 @@ from collectfast.after_collect import AfterCollectSteps, FoundFiles
 from collectfast.collector import Collector, Job, Outcome, RemoteState
 from collectfast.conf import conf
 from collectfast.errors import describe
+from collectfast.finders import list_static_files, one_walk
 from collectfast.progress import Progress
 from collectfast.report import DeployReport, FileEntry, format_bytes
 from collectfast.strategies.base import (
@@ -79,7 +79,8 @@ class Command(AfterCollectSteps, collectstatic.Command):
 
     def execute(self, *args: Any, **options: Any) -> str | None:
         try:
-            output: str | None = super().execute(*args, **options)
+            with one_walk():  # the W004 check and collect() share a walk
+                output: str | None = super().execute(*args, **options)
         finally:
             self.finish_report()
         return output
@@ -117,40 +118,45 @@ class Command(AfterCollectSteps, collectstatic.Command):
         """Django's finder loop: the first file found for a destination wins."""
         found_files: FoundFiles = {}
         jobs: list[Job] = []
-        for finder in get_finders():
-            for path, storage in finder.list(self.ignore_patterns):
-                # Prefix the relative path if the source storage contains it
-                if getattr(storage, "prefix", None):
-                    prefixed_path = os.path.join(storage.prefix, path)
-                else:
-                    prefixed_path = path
-                if prefixed_path not in found_files:
-                    found_files[prefixed_path] = (storage, path)
-                    jobs.append(Job(prefixed_path, path, LocalFile(storage, path)))
-                else:
-                    # Django 6.0+ counts these and logs them at -v 2 only.
-                    skipped = getattr(self, "skipped_files", None)
-                    if skipped is not None:
-                        skipped.append(prefixed_path)
-                    self.log(
-                        f"Found another file with the destination path "
-                        f"'{prefixed_path}'. It will be ignored since only the "
-                        "first encountered file is collected. If this is not what "
-                        "you want, make sure every static file has a unique path.",
-                        level=1 if skipped is None else 2,
-                    )
+        for path, storage in list_static_files(self.ignore_patterns):
+            # Prefix the relative path if the source storage contains it
+            if getattr(storage, "prefix", None):
+                prefixed_path = os.path.join(storage.prefix, path)
+            else:
+                prefixed_path = path
+            if prefixed_path not in found_files:
+                found_files[prefixed_path] = (storage, path)
+                jobs.append(Job(prefixed_path, path, LocalFile(storage, path)))
+            else:
+                # Django 6.0+ counts these and logs them at -v 2 only.
+                skipped = getattr(self, "skipped_files", None)
+                if skipped is not None:
+                    skipped.append(prefixed_path)
+                self.log(
+                    f"Found another file with the destination path "
+                    f"'{prefixed_path}'. It will be ignored since only the "
+                    "first encountered file is collected. If this is not what "
+                    "you want, make sure every static file has a unique path.",
+                    level=1 if skipped is None else 2,
+                )
         return found_files, jobs
 
     def collect_fast(
         self, strategy: Strategy, report: DeployReport
     ) -> dict[str, list[str]]:
-        found_files, jobs = self.find_files()
         collector = Collector(
             strategy, threads=int(conf.threads), dry_run=self.dry_run, clear=self.clear
         )
+        phase = time.perf_counter()
+        # The listing waits on the network: let it overlap walking the finders.
+        collector.start_listing()
+        try:
+            found_files, jobs = self.find_files()
+        except BaseException:
+            collector.wait_for_listing()  # leave no request running behind us
+            raise
         failures: list[Outcome] = []
         progress = Progress(self.stderr, total=len(jobs), verbosity=self.verbosity)
-        phase = time.perf_counter()
         try:
             for outcome in collector.run(jobs, self.log_cleared):
                 self.record(outcome, report, progress)

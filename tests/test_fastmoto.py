@@ -1,0 +1,149 @@
+"""The benchmark's faster moto answers listings byte for byte like moto."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from benchmarks import fastmoto
+
+_buckets = itertools.count()
+
+NAMES = [
+    "static/a",
+    "static/a-b",
+    "static/a/b",
+    "static/a b&c<d>.css",
+    "static/é/x'y\"z.js",
+    "static/z.txt",
+    "staticfiles/other.css",
+    "static-old/x.css",
+    "top.txt",
+    *(f"static/many/{number:03d}.css" for number in range(25)),
+]
+
+
+def list_pages(endpoint: str, bucket: str, **params: str) -> Iterator[bytes]:
+    """Every raw ListObjectsV2 page, following the continuation tokens."""
+    query = {"list-type": "2", **params}
+    while True:
+        url = f"{endpoint}/{bucket}?{urllib.parse.urlencode(query)}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            body: bytes = response.read()
+        yield body
+        token = re.search(rb"<NextContinuationToken>(.*?)</", body)
+        if token is None:
+            return
+        query["continuation-token"] = token.group(1).decode()
+
+
+def both(endpoint: str, bucket: str, **params: str) -> tuple[list[bytes], list[bytes]]:
+    """The pages from the patched moto, then from moto's own code."""
+    with fastmoto.installed():
+        mine = list(list_pages(endpoint, bucket, **params))
+    theirs = list(list_pages(endpoint, bucket, **params))
+    return mine, theirs
+
+
+@pytest.fixture
+def bucket(direct_client: Any, moto_endpoint: str) -> str:
+    name = f"fastmoto-{next(_buckets)}"
+    direct_client.create_bucket(Bucket=name)
+    for key in NAMES:
+        direct_client.put_object(Bucket=name, Key=key, Body=key.encode())
+    # Without a flexible checksum: an entry with no ChecksumAlgorithm.
+    no_checksum = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(request_checksum_calculation="when_required"),
+    )
+    no_checksum.put_object(Bucket=name, Key="static/plain.css", Body=b"plain")
+    return name
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"prefix": "static/"},
+        {"prefix": "static/", "encoding-type": "url"},
+        {"prefix": "static/", "max-keys": "7"},
+        {"prefix": "static/", "max-keys": "7", "encoding-type": "url"},
+        {
+            "prefix": "static/many/",
+            "start-after": "static/many/010.css",
+            "max-keys": "4",
+        },
+        {"prefix": "static/a"},
+        {"prefix": "nothing/"},
+        {"max-keys": "0"},
+        {"prefix": "static/", "delimiter": "/"},
+        {"fetch-owner": "true", "prefix": "static/"},
+    ],
+)
+def test_pages_equal_moto_own(
+    moto_endpoint: str, bucket: str, params: dict[str, str]
+) -> None:
+    mine, theirs = both(moto_endpoint, bucket, **params)
+    assert mine == theirs
+    assert len(mine) >= 1
+
+
+def test_index_follows_puts_overwrites_and_deletes(
+    moto_endpoint: str, direct_client: Any, bucket: str
+) -> None:
+    with fastmoto.installed():
+        before = list(list_pages(moto_endpoint, bucket, prefix="static/"))
+        direct_client.put_object(Bucket=bucket, Key="static/new.css", Body=b"new")
+        direct_client.put_object(Bucket=bucket, Key="static/z.txt", Body=b"changed")
+        direct_client.delete_object(Bucket=bucket, Key="static/a")
+        direct_client.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": "static/many/000.css"}]}
+        )
+        after = list(list_pages(moto_endpoint, bucket, prefix="static/"))
+    assert after != before
+    assert b"static/new.css" in after[0]
+    assert b"<Key>static/a</Key>" not in after[0]
+    assert b"static/many/000.css" not in after[0]
+    assert after == list(list_pages(moto_endpoint, bucket, prefix="static/"))
+
+
+def test_versioned_buckets_and_multipart_objects_list_like_moto(
+    moto_endpoint: str, direct_client: Any, bucket: str
+) -> None:
+    upload = direct_client.create_multipart_upload(Bucket=bucket, Key="static/big.bin")
+    part = direct_client.upload_part(
+        Bucket=bucket,
+        Key="static/big.bin",
+        UploadId=upload["UploadId"],
+        PartNumber=1,
+        Body=b"x" * 1024,
+    )
+    direct_client.complete_multipart_upload(
+        Bucket=bucket,
+        Key="static/big.bin",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    mine, theirs = both(moto_endpoint, bucket, prefix="static/")
+    assert mine == theirs
+    assert b"static/big.bin" in mine[0]
+
+    direct_client.put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    direct_client.delete_object(Bucket=bucket, Key="static/z.txt")
+    mine, theirs = both(moto_endpoint, bucket, prefix="static/")
+    assert mine == theirs
+    assert b"static/z.txt" not in mine[0]
