@@ -402,6 +402,32 @@ def test_W004_cache_max_entries_below_the_static_file_count(
         assert "\n3 static files copied to " in out
 
 
+def test_W004_and_collectstatic_share_one_walk_of_the_finders(
+    site, settings, tmp_path, monkeypatch
+):
+    from django.contrib.staticfiles.finders import FileSystemFinder
+
+    settings.CACHES = bounded_cache(
+        "django.core.cache.backends.filebased.FileBasedCache", tmp_path, MAX_ENTRIES=2
+    )
+    walks: list[object] = []
+    real_list = FileSystemFinder.list
+
+    def counted_list(self: FileSystemFinder, ignore_patterns: Any) -> Any:
+        walks.append(ignore_patterns)
+        return real_list(self, ignore_patterns)
+
+    monkeypatch.setattr(FileSystemFinder, "list", counted_list)
+    out, err = run_with_checks()
+    assert checks.W004 in err
+    assert "\n3 static files copied to " in out
+    assert len(walks) == 1
+    # Outside a collectstatic run (manage.py check) every check walks afresh.
+    only(checks.W004)
+    only(checks.W004)
+    assert len(walks) == 3
+
+
 def test_W004_not_for_a_per_process_cache(site, settings, tmp_path):
     settings.CACHES = bounded_cache(
         "django.core.cache.backends.locmem.LocMemCache", tmp_path, MAX_ENTRIES=2
