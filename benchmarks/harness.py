@@ -21,6 +21,7 @@ from benchmarks.corpus import (
     write_site,
     write_tiny_files,
 )
+from benchmarks.floor import Floor, time_hashing, time_listing, time_startup
 from benchmarks.report import RunRecord, fill_ratios, text_table
 from benchmarks.runner import ProcessOutcome, run_process
 from benchmarks.scenarios import Scenario
@@ -244,6 +245,27 @@ class Bench:
         record.profiled_wall_seconds = outcome.wall_seconds
         say(f"  profile: {record.profile} ({outcome.wall_seconds:.2f} s profiled)")
 
+    def fill_floor(self, scenario: Scenario, records: Sequence[RunRecord]) -> None:
+        """Measure the scenario's floor (benchmarks/floor.py) against collectfast's
+        bucket and give every run its ratio to it."""
+        ours = next((c for c in self.contenders if c.key == COLLECTFAST), None)
+        if ours is None:
+            return
+        bucket = self.bucket(ours, scenario)
+        startup = time_startup(
+            [ours.python, str(MANAGE_PY), "version"],
+            env=self.environment(ours, scenario, bucket),
+            cwd=PROJECT_DIR,
+            log_stem=self.config.logs_dir / f"{scenario.key}-floor-startup",
+        )
+        hashing = time_hashing(self.tree(scenario.corpus))
+        listing, pages = time_listing(self.stack.endpoint_url, bucket, f"{LOCATION}/")
+        floor = Floor(startup, hashing, listing, pages)
+        say(f"  floor: {floor.describe()}")
+        for record in records:
+            record.floor_seconds = floor.total
+            record.extra["floor"] = floor.describe()
+
     # -- scenarios ---------------------------------------------------------------
 
     def contenders_for(self, scenario: Scenario) -> list[Contender]:
@@ -276,6 +298,8 @@ class Bench:
             ):
                 self.profile(contender, scenario, record)
         fill_ratios(records, DJANGO)
+        if scenario.changes_nothing:
+            self.fill_floor(scenario, records)
         self.records += records
         say(text_table(records).split("\n\n")[0])
         return records

@@ -47,6 +47,8 @@ class RunRecord:
     summary_line: str
     error_tail: str = ""
     ratio_to_django: float | None = None
+    #: What any content-deciding redeploy must spend (benchmarks/floor.py).
+    floor_seconds: float | None = None
     profile: str | None = None
     profiled_wall_seconds: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -89,6 +91,7 @@ COLUMNS = (
     "contender",
     "wall s",
     "vs Django",
+    "vs floor",
     "CPU s",
     "requests",
     "by operation",
@@ -107,6 +110,9 @@ def row(record: RunRecord, *, abbreviate: bool) -> list[str]:
         record.contender_label,
         f"{record.wall_seconds:.2f}",
         ratio_text(record.ratio_to_django),
+        f"{record.wall_seconds / record.floor_seconds:.2f}"
+        if record.floor_seconds
+        else "-",
         f"{record.cpu_seconds:.1f}",
         f"{record.total_requests}{faults}",
         operations(record.requests, abbreviate=abbreviate),
@@ -159,7 +165,9 @@ def markdown(records: Sequence[RunRecord], meta: dict[str, Any]) -> str:
         f"{markdown_table(records)}\n\n"
         "Wall time is the whole `manage.py collectstatic` process. `vs Django` is "
         "the wall time over stock Django's in the same scenario and run (below 1 "
-        "is faster). `CPU s` is the process's user + system time, `RSS MiB` its "
+        "is faster). `vs floor` is the wall time over the floor of a redeploy that "
+        "changes nothing (Django start-up + hashing the tree + the listing round "
+        "trips, each measured in the same run: benchmarks/floor.py). `CPU s` is the process's user + system time, `RSS MiB` its "
         "peak resident memory. Requests are counted by the proxy, failed ones "
         "included; `MiB up` is the request bodies of PutObject and UploadPart.\n\n"
         f"## Scenarios\n\n{scenario_list}\n\n## Setup\n\n{setup}\n"

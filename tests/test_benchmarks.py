@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -43,3 +44,9 @@ def test_quick_benchmark_runs_and_buckets_equal_their_trees(tmp_path):
     assert "| equal |" in collectfast[0]
     assert "ListObjectsV2 1" in collectfast[0]
     assert "PutObject" not in collectfast[0]
+    # The unchanged redeploy's floor was measured and every run compared to it.
+    runs = json.loads((tmp_path / "latest.json").read_text())["runs"]
+    unchanged = [run for run in runs if run["scenario"] == "unchanged"]
+    assert unchanged
+    assert all(run["floor_seconds"] > 0 for run in unchanged)
+    assert "(1 page)" in unchanged[0]["extra"]["floor"]

@@ -48,6 +48,41 @@ def test_unchanged_deploy_of_2500_files_stays_within_the_request_budget(
     assert proxy.count("ListObjectsV2") == 3  # 1,000 keys a page
     assert len(proxy.log) <= math.ceil(2500 / 1000) + 2
     assert writes(proxy) == 0
+    # Once the finders were walked, the keys after the page in flight were
+    # listed from the 1,000th name on, alongside: 1 page + 2 pages.
+    lists = [r.query for r in proxy.log if r.op == "ListObjectsV2"]
+    first_pages = [q for q in lists if "continuation-token" not in q]
+    assert [q.get("start-after") for q in first_pages] in (
+        [None, f"static/{sorted(files)[999]}"],
+        [f"static/{sorted(files)[999]}", None],
+    )
+
+
+def test_two_listing_ranges_miss_nothing_between_them(static_dir, s3, proxy, settings):
+    files = {f"d{i % 5}/f{i:04}.txt": f"{i}\n" for i in range(2100)}
+    write_files(static_dir, files)
+    run_collectstatic(verbosity=0)
+    # Objects the deploy doesn't have, spread over both ranges and where they meet.
+    stale = {f"static/{name}.old" for name in sorted(files)[::40]}
+    for key in stale:
+        s3.client.put_object(Bucket=s3.bucket, Key=key, Body=b"old")
+    proxy.reset()
+    output = run_collectstatic(verbosity=1, prune=True)
+    assert output.endswith("\n0 static files copied, 2100 unmodified.\n")
+    assert proxy.count("PutObject") == 0
+    assert proxy.count("DeleteObjects") == 1  # the stale objects, in one batch
+    remaining = {
+        entry["Key"]
+        for page in s3.client.get_paginator("list_objects_v2").paginate(
+            Bucket=s3.bucket
+        )
+        for entry in page.get("Contents", ())
+    }
+    assert not remaining & stale
+    assert remaining == {f"static/{name}" for name in files}
+    lists = [r.query for r in proxy.log if r.op == "ListObjectsV2"]
+    assert any("start-after" in query for query in lists)  # two ranges
+    assert len(lists) <= math.ceil((len(files) + len(stale)) / 1000) + 1
 
 
 def test_multipart_file_is_uploaded_once_and_then_skipped(static_dir, s3, proxy):

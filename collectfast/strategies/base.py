@@ -17,7 +17,7 @@ import io
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, ClassVar, Protocol
 
@@ -151,6 +151,13 @@ class Strategy(ABC):
     @abstractmethod
     def list_remote(self) -> Mapping[str, RemoteObject]:
         """Every stored object under the storage's location, by storage name."""
+
+    def expect(self, names: Sequence[str]) -> None:
+        """The names this deploy stores, known once the finders are walked.
+
+        Called once, possibly while ``list_remote`` runs in another thread; a
+        strategy may use it to list the rest of the store in parallel.
+        """
 
     def digest(self, name: str, source: Source) -> LocalDigest:
         """What ``source`` becomes once stored as ``name``: default, its bytes."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from collectfast.conf import conf
 from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_stream, stream_size
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 from collectfast.strategies.s3_errors import describe_s3_error
-from collectfast.strategies.s3_listing import ListingParserFactory
+from collectfast.strategies.s3_listing import ListingParserFactory, SplitListing
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -37,7 +37,6 @@ MD5_HEX = re.compile(r"[0-9a-f]{32}")
 MULTIPART_ETAG = re.compile(r"([0-9a-f]{32})-(\d+)")
 KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
 DELETE_BATCH = 1000  # DeleteObjects' limit
-LIST_PAGE = 1000  # ListObjectsV2's limit
 
 
 class S3Strategy(Strategy):
@@ -63,6 +62,7 @@ class S3Strategy(Strategy):
             type(storage).get_object_parameters is S3Storage.get_object_parameters
         )
         self._etags_are_md5: dict[str, bool] = {}
+        self.listing = SplitListing(self.client, self.bucket, self.prefix)
 
     @property
     def namespace(self) -> str:
@@ -102,25 +102,20 @@ class S3Strategy(Strategy):
     def list_remote(self) -> dict[str, RemoteObject]:
         index: dict[str, RemoteObject] = {}
         skip = len(self.prefix)
-        paginator = self.client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(
-            Bucket=self.bucket,
-            Prefix=self.prefix,
-            PaginationConfig={"PageSize": LIST_PAGE},
-        )
-        # The encryption question costs a round trip: ask it alongside the pages.
-        with ThreadPoolExecutor(1, thread_name_prefix="collectfast-encryption") as side:
+        # The encryption question costs a round trip: ask it alongside the
+        # pages; the second worker lists the upper range of keys.
+        with ThreadPoolExecutor(2, thread_name_prefix="collectfast-index") as side:
             uses_kms = side.submit(self._bucket_uses_kms)
-            for page in pages:
-                for entry in page.get("Contents", ()):
-                    name = entry["Key"][skip:]
-                    if name:
-                        index[name] = RemoteObject(
-                            entry["ETag"].strip('"'), entry["Size"]
-                        )
+            for entry in self.listing.run(side):
+                name = entry["Key"][skip:]
+                if name:
+                    index[name] = RemoteObject(entry["ETag"].strip('"'), entry["Size"])
             self.bucket_uses_kms = uses_kms.result()
         self._etags_are_md5.clear()
         return index
+
+    def expect(self, names: Sequence[str]) -> None:
+        self.listing.expect(names)
 
     def _bucket_uses_kms(self) -> bool:
         """Whether the bucket encrypts with KMS by default (ETags aren't md5s).

@@ -1,4 +1,4 @@
-"""Reading ListObjectsV2 pages cheaply: botocore's parser, one shortcut.
+"""Reading ListObjectsV2 pages cheaply: two ranges at once, parsed quickly.
 
 botocore parses every ``<Contents>`` entry of a listing through its generic,
 model-driven structure handler, about 1,000 times per page; at 100,000 objects
@@ -12,9 +12,15 @@ and parsing 100,000 of them with dateutil costs seconds.
 
 from __future__ import annotations
 
+import bisect
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from botocore.parsers import ResponseParser, ResponseParserFactory, RestXMLParser
+
+LIST_PAGE = 1000  # ListObjectsV2's limit
 
 #: The fields of a listing entry read directly, by how botocore types them.
 _TEXT_FIELDS = frozenset(("Key", "ETag", "StorageClass", "ChecksumType"))
@@ -72,3 +78,96 @@ class ListingParserFactory(ResponseParserFactory):
             return ListingParser(timestamp_parser=keep_timestamp)
         parser: ResponseParser = super().create_parser(protocol_name)
         return parser
+
+
+class SplitListing:
+    """One location's ListObjectsV2 pass, in two ranges of keys at once.
+
+    Pages come one after another (each needs the previous one's token), so a
+    big location lists at one round trip per 1,000 keys. Once the deploy's own
+    names are known (:meth:`expect`, after the finders are walked), the keys
+    still ahead are split at a name: this thread's pass stops at the first
+    page that reaches it, another lists from it on (``StartAfter``). Both
+    together cost at most one request more than a single pass, and nothing
+    is split when the rest fits the page in flight.
+    """
+
+    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+        self._lock = threading.Lock()
+        self._last_key: str | None = None
+        self._expected: list[str] | None = None
+        self._split: str | None = None
+        self._upper: Future[list[dict[str, Any]]] | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._done = False
+
+    def expect(self, names: Sequence[str]) -> None:
+        """The names the deploy will store (any order); may come at any time."""
+        keys = sorted(self.prefix + name for name in names)
+        with self._lock:
+            self._expected = keys
+            self._start_upper_range()
+
+    def _start_upper_range(self) -> None:
+        # Called with the lock held, once both the names and the pool exist.
+        if self._done or self._split is not None or self._pool is None:
+            return
+        keys = self._expected
+        if not keys:
+            return
+        covered = bisect.bisect_right(keys, self._last_key) if self._last_key else 0
+        covered += LIST_PAGE  # the page in flight
+        ahead = len(keys) - covered
+        if ahead <= 0:
+            return
+        # Whole pages for this pass, the rest (at least half) for the other.
+        split_index = covered + ahead // (2 * LIST_PAGE) * LIST_PAGE - 1
+        self._split = keys[split_index]
+        self._upper = self._pool.submit(self._pages, self._split)
+
+    def run(self, pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
+        """Every entry under the prefix (some twice where the ranges meet)."""
+        with self._lock:  # a fresh pass (the expected names stay)
+            self._pool = pool
+            self._last_key = self._split = self._upper = None
+            self._done = False
+            self._start_upper_range()
+        entries: list[dict[str, Any]] = []
+        try:
+            for page in self._paginate(None):
+                contents = page.get("Contents", [])
+                entries += contents
+                with self._lock:
+                    if contents:
+                        self._last_key = contents[-1]["Key"]
+                    split = self._split
+                    if (
+                        split is not None
+                        and self._last_key is not None
+                        and self._last_key >= split
+                    ):
+                        break
+        finally:
+            with self._lock:
+                self._done = True
+        if self._upper is not None:
+            entries += self._upper.result()
+        return entries
+
+    def _pages(self, start_after: str) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
+        for page in self._paginate(start_after):
+            entries += page.get("Contents", [])
+        return entries
+
+    def _paginate(self, start_after: str | None) -> Iterator[dict[str, Any]]:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix}
+        if start_after is not None:
+            params["StartAfter"] = start_after
+        paginator = self.client.get_paginator("list_objects_v2")
+        return iter(
+            paginator.paginate(**params, PaginationConfig={"PageSize": LIST_PAGE})
+        )

@@ -152,6 +152,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         collector.start_listing()
         try:
             found_files, jobs = self.find_files()
+            strategy.expect([job.name for job in jobs])
         except BaseException:
             collector.wait_for_listing()  # leave no request running behind us
             raise

@@ -1,0 +1,89 @@
+"""The floor of a redeploy that changes nothing, measured in the same run.
+
+Whatever decides by content must at least start Django, read and hash every
+local file once and list the bucket. Each part is timed on its own, in the
+setting the contenders meet:
+
+* **start-up**: ``manage.py version`` with the contender's settings and
+  environment, as its own process (interpreter, Django, the installed apps);
+* **hashing**: md5 of every file of the tree, one file after another, in this
+  (otherwise idle) process;
+* **listing**: every 1,000-key ListObjectsV2 page of the bucket's location,
+  fetched through the proxy one after the other (latency and server time
+  included), with plain HTTP and no XML parsing.
+
+The floor is their sum. A collectstatic that overlaps the listing with the
+hashing can come in under it; the target is at most 1.5 times it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.corpus import iter_local_files
+from benchmarks.runner import run_process
+
+NEXT_TOKEN = re.compile(rb"<NextContinuationToken>([^<]+)</NextContinuationToken>")
+READ_SIZE = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Floor:
+    startup: float
+    hashing: float
+    listing: float
+    pages: int
+
+    @property
+    def total(self) -> float:
+        return self.startup + self.hashing + self.listing
+
+    def describe(self) -> str:
+        return (
+            f"{self.total:.2f} s = start-up {self.startup:.2f} + hashing "
+            f"{self.hashing:.2f} + listing {self.listing:.2f} "
+            f"({self.pages} page{'s' if self.pages != 1 else ''})"
+        )
+
+
+def time_startup(
+    argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_stem: Path
+) -> float:
+    """Wall time of ``argv`` (a ``manage.py version``), as a process of its own."""
+    outcome = run_process(argv, env=env, cwd=cwd, log_stem=log_stem, timeout=120)
+    if outcome.exit_code != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{outcome.error_tail}")
+    return outcome.wall_seconds
+
+
+def time_hashing(root: Path) -> float:
+    started = time.perf_counter()
+    for _, path in iter_local_files(root):
+        digest = hashlib.md5(usedforsecurity=False)
+        with path.open("rb") as file:
+            while chunk := file.read(READ_SIZE):
+                digest.update(chunk)
+    return time.perf_counter() - started
+
+
+def time_listing(endpoint_url: str, bucket: str, prefix: str) -> tuple[float, int]:
+    """Seconds to fetch every listing page through ``endpoint_url``, and how many."""
+    query = {"list-type": "2", "prefix": prefix, "max-keys": "1000"}
+    pages = 0
+    started = time.perf_counter()
+    while True:
+        url = f"{endpoint_url}/{bucket}?{urllib.parse.urlencode(query)}"
+        with urllib.request.urlopen(url, timeout=60) as response:
+            body = response.read()
+        pages += 1
+        token = NEXT_TOKEN.search(body)
+        if token is None:
+            return time.perf_counter() - started, pages
+        query["continuation-token"] = token.group(1).decode()
