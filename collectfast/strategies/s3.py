@@ -106,10 +106,10 @@ class S3Strategy(Strategy):
         # pages; the second worker lists the upper range of keys.
         with ThreadPoolExecutor(2, thread_name_prefix="collectfast-index") as side:
             uses_kms = side.submit(self._bucket_uses_kms)
-            for entry in self.listing.run(side):
-                name = entry["Key"][skip:]
+            for key, etag, size in self.listing.run(side):
+                name = key[skip:]
                 if name:
-                    index[name] = RemoteObject(entry["ETag"].strip('"'), entry["Size"])
+                    index[name] = RemoteObject(etag.strip('"'), size)
             self.bucket_uses_kms = uses_kms.result()
         self._etags_are_md5.clear()
         return index
