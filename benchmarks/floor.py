@@ -4,8 +4,10 @@ Whatever decides by content must at least start Django, read and hash every
 local file once and list the bucket. Each part is timed on its own, in the
 setting the contenders meet:
 
-* **start-up**: ``manage.py version`` with the contender's settings and
-  environment, as its own process (interpreter, Django, the installed apps);
+* **start-up**: a ``manage.py`` process with the contender's settings and
+  environment that sets Django up and creates the static files storage (the
+  interpreter, Django, the installed apps, the storage backend and boto3 that
+  any collectstatic to S3 loads before its first file): :data:`STARTUP`;
 * **hashing**: md5 of every file of the tree, one file after another, in this
   (otherwise idle) process;
 * **listing**: every 1,000-key ListObjectsV2 page of the bucket's location,
@@ -30,6 +32,13 @@ from pathlib import Path
 from benchmarks.corpus import iter_local_files
 from benchmarks.runner import run_process
 
+#: The start-up's manage.py arguments.
+STARTUP = (
+    "shell",
+    "--no-imports",
+    "-c",
+    "from django.contrib.staticfiles.storage import staticfiles_storage as s; s._setup()",
+)
 NEXT_TOKEN = re.compile(rb"<NextContinuationToken>([^<]+)</NextContinuationToken>")
 READ_SIZE = 1 << 20
 
@@ -56,7 +65,7 @@ class Floor:
 def time_startup(
     argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_stem: Path
 ) -> float:
-    """Wall time of ``argv`` (a ``manage.py version``), as a process of its own."""
+    """Wall time of ``argv`` (``manage.py`` + :data:`STARTUP`), as a process of its own."""
     outcome = run_process(argv, env=env, cwd=cwd, log_stem=log_stem, timeout=120)
     if outcome.exit_code != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{outcome.error_tail}")

@@ -21,7 +21,7 @@ from benchmarks.corpus import (
     write_site,
     write_tiny_files,
 )
-from benchmarks.floor import Floor, time_hashing, time_listing, time_startup
+from benchmarks.floor import STARTUP, Floor, time_hashing, time_listing, time_startup
 from benchmarks.report import RunRecord, fill_ratios, text_table
 from benchmarks.runner import ProcessOutcome, run_process
 from benchmarks.scenarios import Scenario
@@ -253,7 +253,7 @@ class Bench:
             return
         bucket = self.bucket(ours, scenario)
         startup = time_startup(
-            [ours.python, str(MANAGE_PY), "version"],
+            [ours.python, str(MANAGE_PY), *STARTUP],
             env=self.environment(ours, scenario, bucket),
             cwd=PROJECT_DIR,
             log_stem=self.config.logs_dir / f"{scenario.key}-floor-startup",
