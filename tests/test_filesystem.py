@@ -142,3 +142,36 @@ def test_no_temporary_files_are_left_behind(root, static_dir):
     (static_dir / "js/app.js").write_text("changed\n")
     run_collectstatic()
     assert not [p for p in root.rglob(".collectfast-*")]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["app.css", "css/deep/x.css", "é/ü.js", "a..b.css", "./dot/x.css", "d//x.css"],
+)
+def test_source_paths_are_what_the_storage_says(tmp_path: Path, name: str) -> None:
+    from django.core.files.storage import FileSystemStorage
+
+    from collectfast.strategies.base import LocalFile
+
+    storage = FileSystemStorage(location=str(tmp_path / "src"))
+    assert LocalFile(storage, name).filesystem_path == storage.path(name)
+
+    class Elsewhere(FileSystemStorage):
+        def path(self, name: str) -> str:
+            return f"/elsewhere/{name}"
+
+    assert LocalFile(Elsewhere(location=str(tmp_path)), name).filesystem_path == (
+        f"/elsewhere/{name}"
+    )
+
+
+def test_source_paths_outside_the_storage_are_refused(tmp_path: Path) -> None:
+    from django.core.exceptions import SuspiciousFileOperation
+    from django.core.files.storage import FileSystemStorage
+
+    from collectfast.strategies.base import LocalFile
+
+    storage = FileSystemStorage(location=str(tmp_path / "src"))
+    for name in ("../outside.css", "/etc/passwd"):
+        with pytest.raises(SuspiciousFileOperation):
+            LocalFile(storage, name).filesystem_path  # noqa: B018

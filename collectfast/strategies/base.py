@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import IO, Any, ClassVar, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.storage import Storage
+from django.core.files.storage import FileSystemStorage, Storage
 from django.utils.functional import empty
 from django.utils.module_loading import import_string
 
@@ -64,6 +64,23 @@ class Source(Protocol):
     def size(self) -> int: ...
 
 
+def _filesystem_path(storage: Storage, path: str) -> str:
+    """``storage.path(path)``, without safe_join() where it can't matter.
+
+    For a plain FileSystemStorage and a relative path without ``..`` (what
+    its finder lists), safe_join()'s answer is the normalised join; it costs
+    a quarter of the CPU of a 100,000-file redeploy that changes nothing.
+    """
+    if (
+        isinstance(storage, FileSystemStorage)
+        and type(storage).path is FileSystemStorage.path
+        and not os.path.isabs(path)
+        and ".." not in path
+    ):
+        return os.path.normpath(os.path.join(storage.location, path))
+    return str(storage.path(path))
+
+
 class LocalFile:
     """A file a finder returned: its source storage and its path in it."""
 
@@ -82,7 +99,7 @@ class LocalFile:
         # Looked up once: safe_join() is a visible cost on 100,000 files.
         if self._filesystem_path is False:
             try:
-                self._filesystem_path = str(self.storage.path(self.path))
+                self._filesystem_path = _filesystem_path(self.storage, self.path)
             except NotImplementedError:
                 self._filesystem_path = None
         return self._filesystem_path  # type: ignore[return-value]

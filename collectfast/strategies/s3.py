@@ -51,6 +51,8 @@ class S3Strategy(Strategy):
         location = clean_name(storage.location or "").strip("/")
         self.prefix = f"{location}/" if location else ""
         self.transfer_config = storage.transfer_config
+        # Plain ints: TransferConfig's attribute lookups show at 100,000 files.
+        self.multipart_threshold = int(self.transfer_config.multipart_threshold)
         self.client = self._create_client()
         # Every HTTP attempt, retries included, for the summary and report.
         self.client.meta.events.register("request-created.s3", self.count_request)
@@ -150,7 +152,7 @@ class S3Strategy(Strategy):
 
     def part_size(self, size: int) -> int | None:
         """The part size s3transfer will use for ``size`` bytes, or None."""
-        if size < self.transfer_config.multipart_threshold:
+        if size < self.multipart_threshold:
             return None
         chunksize: int = ChunksizeAdjuster().adjust_chunksize(
             self.transfer_config.multipart_chunksize, size
@@ -175,10 +177,7 @@ class S3Strategy(Strategy):
             )
 
     def _with_multipart(self, local: LocalDigest) -> LocalDigest:
-        if (
-            local.multipart_etag
-            and local.size < self.transfer_config.multipart_threshold
-        ):
+        if local.multipart_etag and local.size < self.multipart_threshold:
             return LocalDigest(local.md5, local.size)
         return local
 
@@ -203,7 +202,8 @@ class S3Strategy(Strategy):
     def compare_stored(
         self, name: str, source: Source, local: LocalDigest, remote: RemoteObject
     ) -> Decision:
-        key = self.key(name)
+        # With uniform parameters the key doesn't matter: skip normalising it.
+        key = "" if self._uniform_parameters else self.key(name)
         etag = remote.etag
         if self.etags_are_md5(key):
             if MD5_HEX.fullmatch(etag):
@@ -217,7 +217,7 @@ class S3Strategy(Strategy):
                 if int(match[2]) == local.parts:
                     return Decision.send("changed: ETag differs")
         # The ETag is not a digest we can predict: learn which md5 it stands for.
-        stored_md5 = self.stored_md5(name, key, etag, source, local)
+        stored_md5 = self.stored_md5(name, self.key(name), etag, source, local)
         if stored_md5 is None:
             return Decision.send("changed: no digest recorded for the stored object")
         if stored_md5 == local.md5:
@@ -261,7 +261,7 @@ class S3Strategy(Strategy):
         metadata[MD5_METADATA] = local.md5
         params["Metadata"] = metadata
         with source.open() as raw, self._stored_bytes(raw, gzipped) as body:
-            if local.size < self.transfer_config.multipart_threshold:
+            if local.size < self.multipart_threshold:
                 response = self.client.put_object(
                     Bucket=self.bucket,
                     Key=key,
