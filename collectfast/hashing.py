@@ -1,7 +1,7 @@
 """Streamed digests of the bytes a storage will store.
 
 Files are read in 1 MiB chunks, never whole: hashlib releases the GIL on large
-buffers, so several threads hash in parallel.
+buffers, so the listing and the uploads go on while a big file is hashed.
 """
 
 from __future__ import annotations
