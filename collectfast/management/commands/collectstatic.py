@@ -20,6 +20,7 @@ from django.core.management.base import CommandError, CommandParser
 from collectfast.after_collect import AfterCollectSteps, FoundFiles
 from collectfast.collector import Collector, Job, Outcome, RemoteState
 from collectfast.conf import conf
+from collectfast.early import EarlyListing
 from collectfast.errors import describe
 from collectfast.finders import list_static_files, one_walk
 from collectfast.progress import Progress
@@ -35,6 +36,7 @@ logger = logging.getLogger("collectfast")
 
 
 class Command(AfterCollectSteps, collectstatic.Command):
+    early: EarlyListing | None = None
     report: DeployReport | None = None
     strategy: Strategy | None = None
     post_process_error: BaseException | None = None
@@ -78,15 +80,24 @@ class Command(AfterCollectSteps, collectstatic.Command):
         self.report_path = options.get("report") or conf.report
 
     def execute(self, *args: Any, **options: Any) -> str | None:
+        # The listing overlaps the system checks, which walk the finders.
+        self.early = EarlyListing.start(self.storage, options)
         try:
             with one_walk():  # the W004 check and collect() share a walk
                 output: str | None = super().execute(*args, **options)
         finally:
+            if self.early is not None:
+                self.early.discard()
             self.finish_report()
         return output
 
     def collect(self) -> dict[str, list[str]]:
-        strategy = self.fast_strategy()
+        strategy: Strategy | None
+        collector: Collector | None = None
+        if self.early is not None and not self.early.taken:
+            strategy, collector = self.early.take()
+        else:
+            strategy = self.fast_strategy()
         if strategy is None:
             return super().collect()
         started = time.perf_counter()
@@ -97,7 +108,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
             dry_run=self.dry_run,
         )
         try:
-            return self.collect_fast(strategy, self.report)
+            return self.collect_fast(strategy, self.report, collector)
         finally:
             strategy.close()
             self.report.requests = strategy.requests
@@ -142,11 +153,15 @@ class Command(AfterCollectSteps, collectstatic.Command):
         return found_files, jobs
 
     def collect_fast(
-        self, strategy: Strategy, report: DeployReport
+        self, strategy: Strategy, report: DeployReport, collector: Collector | None
     ) -> dict[str, list[str]]:
-        collector = Collector(
-            strategy, threads=int(conf.threads), dry_run=self.dry_run, clear=self.clear
-        )
+        if collector is None:
+            collector = Collector(
+                strategy,
+                threads=int(conf.threads),
+                dry_run=self.dry_run,
+                clear=self.clear,
+            )
         phase = time.perf_counter()
         # The listing waits on the network: let it overlap walking the finders.
         collector.start_listing()
