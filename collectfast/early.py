@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from collectfast.checks import _is_positive_int
 from collectfast.collector import Collector
 from collectfast.conf import conf
 from collectfast.strategies.base import Strategy, strategy_for
@@ -33,9 +34,7 @@ class EarlyListing:
             or options.get("disable_collectfast")
             or options.get("link")
             or options.get("clear")
-            or not isinstance(threads, int)
-            or isinstance(threads, bool)
-            or threads < 1
+            or not _is_positive_int(threads)  # E002 reports it
         ):
             return None
         try:
