@@ -249,7 +249,7 @@ def count_static_files() -> int:
     )
     names = {
         os.path.join(storage.prefix, path) if getattr(storage, "prefix", None) else path
-        for path, storage in list_static_files(ignore_patterns)
+        for path, storage, _ in list_static_files(ignore_patterns)
     }
     return len(names)
 

@@ -6,10 +6,12 @@ buffers, so the listing and the uploads go on while a big file is hashed.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+import stat
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -41,9 +43,12 @@ def new_md5() -> _Hash:
     return hashlib.md5(usedforsecurity=False)
 
 
-@dataclass(frozen=True, slots=True)
-class LocalDigest:
-    """What a local file becomes once stored: its md5, size and multipart ETag."""
+class LocalDigest(NamedTuple):
+    """What a local file becomes once stored: its md5, size and multipart ETag.
+
+    A named tuple: one is made per file, and a frozen dataclass costs about
+    twice as much to create (100,000 of them in a redeploy of 100,000 files).
+    """
 
     md5: str
     size: int
@@ -95,4 +100,51 @@ def digest_stream(stream: Readable, part_size: int | None = None) -> LocalDigest
     if part is not None and in_part:
         part_digests.append(part.digest())
     etag = multipart_etag(part_digests) if part_digests else None
-    return LocalDigest(md5=whole.hexdigest(), size=size, multipart_etag=etag)
+    return LocalDigest(whole.hexdigest(), size, etag)
+
+
+def no_parts(size: int) -> int | None:
+    return None
+
+
+class _Descriptor:
+    """Reads of an open file descriptor, sized by what fstat() said is left.
+
+    os.read() allocates as much as it is asked for: asking for a 1 MiB chunk
+    to read a 1 KiB file (and again to see the end) costs more than the read.
+    """
+
+    __slots__ = ("fd", "left")
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
+        self.left = size
+
+    def read(self, size: int = CHUNK_SIZE, /) -> bytes:
+        # Past the expected end (the file grew), read in full chunks again.
+        want = size if self.left < 0 else min(size, self.left + 1)
+        data = os.read(self.fd, want)
+        self.left -= len(data)
+        return data
+
+
+def digest_file(
+    path: str, part_size_for: Callable[[int], int | None] = no_parts
+) -> LocalDigest:
+    """:func:`digest_stream` of a local file, read through its descriptor.
+
+    ``part_size_for`` maps the file's size to the part size to digest it
+    with. Python's buffered file objects cost more than reading a small
+    file: measured on 100,000 files of about 1 KiB, 2.0 s through open()
+    against 1.1 s through the descriptor.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        status = os.fstat(fd)
+        if stat.S_ISDIR(status.st_mode):  # open() refuses these as well
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        return digest_stream(
+            _Descriptor(fd, status.st_size), part_size_for(status.st_size)
+        )
+    finally:
+        os.close(fd)

@@ -405,19 +405,19 @@ def test_W004_cache_max_entries_below_the_static_file_count(
 def test_W004_and_collectstatic_share_one_walk_of_the_finders(
     site, settings, tmp_path, monkeypatch
 ):
-    from django.contrib.staticfiles.finders import FileSystemFinder
+    from collectfast import finders
 
     settings.CACHES = bounded_cache(
         "django.core.cache.backends.filebased.FileBasedCache", tmp_path, MAX_ENTRIES=2
     )
     walks: list[object] = []
-    real_list = FileSystemFinder.list
+    real_get_finders = finders.get_finders
 
-    def counted_list(self: FileSystemFinder, ignore_patterns: Any) -> Any:
-        walks.append(ignore_patterns)
-        return real_list(self, ignore_patterns)
+    def counted_get_finders() -> Any:  # called once per walk
+        walks.append(None)
+        return real_get_finders()
 
-    monkeypatch.setattr(FileSystemFinder, "list", counted_list)
+    monkeypatch.setattr(finders, "get_finders", counted_get_finders)
     out, err = run_with_checks()
     assert checks.W004 in err
     assert "\n3 static files copied to " in out

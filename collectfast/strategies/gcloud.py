@@ -27,7 +27,7 @@ from storages.backends.gcloud import GoogleCloudStorage
 from storages.utils import clean_name
 
 from collectfast.conf import conf
-from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_stream
+from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_file, digest_stream
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 
 # A listing's tag for an object without an md5 (a composite object): its CRC32C.
@@ -183,6 +183,9 @@ class GoogleCloudStrategy(Strategy):
 
     def digest(self, name: str, source: Source) -> LocalDigest:
         gzipped = self.write_parameters(self.key(name)).gzipped
+        fs_path = source.filesystem_path
+        if not gzipped and fs_path is not None:
+            return digest_file(fs_path)
         with source.open() as raw:
             return digest_stream(self.stored_bytes(raw, gzipped))
 

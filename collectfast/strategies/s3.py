@@ -23,7 +23,13 @@ from storages.utils import clean_name
 
 from collectfast.cache import DigestCache
 from collectfast.conf import conf
-from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_stream, stream_size
+from collectfast.hashing import (
+    CHUNK_SIZE,
+    LocalDigest,
+    digest_file,
+    digest_stream,
+    stream_size,
+)
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 from collectfast.strategies.s3_errors import describe_s3_error
 from collectfast.strategies.s3_listing import ListingParserFactory, SplitListing
@@ -162,6 +168,9 @@ class S3Strategy(Strategy):
     def digest(self, name: str, source: Source) -> LocalDigest:
         # Only a gzipping storage needs the PUT parameters to know what it stores.
         gzipped = self.storage.gzip and self.write_parameters(self.key(name))[1]
+        fs_path = source.filesystem_path
+        if not gzipped and fs_path is not None:
+            return self._with_multipart(digest_file(fs_path, self.part_size))
         with source.open() as stream:
             raw_size = stream_size(stream, source)
             if not gzipped:

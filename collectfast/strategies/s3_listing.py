@@ -22,11 +22,17 @@ from botocore.parsers import ResponseParser, ResponseParserFactory, RestXMLParse
 
 LIST_PAGE = 1000  # ListObjectsV2's limit
 
-#: The fields of a listing entry read directly, by how botocore types them.
-_TEXT_FIELDS = frozenset(("Key", "ETag", "StorageClass", "ChecksumType"))
-_INTEGER_FIELDS = frozenset(("Size",))
-_LIST_FIELDS = frozenset(("ChecksumAlgorithm",))
-_TIMESTAMP_FIELDS = frozenset(("LastModified",))
+#: How a listing entry's fields are read, by how botocore types them.
+_TEXT, _INTEGER, _TIMESTAMP, _LIST, _OTHER = range(5)
+_FIELD_KINDS = {
+    "Key": _TEXT,
+    "ETag": _TEXT,
+    "StorageClass": _TEXT,
+    "ChecksumType": _TEXT,
+    "Size": _INTEGER,
+    "LastModified": _TIMESTAMP,
+    "ChecksumAlgorithm": _LIST,
+}
 
 
 def keep_timestamp(value: str) -> str:
@@ -39,6 +45,9 @@ class ListingParser(RestXMLParser):
     def __init__(self, timestamp_parser: Any = keep_timestamp, **options: Any) -> None:
         super().__init__(timestamp_parser=timestamp_parser, **options)
         self.parse_timestamp = timestamp_parser
+        # Field name and kind by namespaced tag: a dict lookup per field
+        # instead of taking the namespace off every tag of every entry.
+        self._fields: dict[str, tuple[str, int]] = {}
 
     def _handle_structure(self, shape: Any, node: Any) -> Any:
         if shape.name == "Object" and not isinstance(node, list):
@@ -49,20 +58,25 @@ class ListingParser(RestXMLParser):
 
     def _plain_entry(self, node: Any) -> dict[str, Any] | None:
         entry: dict[str, Any] = {}
+        fields = self._fields
         for child in node:
             tag = child.tag
-            tag = tag[tag.rfind("}") + 1 :]  # without the S3 namespace
+            field = fields.get(tag)
+            if field is None:
+                name = tag[tag.rfind("}") + 1 :]  # without the S3 namespace
+                field = fields[tag] = (name, _FIELD_KINDS.get(name, _OTHER))
+            name, kind = field
             text = child.text or ""
-            if tag in _TEXT_FIELDS and tag not in entry:
-                entry[tag] = text
-            elif tag in _INTEGER_FIELDS and tag not in entry:
-                entry[tag] = int(text)
-            elif tag in _TIMESTAMP_FIELDS and tag not in entry:
-                entry[tag] = self.parse_timestamp(text)
-            elif tag in _LIST_FIELDS:
-                entry.setdefault(tag, []).append(text)
+            if kind == _LIST:
+                entry.setdefault(name, []).append(text)
+            elif kind == _OTHER or name in entry:
+                return None  # botocore's own code reads it
+            elif kind == _TEXT:
+                entry[name] = text
+            elif kind == _INTEGER:
+                entry[name] = int(text)
             else:
-                return None
+                entry[name] = self.parse_timestamp(text)
         return entry
 
 

@@ -129,7 +129,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         """Django's finder loop: the first file found for a destination wins."""
         found_files: FoundFiles = {}
         jobs: list[Job] = []
-        for path, storage in list_static_files(self.ignore_patterns):
+        for path, storage, filesystem_path in list_static_files(self.ignore_patterns):
             # Prefix the relative path if the source storage contains it
             if getattr(storage, "prefix", None):
                 prefixed_path = os.path.join(storage.prefix, path)
@@ -137,7 +137,8 @@ class Command(AfterCollectSteps, collectstatic.Command):
                 prefixed_path = path
             if prefixed_path not in found_files:
                 found_files[prefixed_path] = (storage, path)
-                jobs.append(Job(prefixed_path, path, LocalFile(storage, path)))
+                source = LocalFile(storage, path, filesystem_path)
+                jobs.append(Job(prefixed_path, path, source))
             else:
                 # Django 6.0+ counts these and logs them at -v 2 only.
                 skipped = getattr(self, "skipped_files", None)
