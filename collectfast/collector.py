@@ -39,6 +39,8 @@ class Outcome:
     failed_upload: bool = False
     hash_seconds: float = 0.0
     upload_seconds: float = 0.0
+    #: The queued upload, until the main thread has its result.
+    upload: Future[float] | None = field(default=None, repr=False)
 
     @property
     def uploaded(self) -> bool:
@@ -53,16 +55,8 @@ class RemoteState:
     cleared: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class _Planned:
-    outcome: Outcome
-    upload: Future[float] | None = None
-
-
-def chunk_size(total: int, threads: int) -> int:
-    # Enough chunks to keep every hashing thread busy; few enough that 100,000
-    # files don't mean 100,000 futures.
-    return max(1, min(64, total // (threads * 8) or 1))
+#: Files handed from the hashing thread to the main thread at a time.
+BATCH = 64
 
 
 class Collector:
@@ -78,14 +72,6 @@ class Collector:
     ) -> None:
         self.strategy = strategy
         self.threads = threads
-        # One hashing thread. Reading and hashing a small file holds the GIL
-        # but for a few short syscalls, and two threads doing that hand the
-        # GIL back and forth on every one of them: measured on 2 cores, 20,000
-        # tiny files hashed in 0.33 s by one thread and 1.43 s by two. Only big
-        # files gain from a second (hashlib lets the GIL go for big buffers):
-        # a redeploy of the 2,000-file site took 0.85 s with one, 0.79 s with
-        # two; of 20,000 tiny files 2.41 s with one, 2.89 s with two.
-        self.hash_threads = 1
         self.dry_run = dry_run
         self.clear = clear
         self._index_ready = threading.Event()
@@ -140,64 +126,121 @@ class Collector:
     ) -> Iterator[Outcome]:
         """Yield one outcome per job, in order; ``on_remote`` sees the index first."""
         self.start_listing()
-        hashers = ThreadPoolExecutor(
-            self.hash_threads, thread_name_prefix="collectfast-hash"
-        )
         uploaders = ThreadPoolExecutor(self.threads, thread_name_prefix="collectfast")
+        batches: list[Future[list[Outcome]]] = [
+            Future() for _ in range(0, len(jobs), BATCH)
+        ]
+        stop = threading.Event()
+        # One hashing thread. Reading and hashing a small file holds the GIL
+        # but for a few short syscalls, and two threads doing that hand the
+        # GIL back and forth on every one of them: measured on 2 cores, 20,000
+        # tiny files hashed in 0.33 s by one thread and 1.43 s by two. Only big
+        # files gain from a second (hashlib lets the GIL go for big buffers):
+        # a redeploy of the 2,000-file site took 0.85 s with one, 0.79 s with
+        # two; of 20,000 tiny files 2.41 s with one, 2.89 s with two.
+        # It hashes everything without waiting for the listing, which at
+        # 100,000 files takes longer than the hashing.
+        hasher = threading.Thread(
+            target=self._hash_and_decide,
+            args=(jobs, batches, uploaders, stop),
+            name="collectfast-hash",
+            daemon=True,
+        )
+        hasher.start()
         try:
-            size = chunk_size(len(jobs), self.hash_threads)
-            chunks = [
-                hashers.submit(self._plan_chunk, uploaders, jobs[start : start + size])
-                for start in range(0, len(jobs), size)
-            ]
             on_remote(self.remote_state())
-            for chunk in chunks:
-                for planned in chunk.result():
-                    if planned.upload is not None:
+            for batch in batches:
+                for outcome in batch.result():
+                    if outcome.upload is not None:
                         try:
-                            planned.outcome.upload_seconds = planned.upload.result()
+                            outcome.upload_seconds = outcome.upload.result()
                         except Exception as exc:
-                            planned.outcome.error = exc
-                            planned.outcome.failed_upload = True
-                    self.outcomes.append(planned.outcome)
-                    yield planned.outcome
+                            outcome.error = exc
+                            outcome.failed_upload = True
+                        outcome.upload = None
+                    self.outcomes.append(outcome)
+                    yield outcome
         finally:
-            hashers.shutdown(wait=True, cancel_futures=True)
+            stop.set()
+            hasher.join()
             uploaders.shutdown(wait=True, cancel_futures=True)
             self.wait_for_listing()
 
-    def _plan_chunk(
-        self, uploaders: ThreadPoolExecutor, jobs: Sequence[Job]
-    ) -> list[_Planned]:
-        """Hash a chunk (overlapping the listing), then decide and queue uploads."""
-        planned = [_Planned(Outcome(job)) for job in jobs]
-        for item in planned:
-            job = item.outcome.job
+    def _hash_and_decide(
+        self,
+        jobs: Sequence[Job],
+        batches: list[Future[list[Outcome]]],
+        uploaders: ThreadPoolExecutor,
+        stop: threading.Event,
+    ) -> None:
+        """Hash every job, never waiting for the listing; decide (and queue
+        uploads) batch by batch, in order, as soon as the listing is there."""
+        hashed: list[list[Outcome]] = []  # batches waiting to be decided
+        decided = 0
+        try:
+            for start in range(0, len(jobs), BATCH):
+                if stop.is_set():
+                    return
+                hashed.append(self._hash(jobs[start : start + BATCH]))
+                if self._index_ready.is_set():
+                    decided = self._decide(hashed, decided, batches, uploaders)
+            self._index_ready.wait()
+            self._decide(hashed, decided, batches, uploaders)
+        except BaseException as exc:  # handed to the main thread, raised there
+            for batch in batches:
+                if not batch.done():
+                    batch.set_exception(exc)
+
+    def _hash(self, jobs: Sequence[Job]) -> list[Outcome]:
+        outcomes = [Outcome(job) for job in jobs]
+        for outcome in outcomes:
+            job = outcome.job
             started = time.perf_counter()
             try:
-                item.outcome.local = self.strategy.digest(job.name, job.source)
+                outcome.local = self.strategy.digest(job.name, job.source)
             except Exception as exc:
-                item.outcome.error = exc
-            item.outcome.hash_seconds = time.perf_counter() - started
+                outcome.error = exc
+            outcome.hash_seconds = time.perf_counter() - started
+        return outcomes
+
+    def _decide(
+        self,
+        hashed: list[list[Outcome]],
+        decided: int,
+        batches: list[Future[list[Outcome]]],
+        uploaders: ThreadPoolExecutor,
+    ) -> int:
+        """Decide the hashed batches from ``decided`` on; the count decided."""
         try:
             index = self.remote_state().index
         except BaseException:
-            return planned  # the main thread reports the listing's failure
-        for item in planned:
-            outcome = item.outcome
+            index = None  # the main thread reports the listing's failure
+        for number in range(decided, len(hashed)):
+            if index is not None:
+                self._decide_batch(hashed[number], index, uploaders)
+            batches[number].set_result(hashed[number])
+        return len(hashed)
+
+    def _decide_batch(
+        self,
+        outcomes: list[Outcome],
+        index: Mapping[str, RemoteObject],
+        uploaders: ThreadPoolExecutor,
+    ) -> None:
+        compare = self.strategy.compare
+        for outcome in outcomes:
             if outcome.error is not None or outcome.local is None:
                 continue
             job = outcome.job
             try:
-                outcome.decision = self.strategy.compare(
+                outcome.decision = compare(
                     job.name, job.source, outcome.local, index.get(job.name)
                 )
             except Exception as exc:
                 outcome.error = exc
                 continue
             if outcome.decision.upload and not self.dry_run:
-                item.upload = uploaders.submit(self._upload, job, outcome.local)
-        return planned
+                outcome.upload = uploaders.submit(self._upload, job, outcome.local)
 
     def _upload(self, job: Job, local: LocalDigest) -> float:
         started = time.perf_counter()

@@ -30,7 +30,13 @@ from collectfast.hashing import (
     digest_stream,
     stream_size,
 )
-from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+from collectfast.strategies.base import (
+    UNCHANGED,
+    Decision,
+    RemoteObject,
+    Source,
+    Strategy,
+)
 from collectfast.strategies.s3_errors import describe_s3_error
 from collectfast.strategies.s3_listing import ListingParserFactory, SplitListing
 
@@ -215,9 +221,9 @@ class S3Strategy(Strategy):
         key = "" if self._uniform_parameters else self.key(name)
         etag = remote.etag
         if self.etags_are_md5(key):
+            if etag == local.md5:  # an md5, equal: the common case first
+                return UNCHANGED
             if MD5_HEX.fullmatch(etag):
-                if etag == local.md5:
-                    return Decision.skip()
                 return Decision.send("changed: ETag differs")
             match = MULTIPART_ETAG.fullmatch(etag)
             if match and local.multipart_etag:
