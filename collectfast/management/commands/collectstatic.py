@@ -23,6 +23,7 @@ from collectfast.conf import conf
 from collectfast.early import EarlyListing
 from collectfast.errors import describe
 from collectfast.finders import list_static_files, one_walk
+from collectfast.gc_tuning import fewer_gc_passes
 from collectfast.progress import Progress
 from collectfast.report import DeployReport, FileEntry, format_bytes
 from collectfast.strategies.base import (
@@ -80,15 +81,16 @@ class Command(AfterCollectSteps, collectstatic.Command):
         self.report_path = options.get("report") or conf.report
 
     def execute(self, *args: Any, **options: Any) -> str | None:
-        # The listing overlaps the system checks, which walk the finders.
-        self.early = EarlyListing.start(self.storage, options)
-        try:
-            with one_walk():  # the W004 check and collect() share a walk
-                output: str | None = super().execute(*args, **options)
-        finally:
-            if self.early is not None:
-                self.early.discard()
-            self.finish_report()
+        with fewer_gc_passes():
+            # The listing overlaps the system checks, which walk the finders.
+            self.early = EarlyListing.start(self.storage, options)
+            try:
+                with one_walk():  # the W004 check and collect() share a walk
+                    output: str | None = super().execute(*args, **options)
+            finally:
+                if self.early is not None:
+                    self.early.discard()
+                self.finish_report()
         return output
 
     def collect(self) -> dict[str, list[str]]:
