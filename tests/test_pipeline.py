@@ -55,7 +55,9 @@ def test_every_file_is_hashed_before_the_listing_answers(
     assert output.endswith(f"\n0 static files copied, {FILES} unmodified.\n")
 
 
-def test_a_failed_listing_uploads_nothing_and_leaves_no_thread(static_dir, s3, proxy, digests):
+def test_a_failed_listing_uploads_nothing_and_leaves_no_thread(
+    static_dir, s3, proxy, digests
+):
     write_files(static_dir, {f"f{i:03}.js": f"f({i});" for i in range(FILES)})
     proxy.fail_op("ListObjectsV2", 403, "AccessDenied")
     with pytest.raises(CommandError, match="S3 denied ListObjectsV2"):
