@@ -30,13 +30,7 @@ from collectfast.hashing import (
     digest_stream,
     stream_size,
 )
-from collectfast.strategies.base import (
-    UNCHANGED,
-    Decision,
-    RemoteObject,
-    Source,
-    Strategy,
-)
+from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 from collectfast.strategies.s3_errors import describe_s3_error
 from collectfast.strategies.s3_listing import ListingParserFactory, SplitListing
 
@@ -222,7 +216,7 @@ class S3Strategy(Strategy):
         etag = remote.etag
         if self.etags_are_md5(key):
             if etag == local.md5:  # an md5, equal: the common case first
-                return UNCHANGED
+                return Decision.skip()
             if MD5_HEX.fullmatch(etag):
                 return Decision.send("changed: ETag differs")
             match = MULTIPART_ETAG.fullmatch(etag)
