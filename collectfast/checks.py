@@ -24,12 +24,39 @@ E005 = "collectfast.E005"  # COLLECTFAST_STRATEGY does not serve the storage
 E006 = "collectfast.E006"  # COLLECTFAST_RETRIES not a positive integer
 E007 = "collectfast.E007"  # COLLECTFAST_TIMEOUT not a positive number
 E008 = "collectfast.E008"  # STATICFILES_STORAGE and STORAGES disagree
+E009 = "collectfast.E009"  # COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID not a string
+E010 = "collectfast.E010"  # a CloudFront distribution for a storage that isn't S3
+E011 = "collectfast.E011"  # COLLECTFAST_CLOUDFRONT_MAX_PATHS not 0 to 3,000
+E012 = "collectfast.E012"  # COLLECTFAST_CLOUDFRONT_ENDPOINT_URL not a URL string
+E013 = "collectfast.E013"  # a *_CACHE_CONTROL setting not a string
+E014 = "collectfast.E014"  # COLLECTFAST_CACHE_CONTROL not (glob, value) pairs
 W001 = "collectfast.W001"  # no fast strategy for the storage: Django's logic runs
 W002 = "collectfast.W002"  # a removed Collectfast 1.x setting is still set
 W003 = "collectfast.W003"  # STATICFILES_STORAGE is set (removed in Django 5.1)
 W004 = "collectfast.W004"  # the cache's MAX_ENTRIES is below the static file count
+W005 = "collectfast.W005"  # COLLECTFAST_HASHED_CACHE_CONTROL without hashed names
 
-ALL_IDS = (E001, E002, E003, E004, E005, E006, E007, E008, W001, W002, W003, W004)
+ALL_IDS = (
+    E001,
+    E002,
+    E003,
+    E004,
+    E005,
+    E006,
+    E007,
+    E008,
+    E009,
+    E010,
+    E011,
+    E012,
+    E013,
+    E014,
+    W001,
+    W002,
+    W003,
+    W004,
+    W005,
+)
 
 STATICFILES_APP = "django.contrib.staticfiles"
 
@@ -325,6 +352,8 @@ def check_legacy_storage_setting(**kwargs: object) -> list[CheckMessage]:
 
 
 def register() -> None:
+    from collectfast.cdn_checks import check_cache_policy, check_cloudfront
+
     for check in (
         check_app_order,
         check_threads,
@@ -334,5 +363,7 @@ def register() -> None:
         check_strategy,
         check_removed_settings,
         check_legacy_storage_setting,
+        check_cloudfront,
+        check_cache_policy,
     ):
         register_check(check, Tags.staticfiles)

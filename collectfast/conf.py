@@ -13,6 +13,12 @@ from django.conf import settings
 DEFAULT_THREADS = 20
 DEFAULT_CACHE = "default"
 DEFAULT_RETRIES = 5
+# More changed paths than this in one deploy are invalidated with one wildcard
+# for the location: 1,000 paths a month are free, and one wildcard costs as
+# much as one path (see collectfast/cloudfront.py).
+DEFAULT_CLOUDFRONT_MAX_PATHS = 1000
+#: CloudFront's quota of file paths in progress per distribution.
+CLOUDFRONT_MAX_FILE_PATHS = 3000
 
 # Collectfast 1.x settings that no longer do anything, and what replaces them.
 REMOVED_SETTINGS: dict[str, str] = {
@@ -77,6 +83,46 @@ class Settings:
     def report(self) -> str | None:
         value = getattr(settings, "COLLECTFAST_REPORT", None)
         return str(value) if value else None
+
+    # -- CDN ---------------------------------------------------------------
+
+    @property
+    def cloudfront_distribution_id(self) -> Any:
+        """The CloudFront distribution to invalidate after a deploy, or None."""
+        return getattr(settings, "COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID", None)
+
+    @property
+    def cloudfront_endpoint_url(self) -> Any:
+        """The CloudFront API endpoint, or None for AWS's."""
+        return getattr(settings, "COLLECTFAST_CLOUDFRONT_ENDPOINT_URL", None)
+
+    @property
+    def cloudfront_max_paths(self) -> Any:
+        """Paths invalidated one by one; above, one wildcard (validated by checks)."""
+        return getattr(
+            settings, "COLLECTFAST_CLOUDFRONT_MAX_PATHS", DEFAULT_CLOUDFRONT_MAX_PATHS
+        )
+
+    @property
+    def cloudfront_wait(self) -> bool:
+        return bool(getattr(settings, "COLLECTFAST_CLOUDFRONT_WAIT", False))
+
+    # -- Cache-Control policy ---------------------------------------------
+
+    @property
+    def hashed_cache_control(self) -> Any:
+        """Cache-Control for content-hashed names, or None for the storage's."""
+        return getattr(settings, "COLLECTFAST_HASHED_CACHE_CONTROL", None)
+
+    @property
+    def unhashed_cache_control(self) -> Any:
+        """Cache-Control for every other name, or None for the storage's."""
+        return getattr(settings, "COLLECTFAST_UNHASHED_CACHE_CONTROL", None)
+
+    @property
+    def cache_control(self) -> Any:
+        """``(glob, Cache-Control or None)`` pairs; the first match wins."""
+        return getattr(settings, "COLLECTFAST_CACHE_CONTROL", ())
 
 
 conf = Settings()

@@ -1,6 +1,7 @@
 """What a deploy did, for people (the summary line) and for pipelines (JSON).
 
-The uploaded paths are exactly what a CDN must invalidate.
+``stale`` lists what a CDN must invalidate: the unhashed names that changed or
+were deleted.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ class DeployReport:
     requests: int = 0
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
+    #: Unhashed names that changed or were deleted: what a CDN may still
+    #: serve old bytes for (see collectfast.cdn).
+    stale: list[str] = field(default_factory=list)
+    #: CloudFront paths invalidated (with --dry-run: that would be), and the
+    #: invalidations' ids, or why it failed.
+    invalidated: list[str] = field(default_factory=list)
+    invalidation_ids: list[str] = field(default_factory=list)
+    invalidation_error: str | None = None
 
     @property
     def bytes_uploaded(self) -> int:

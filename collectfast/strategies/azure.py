@@ -26,6 +26,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 from storages.backends.azure_storage import AzureStorage
 
+from collectfast import cache_policy
 from collectfast.conf import conf
 from collectfast.hashing import LocalDigest
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
@@ -205,6 +206,7 @@ class AzureStrategy(Strategy):
     def upload(self, name: str, source: Source, local: LocalDigest) -> None:
         key = self.key(name)
         settings = dict(self.storage._get_content_settings_parameters(key))
+        cache_policy.apply(self.storage, name, settings, "cache_control")
         settings["content_md5"] = bytearray.fromhex(local.md5)
         with source.open() as body:
             self.container.upload_blob(

@@ -26,6 +26,7 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 from storages.backends.gcloud import GoogleCloudStorage
 from storages.utils import clean_name
 
+from collectfast import cache_policy
 from collectfast.conf import conf
 from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_file, digest_stream
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
@@ -217,6 +218,7 @@ class GoogleCloudStrategy(Strategy):
     def upload(self, name: str, source: Source, local: LocalDigest) -> None:
         key = self.key(name)
         params = self.write_parameters(key)
+        cache_policy.apply(self.storage, name, params.blob_properties, "cache_control")
         blob = self.bucket.blob(key, chunk_size=self.storage.blob_chunk_size)
         for prop, value in params.blob_properties.items():
             setattr(blob, prop, value)

@@ -21,6 +21,7 @@ from s3transfer.utils import ChunksizeAdjuster
 from storages.backends.s3 import S3Storage, _filter_download_params
 from storages.utils import clean_name
 
+from collectfast import cache_policy
 from collectfast.cache import DigestCache
 from collectfast.conf import conf
 from collectfast.hashing import (
@@ -266,6 +267,7 @@ class S3Strategy(Strategy):
     def upload(self, name: str, source: Source, local: LocalDigest) -> None:
         key = self.key(name)
         params, gzipped = self.write_parameters(key)
+        cache_policy.apply(self.storage, name, params, "CacheControl")
         metadata = dict(params.get("Metadata") or {})
         metadata[MD5_METADATA] = local.md5
         params["Metadata"] = metadata

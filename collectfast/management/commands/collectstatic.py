@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, CommandParser
 
 from collectfast.after_collect import AfterCollectSteps, FoundFiles
+from collectfast.cdn import after_deploy
 from collectfast.collector import Collector, Job, Outcome, RemoteState
 from collectfast.conf import conf
 from collectfast.early import EarlyListing
@@ -110,11 +111,14 @@ class Command(AfterCollectSteps, collectstatic.Command):
             dry_run=self.dry_run,
         )
         try:
-            return self.collect_fast(strategy, self.report, collector)
+            collected = self.collect_fast(strategy, self.report, collector)
         finally:
             strategy.close()
             self.report.requests = strategy.requests
             self.report.seconds = time.perf_counter() - started
+        # Only after a successful deploy: CDN invalidation, deploy_finished.
+        after_deploy(strategy, self.report, log=self.log)
+        return collected
 
     def fast_strategy(self) -> Strategy | None:
         """The strategy to use, or None where Django's own logic must run."""
