@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 from dataclasses import dataclass
 from io import StringIO
@@ -11,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient
-from django.contrib.staticfiles.storage import staticfiles_storage
+from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from storages.backends.azure_storage import AzureStorage
 
 from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
@@ -379,3 +381,38 @@ def test_names_the_storage_strips_are_never_pruned(static_dir, az, settings):
     output = deploy(az, use_default_ignore_patterns=False, clear=True)
     assert az.counts() == {"list": 1, "other": 1, "upload": 1}
     assert az.objects(prefix="") == {"well-known.txt": b"hello\n"}
+
+
+class ManifestAzureStorage(ManifestFilesMixin, AzureStorage):
+    """Hashed names and a manifest on Azure, as a project would declare it."""
+
+    def read_manifest(self) -> str | None:
+        # AzureStorage raises the SDK's ResourceNotFoundError for a missing
+        # blob where ManifestFilesMixin expects FileNotFoundError.
+        try:
+            return super().read_manifest()
+        except ResourceNotFoundError:
+            return None
+
+
+def test_hashed_names_get_the_hashed_cache_control(site, az, settings):
+    settings.COLLECTFAST_HASHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
+    settings.STORAGES = az.storages(cache_control="public, max-age=60")
+    settings.STORAGES["staticfiles"]["BACKEND"] = (
+        "tests.test_azure.ManifestAzureStorage"
+    )
+    staticfiles_storage._setup()  # reads the manifest: the storage's request
+    deploy(az)
+    container = az.client()
+    manifest = json.loads(container.download_blob("static/staticfiles.json").readall())
+    hashed = set(manifest["paths"].values())
+    assert len(hashed) == len(FILES)
+    stored = {
+        blob.name[len("static/") :]: blob.content_settings.cache_control
+        for blob in container.list_blobs(name_starts_with="static/")
+    }
+    assert {name: stored[name] for name in hashed} == dict.fromkeys(
+        hashed, "public, max-age=31536000, immutable"
+    )
+    unhashed = {name: value for name, value in stored.items() if name not in hashed}
+    assert unhashed == dict.fromkeys([*FILES, "staticfiles.json"], "public, max-age=60")

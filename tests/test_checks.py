@@ -292,6 +292,139 @@ def test_E008_staticfiles_storage_conflicts_with_storages(site, settings):
     assert_refuses(site, checks.E008)
 
 
+@pytest.mark.parametrize(
+    "value", ["d111111abcdef8.cloudfront.net", "e2qwruhapomqzl", 12, ["E1"]]
+)
+def test_E009_distribution_id_not_an_id(site, settings, value):
+    settings.COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID = value
+    error = only(checks.E009)
+    assert error.msg == (
+        "COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID must be a CloudFront "
+        f"distribution ID or None, got {value!r}."
+    )
+    assert error.hint == (
+        "Set it to the distribution's ID as the CloudFront console shows it "
+        "(such as 'E2QWRUHAPOMQZL'), not its domain name or ARN."
+    )
+    assert_refuses(site, checks.E009)
+
+
+def test_E010_distribution_for_a_storage_that_is_not_s3(site, settings):
+    settings.COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID = "E2QWRUHAPOMQZL"
+    error = only(checks.E010)
+    assert error.msg == (
+        "COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID is set, but the static files "
+        "storage 'django.contrib.staticfiles.storage.StaticFilesStorage' is not "
+        "an S3 storage, so collectfast can't tell its paths in the distribution."
+    )
+    assert error.hint == (
+        "Remove COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID and purge the CDN from a "
+        "collectfast.signals.deploy_finished receiver."
+    )
+    assert_refuses(site, checks.E010)
+
+
+def test_E010_not_for_an_s3_storage_or_without_collectfast(site, settings):
+    settings.COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID = "E2QWRUHAPOMQZL"
+    settings.STORAGES = {
+        **FILESYSTEM_STORAGES,
+        "staticfiles": {
+            "BACKEND": "tests.storages.ManifestS3",
+            "OPTIONS": {"bucket_name": "b", "access_key": "k", "secret_key": "s"},
+        },
+    }
+    assert messages(checks.E010) == []
+    settings.STORAGES = FILESYSTEM_STORAGES
+    settings.COLLECTFAST_ENABLED = False
+    assert messages(checks.E010) == []
+
+
+@pytest.mark.parametrize("value", [-1, 3001, "100", True, 10.0, None])
+def test_E011_max_paths_out_of_range(site, settings, value):
+    settings.COLLECTFAST_CLOUDFRONT_MAX_PATHS = value
+    error = only(checks.E011)
+    assert error.msg == (
+        "COLLECTFAST_CLOUDFRONT_MAX_PATHS must be an integer from 0 to 3000 "
+        f"(CloudFront's limit of paths in progress), got {value!r}."
+    )
+    assert error.hint == (
+        "Set COLLECTFAST_CLOUDFRONT_MAX_PATHS = 1000, or 0 to always invalidate "
+        "the whole location with one wildcard."
+    )
+    assert_refuses(site, checks.E011)
+
+
+@pytest.mark.parametrize("value", [0, 3000])
+def test_E011_limits_are_allowed(site, settings, value):
+    settings.COLLECTFAST_CLOUDFRONT_MAX_PATHS = value
+    assert messages(checks.E011) == []
+
+
+@pytest.mark.parametrize("value", ["cloudfront.amazonaws.com", 5000, ""])
+def test_E012_endpoint_not_a_url(site, settings, value):
+    settings.COLLECTFAST_CLOUDFRONT_ENDPOINT_URL = value
+    error = only(checks.E012)
+    assert error.msg == (
+        f"COLLECTFAST_CLOUDFRONT_ENDPOINT_URL must be an http(s) URL or None, "
+        f"got {value!r}."
+    )
+    assert error.hint == (
+        "Remove COLLECTFAST_CLOUDFRONT_ENDPOINT_URL to use AWS's CloudFront API, "
+        "or set it to a URL such as 'http://127.0.0.1:5000'."
+    )
+    assert_refuses(site, checks.E012)
+
+
+@pytest.mark.parametrize(
+    ("name", "example"),
+    [
+        ("COLLECTFAST_HASHED_CACHE_CONTROL", "public, max-age=31536000, immutable"),
+        ("COLLECTFAST_UNHASHED_CACHE_CONTROL", "public, max-age=300"),
+    ],
+)
+@pytest.mark.parametrize("value", ["", "  ", 31536000, True])
+def test_E013_cache_control_not_a_string(site, settings, name, example, value):
+    setattr(settings, name, value)
+    error = only(checks.E013)
+    assert error.msg == (
+        f"{name} must be a Cache-Control header value or None, got {value!r}."
+    )
+    assert error.hint == (
+        f"Set {name} = {example!r}, or None to keep the storage's own."
+    )
+    assert_refuses(site, checks.E013)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "*.css",
+        {"*.css": "no-cache"},
+        [("*.css",)],
+        [("*.css", 60)],
+        [(b"*.css", "no-cache")],
+        ["*.css"],
+    ],
+)
+def test_E014_cache_control_patterns_not_pairs(site, settings, value):
+    settings.COLLECTFAST_CACHE_CONTROL = value
+    error = only(checks.E014)
+    assert error.msg == (
+        "COLLECTFAST_CACHE_CONTROL must be a list of (glob, Cache-Control or "
+        f"None) pairs, got {value!r}."
+    )
+    assert error.hint == (
+        "Set COLLECTFAST_CACHE_CONTROL = [('*.woff2', 'public, max-age=31536000, "
+        "immutable'), ('robots.txt', 'no-cache')]."
+    )
+    assert_refuses(site, checks.E014)
+
+
+def test_E014_valid_patterns(site, settings):
+    settings.COLLECTFAST_CACHE_CONTROL = [("*.woff2", "max-age=60"), ["admin/*", None]]
+    assert messages(checks.E014) == []
+
+
 # -- warnings: reported, the command still runs -------------------------------------
 
 
@@ -496,6 +629,28 @@ def test_W004_only_for_the_collectfast_cache(site, settings, tmp_path):
     assert messages(checks.W004) == []
     settings.COLLECTFAST_CACHE = "small"
     assert only(checks.W004).msg.startswith("The cache 'small' (FileBasedCache)")
+
+
+def test_W005_hashed_cache_control_without_hashed_names(site, settings):
+    settings.COLLECTFAST_HASHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
+    warning = only(checks.W005)
+    assert warning.msg == (
+        "COLLECTFAST_HASHED_CACHE_CONTROL has no effect: the static files "
+        "storage 'django.contrib.staticfiles.storage.StaticFilesStorage' does "
+        "not store content-hashed names."
+    )
+    assert warning.hint == (
+        "Use a manifest storage (such as "
+        "storages.backends.s3.S3ManifestStaticStorage), or remove "
+        "COLLECTFAST_HASHED_CACHE_CONTROL."
+    )
+    settings.STORAGES = {
+        **FILESYSTEM_STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+        },
+    }
+    assert messages(checks.W005) == []
 
 
 # -- without the S3 extra ---------------------------------------------------------------

@@ -8,6 +8,7 @@ not make the background bucket-metadata request, whatever the environment.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -19,11 +20,12 @@ from typing import Any
 
 import pytest
 import requests
-from django.contrib.staticfiles.storage import staticfiles_storage
+from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from google.api_core.exceptions import GoogleAPICallError, RetryError
+from storages.backends.gcloud import GoogleCloudStorage
 
 from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
@@ -392,3 +394,33 @@ def test_collectfast_imports_without_provider_sdks():
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+class ManifestGoogleCloudStorage(ManifestFilesMixin, GoogleCloudStorage):
+    """Hashed names and a manifest on GCS, as a project would declare it."""
+
+
+def test_hashed_names_get_the_hashed_cache_control(site, gcs, settings):
+    settings.COLLECTFAST_HASHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
+    settings.STORAGES = gcs.storages(
+        object_parameters={"cache_control": "public, max-age=60"}
+    )
+    settings.STORAGES["staticfiles"]["BACKEND"] = (
+        "tests.test_gcloud.ManifestGoogleCloudStorage"
+    )
+    # Not deploy(): the storage's own client reads the manifest and may look
+    # the bucket up from a background thread, requests collectfast can't count.
+    call_command("collectstatic", interactive=False, verbosity=0)
+    bucket = gcs.client().bucket(gcs.bucket)
+    manifest = json.loads(bucket.blob("static/staticfiles.json").download_as_bytes())
+    hashed = set(manifest["paths"].values())
+    assert len(hashed) == len(FILES)
+    stored = {
+        blob.name[len("static/") :]: blob.cache_control
+        for blob in gcs.client().list_blobs(gcs.bucket, prefix="static/")
+    }
+    assert {name: stored[name] for name in hashed} == dict.fromkeys(
+        hashed, "public, max-age=31536000, immutable"
+    )
+    unhashed = {name: value for name, value in stored.items() if name not in hashed}
+    assert unhashed == dict.fromkeys([*FILES, "staticfiles.json"], "public, max-age=60")
