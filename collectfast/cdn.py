@@ -126,14 +126,14 @@ def invalidate_cloudfront(
         return  # nothing a CDN may serve stale: no request
     from collectfast import cloudfront
 
-    invalidation = cloudfront.plan(
-        strategy, report.stale, int(conf.cloudfront_max_paths)
-    )
+    max_paths = int(conf.cloudfront_max_paths)
+    invalidation = cloudfront.plan(strategy, report.stale, max_paths)
     why = ""
     if invalidation.uses_wildcard:
+        count = invalidation.stale
         why = (
-            f" ({invalidation.stale:,} names changed or were deleted, more "
-            "than COLLECTFAST_CLOUDFRONT_MAX_PATHS)"
+            f" ({count:,} changed or deleted name{'s' if count != 1 else ''}, "
+            f"more than COLLECTFAST_CLOUDFRONT_MAX_PATHS = {max_paths:,})"
         )
     if report.dry_run:
         report.invalidated = invalidation.paths
@@ -157,15 +157,17 @@ def invalidate_cloudfront(
         ) from exc
     report.invalidated = paths
     report.invalidation_ids.append(invalidation_id)
+    if paths != invalidation.paths:
+        why = " (CloudFront had too many file paths in progress)"
     for path in paths:
         log(f"Invalidating '{path}'{why}", level=2)
-    count = f"{len(paths):,} path{'s' if len(paths) != 1 else ''}"
+    sent = f"{len(paths):,} path{'s' if len(paths) != 1 else ''}"
     log(
-        f"Invalidated {count} in CloudFront distribution {distribution!r} "
+        f"Invalidated {sent} in CloudFront distribution {distribution!r} "
         f"(invalidation {invalidation_id!r}).",
         level=1,
     )
-    logger.info("Invalidated %s in %r (%s)", count, distribution, invalidation_id)
+    logger.info("Invalidated %s in %r (%s)", sent, distribution, invalidation_id)
     if conf.cloudfront_wait:
         try:
             client.wait(invalidation_id)

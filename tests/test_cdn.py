@@ -200,8 +200,8 @@ def test_more_changes_than_max_paths_invalidate_the_location(site, s3, cdn, sett
     output, _ = deploy(verbosity=2)
     assert cdn.invalidations() == [["/static/*"]]
     assert (
-        "Invalidating '/static/*' (3 names changed or were deleted, more than "
-        "COLLECTFAST_CLOUDFRONT_MAX_PATHS)" in output
+        "Invalidating '/static/*' (3 changed or deleted names, more than "
+        "COLLECTFAST_CLOUDFRONT_MAX_PATHS = 2)" in output
     )
 
 
@@ -210,6 +210,11 @@ def test_max_paths_zero_always_uses_the_wildcard(site, s3, cdn, settings):
     settings.STORAGES = s3.storages(location="")
     deploy()
     (site / "robots.txt").write_text("User-agent: bot\n")
+    output, _ = deploy(dry_run=True)
+    assert (
+        "Would invalidate '/*' (1 changed or deleted name, more than "
+        "COLLECTFAST_CLOUDFRONT_MAX_PATHS = 0)\n" in output
+    )
     deploy()
     assert cdn.invalidations() == [["/*"]]
 
@@ -343,6 +348,29 @@ def test_unreachable_cloudfront_endpoint_is_described(site, s3, cdn, settings):
         f"could not connect to CloudFront at {endpoint}; check "
         "COLLECTFAST_CLOUDFRONT_ENDPOINT_URL and the network" in str(excinfo.value)
     )
+
+
+def test_access_denied_names_the_permission(site, s3, cdn, proxy, settings):
+    deploy()
+    settings.COLLECTFAST_CLOUDFRONT_ENDPOINT_URL = proxy.endpoint_url
+    proxy.add_fault(
+        lambda r: r.method == "POST" and r.key.endswith("/invalidation"),
+        status=403,
+        code="AccessDenied",
+    )
+    write_files(site, {name: "v2" for name in FILES})
+    with pytest.raises(CommandError) as excinfo:
+        deploy()
+    assert str(excinfo.value) == (
+        "The files were deployed, but CloudFront did not invalidate them: the "
+        f"deploy credentials may not invalidate distribution '{cdn.id}'; allow "
+        "them cloudfront:CreateInvalidation (and cloudfront:GetInvalidation with "
+        "COLLECTFAST_CLOUDFRONT_WAIT); then invalidate by hand with `aws "
+        f"cloudfront create-invalidation --distribution-id {cdn.id} --paths "
+        "'/static/css/app.css' '/static/js/app.js' '/static/robots.txt'` "
+        "(running collectstatic again finds nothing changed)."
+    )
+    assert cdn.invalidations() == []
 
 
 # -- --dry-run ----------------------------------------------------------------------
