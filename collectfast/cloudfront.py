@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
     from collectfast.strategies.s3 import S3Strategy
 
-MAX_FILE_PATHS = CLOUDFRONT_MAX_FILE_PATHS
 #: Characters left as they are in a path: those Django's filepath_to_uri()
 #: leaves (so a path is spelled as the URLs in the site's pages spell it),
 #: less "*", which CloudFront reads as a wildcard.
@@ -89,7 +88,7 @@ def plan(
     """The paths to invalidate for ``names``: each, or the location's wildcard
     when there are more than ``max_paths`` (capped by CloudFront's quota)."""
     wildcard = location_wildcard(strategy)
-    if len(names) > min(max_paths, MAX_FILE_PATHS):
+    if len(names) > min(max_paths, CLOUDFRONT_MAX_FILE_PATHS):
         return InvalidationPlan([wildcard], len(names), wildcard)
     paths = sorted({viewer_path(strategy, name) for name in names})
     return InvalidationPlan(paths, len(names), wildcard)
