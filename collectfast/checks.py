@@ -15,6 +15,7 @@ from django.core.checks import register as register_check
 from django.utils.module_loading import import_string
 
 from collectfast.conf import REMOVED_SETTINGS, conf
+from collectfast.preconditions import user_overrides
 
 E001 = "collectfast.E001"  # listed after django.contrib.staticfiles
 E002 = "collectfast.E002"  # COLLECTFAST_THREADS not a positive integer
@@ -28,8 +29,23 @@ W001 = "collectfast.W001"  # no fast strategy for the storage: Django's logic ru
 W002 = "collectfast.W002"  # a removed Collectfast 1.x setting is still set
 W003 = "collectfast.W003"  # STATICFILES_STORAGE is set (removed in Django 5.1)
 W004 = "collectfast.W004"  # the cache's MAX_ENTRIES is below the static file count
+W005 = "collectfast.W005"  # the storage overrides a method the strategy stands in for
 
-ALL_IDS = (E001, E002, E003, E004, E005, E006, E007, E008, W001, W002, W003, W004)
+ALL_IDS = (
+    E001,
+    E002,
+    E003,
+    E004,
+    E005,
+    E006,
+    E007,
+    E008,
+    W001,
+    W002,
+    W003,
+    W004,
+    W005,
+)
 
 STATICFILES_APP = "django.contrib.staticfiles"
 
@@ -203,6 +219,21 @@ def check_strategy(**kwargs: object) -> list[CheckMessage]:
                 hint="Remove COLLECTFAST_STRATEGY to choose by storage class, or "
                 "point it at a strategy for this storage.",
                 id=E005,
+            )
+        ]
+    overridden = user_overrides(storage, strategy_class.stands_in_for)
+    if overridden:
+        names = ", ".join(f"{name}()" for name in overridden)
+        return [
+            Warning(
+                f"The static files storage {storage_name!r} overrides {names}, "
+                "which collectfast's strategy would skip, so collectstatic runs "
+                "Django's own logic for it.",
+                hint="Keep the storage's own writes (do the work in "
+                "post_process(), or in a Strategy subclass set as "
+                "COLLECTFAST_STRATEGY), or set COLLECTFAST_ENABLED = False to "
+                "silence this warning.",
+                id=W005,
             )
         ]
     return []

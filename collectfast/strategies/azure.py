@@ -28,7 +28,13 @@ from storages.backends.azure_storage import AzureStorage
 
 from collectfast.conf import conf
 from collectfast.hashing import LocalDigest
-from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+from collectfast.strategies.base import (
+    WRITES,
+    Decision,
+    RemoteObject,
+    Source,
+    Strategy,
+)
 
 # Metadata keys must be C# identifiers: no hyphens.
 MD5_METADATA = "collectfast_md5"
@@ -41,6 +47,8 @@ class AzureStrategy(Strategy):
 
     storage: AzureStorage
     storage_classes = ("storages.backends.azure_storage.AzureStorage",)
+    # Deletes are batched, not storage.delete() per file.
+    stands_in_for = (*WRITES, "delete")
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)

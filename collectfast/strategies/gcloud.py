@@ -28,7 +28,13 @@ from storages.utils import clean_name
 
 from collectfast.conf import conf
 from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_file, digest_stream
-from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+from collectfast.strategies.base import (
+    WRITES,
+    Decision,
+    RemoteObject,
+    Source,
+    Strategy,
+)
 
 # A listing's tag for an object without an md5 (a composite object): its CRC32C.
 CRC32C_TAG = "crc32c:"
@@ -54,6 +60,8 @@ class GoogleCloudStrategy(Strategy):
 
     storage: GoogleCloudStorage
     storage_classes = ("storages.backends.gcloud.GoogleCloudStorage",)
+    # Deletes are batched, not storage.delete() per file.
+    stands_in_for = (*WRITES, "delete")
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)

@@ -30,7 +30,13 @@ from collectfast.hashing import (
     digest_stream,
     stream_size,
 )
-from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+from collectfast.strategies.base import (
+    WRITES,
+    Decision,
+    RemoteObject,
+    Source,
+    Strategy,
+)
 from collectfast.strategies.s3_errors import describe_s3_error
 from collectfast.strategies.s3_listing import ListingParserFactory, SplitListing
 
@@ -50,6 +56,8 @@ class S3Strategy(Strategy):
 
     storage: S3Storage
     storage_classes = ("storages.backends.s3.S3Storage",)
+    # Deletes are batched, not storage.delete() per file.
+    stands_in_for = (*WRITES, "delete")
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
