@@ -93,6 +93,11 @@ class AfterCollectSteps:
                 f"site keeps using the previous one. First error, for "
                 f"{first_name!r}: {describe(first_error, strategy)}"
             ) from first_error
+        except Exception as exc:
+            if exc is processor.error:
+                # Raised by Django's post_process: out as Django lets it out.
+                self.post_process_error = exc
+            raise
         for name, (decision, size) in processor.decisions.items():
             if decision.upload:
                 report.uploaded.append(FileEntry(name, decision.reason, size))

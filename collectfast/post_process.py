@@ -107,6 +107,8 @@ class PostProcessor:
         self.saved: dict[str, Source] = {}
         self.stored: set[str] = set()
         self.decisions: dict[str, tuple[Decision, int]] = {}
+        #: What Django's post_process raised (not yielded), if it did.
+        self.error: BaseException | None = None
         self.shadow = self._make_shadow()
 
     def _make_shadow(self) -> Any:
@@ -151,7 +153,7 @@ class PostProcessor:
         return self.storage.open(name, mode)  # type: ignore[no-any-return]
 
     def save(self, name: str, content: Any) -> str:
-        name = _clean(name)
+        name = _clean(self.strategy.saved_name(name))
         self.saved[name] = self._source(content)
         self.present.add(name)
         return name
@@ -188,16 +190,30 @@ class PostProcessor:
         With ``adopt_state`` the storage is left as Django's own run leaves
         it (``hashed_files``, ``manifest_hash``, whatever else it set).
         """
-        for original_path, processed_path, processed in self.shadow.post_process(
-            dict(self.found_files), dry_run=dry_run
-        ):
+        processing = self.shadow.post_process(dict(self.found_files), dry_run=dry_run)
+        while True:
+            try:
+                original_path, processed_path, processed = next(processing)
+            except StopIteration:
+                break
+            except UploadsFailed:
+                raise
+            except Exception as exc:
+                # Raised by Django's own post-processing: it ends the run as
+                # it ends Django's (see _stopped()).
+                self.error = exc
+                self._stopped(adopt_state)
+                raise
             if isinstance(processed, Exception):
-                # collectstatic stops here. Django's run has stored every file
-                # saved so far, and the storage holds what it set: so do we.
-                self.store_saved()
-                if adopt_state:
-                    self.adopt_state()
+                self._stopped(adopt_state)  # collectstatic stops at this one
             yield original_path, processed_path, processed
+        self.store_saved()
+        if adopt_state:
+            self.adopt_state()
+
+    def _stopped(self, adopt_state: bool) -> None:
+        """Post-processing failed: Django's run has stored every file saved
+        so far, and the storage holds what it set by then. So do we."""
         self.store_saved()
         if adopt_state:
             self.adopt_state()

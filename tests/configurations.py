@@ -101,6 +101,8 @@ class StampingManifest(ManifestStaticFilesStorage):
     """The same, with hashed names: post-processing must run Django's way."""
 
     def _save(self, name: str, content: Any) -> str:
+        if name == self.manifest_name:
+            return super()._save(name, content)
         data = content.read()
         if isinstance(data, str):
             data = data.encode()
@@ -138,3 +140,17 @@ class StampingS3(S3StaticStorage):
 def lazy_s3_manifest(**options: Any) -> Any:
     """S3ManifestStaticStorage behind a LazyObject."""
     return SimpleLazyObject(lambda: S3ManifestStaticStorage(**options))
+
+
+class LaxManifest(ManifestStaticFilesStorage):
+    """manifest_strict off: a missing reference keeps its name."""
+
+    manifest_strict = False
+
+
+class IntermediateManifest(ManifestStaticFilesStorage):
+    keep_intermediate_files = True
+
+
+class NamedManifest(ManifestStaticFilesStorage):
+    manifest_name = "custom/manifest.json"

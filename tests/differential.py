@@ -233,12 +233,15 @@ def compare(
     bucket: Bucket | None = None,
     runs: int = 1,
     between: Callable[[], None] | None = None,
+    error: bool | None = False,
     **options: Any,
 ) -> tuple[Run, Run]:
     """Django's runs, then collectfast's, each from ``prepare()``'s start.
 
     ``runs`` > 1 deploys again (after ``between()``) and compares each run.
-    Returns the last pair, for assertions of the scenario's own.
+    Django's last run fails if and only if ``error`` (None: either way): a
+    configuration both commands refuse the same way proves little. Returns
+    the last pair, for assertions of the scenario's own.
     """
     results: dict[str, list[Run]] = {}
     for name, command in (("django", djangos), ("collectfast", ours)):
@@ -253,6 +256,10 @@ def compare(
             results[name].append(command(bucket=bucket, **options))
     for theirs, mine in zip(results["django"], results["collectfast"], strict=True):
         assert_same(theirs, mine)
+    for earlier in results["django"][:-1]:
+        assert earlier.error is None, earlier.error
+    last = results["django"][-1].error
+    assert error is None or (last is not None) == error, last
     return results["django"][-1], results["collectfast"][-1]
 
 

@@ -9,12 +9,16 @@ finders with a list() of their own, source storages that change the bytes.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from django.contrib.staticfiles.management.commands import collectstatic
+from django.test import override_settings
+from hypothesis import strategies as st
 
 from tests.differential import (
     Bucket,
@@ -185,20 +189,31 @@ def test_storages(site, settings, backend, threads):
 
 
 @pytest.mark.parametrize(
-    "options",
+    "backend",
     [
-        {"manifest_strict": False},
-        {"keep_intermediate_files": True},
-        {"manifest_name": "custom/manifest.json"},
-        {"location": "elsewhere", "base_url": "/assets/"},
+        "tests.configurations.LaxManifest",
+        "tests.configurations.IntermediateManifest",
+        "tests.configurations.NamedManifest",
     ],
-    ids=repr,
+    ids=lambda path: path.rsplit(".", 1)[1],
 )
-def test_manifest_options(site, settings, options):
-    if "location" in options:
-        options = {**options, "location": str(site / options["location"])}
-        settings.STATIC_ROOT = options["location"]
-    settings.STORAGES = storages(MANIFEST, **options)
+@pytest.mark.parametrize("missing_reference", [False, True])
+def test_manifest_attributes(site, settings, backend, missing_reference):
+    """manifest_strict, keep_intermediate_files, manifest_name (class
+    attributes), with a reference to a file that doesn't exist or without."""
+    missing = site / "src/css/missing.css"
+    missing.unlink(missing_ok=True)
+    if missing_reference:
+        missing.write_text('a { background: url("nope.png"); }')
+    settings.STORAGES = storages(backend)
+    compare(verbosity=2, error=missing_reference)
+
+
+def test_manifest_storage_options(site, settings):
+    """OPTIONS: another location and base_url."""
+    location = str(site / "elsewhere")
+    settings.STATIC_ROOT = location  # cleared before each run, as STATIC_ROOT is
+    settings.STORAGES = storages(MANIFEST, location=location, base_url="/assets/")
     compare(verbosity=2)
 
 
@@ -241,7 +256,11 @@ def test_post_processing_error(site, settings, on_redeploy):
 
     settings.STORAGES = storages(MANIFEST)
     django_run, _ = compare(
-        verbosity=2, prepare=prepare, runs=1 + on_redeploy, between=break_it
+        verbosity=2,
+        prepare=prepare,
+        runs=1 + on_redeploy,
+        between=break_it,
+        error=True,
     )
     assert django_run.error is not None
     assert "nope.png" in django_run.error[1]
@@ -256,7 +275,7 @@ def test_post_processing_error(site, settings, on_redeploy):
 def test_static_root_not_set(site, settings, static_root, backend, options):
     settings.STATIC_ROOT = static_root
     settings.STORAGES = storages(backend)
-    django_run, _ = compare(verbosity=1, **options)
+    django_run, _ = compare(verbosity=1, error=True, **options)
     assert django_run.error == (
         "django.core.exceptions.ImproperlyConfigured",
         "You're using the staticfiles app without having set the STATIC_ROOT "
@@ -288,17 +307,26 @@ def populate() -> None:
     os.symlink(root / "missing.css", root / "broken.css")
 
 
+@pytest.mark.parametrize("verbosity", [1, 2])
 @pytest.mark.parametrize("dry_run", [False, True])
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
-def test_clear_stale_files(site, settings, backend, dry_run):
+def test_clear_stale_files(site, settings, backend, dry_run, verbosity):
     settings.STORAGES = storages(backend)
-    compare(verbosity=2, prepare=populate, clear=True, dry_run=dry_run)
+    compare(verbosity=verbosity, prepare=populate, clear=True, dry_run=dry_run)
 
 
+@pytest.mark.parametrize("verbosity", [1, 2])
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_replace_stale_files(site, settings, dry_run, verbosity):
+    """Without --clear: stale copies are replaced (Django deletes them first)."""
+    compare(verbosity=verbosity, prepare=populate, dry_run=dry_run)
+
+
+@pytest.mark.parametrize("verbosity", [0, 1, 3])
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
-def test_dry_run(site, settings, backend):
+def test_dry_run(site, settings, backend, verbosity):
     settings.STORAGES = storages(backend)
-    compare(verbosity=3, dry_run=True, runs=2)
+    compare(verbosity=verbosity, dry_run=True, runs=2)
 
 
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
@@ -323,7 +351,13 @@ def test_copy_over_links(site):
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
 def test_prompt(site, settings, answer, clear, backend):
     settings.STORAGES = storages(backend)
-    compare(verbosity=1, prepare=populate, answer=answer, clear=clear)
+    compare(
+        verbosity=1,
+        prepare=populate,
+        answer=answer,
+        clear=clear,
+        error=answer != "yes",  # Django takes only 'yes' for a yes
+    )
 
 
 def test_no_prompt_for_an_empty_destination(site):
@@ -354,23 +388,26 @@ def bucket(site, s3, settings) -> Bucket:
     return Bucket(s3.client, s3.bucket, "static/")
 
 
-@pytest.mark.parametrize("threads", [1, 20])
 @pytest.mark.parametrize(
-    "backend",
+    ("backend", "threads"),
     [
-        S3_STATIC,
-        S3_MANIFEST,
-        "tests.storages.MyS3",
-        "tests.storages.ManifestS3",
-        "tests.configurations.StampingS3",
-        "tests.configurations.lazy_s3_manifest",
+        (S3_STATIC, 1),
+        (S3_STATIC, 20),
+        (S3_MANIFEST, 1),
+        ("tests.storages.ManifestS3", 20),
+        ("tests.storages.MyS3", 4),
+        ("tests.configurations.StampingS3", 4),
+        ("tests.configurations.lazy_s3_manifest", 4),
     ],
-    ids=lambda path: path.rsplit(".", 1)[1],
+    ids=lambda value: str(value).rsplit(".", 1)[-1],
 )
 def test_s3_storages(bucket, s3, settings, backend, threads):
     settings.COLLECTFAST_THREADS = threads
     settings.STORAGES = s3.storages(backend=backend)
-    compare(verbosity=3, bucket=bucket, runs=2)
+    # Django's S3 runs are slow (a HEAD, a DELETE and a PUT per file): the
+    # redeploy once per kind of storage.
+    redeploy = threads != 4
+    compare(verbosity=3, bucket=bucket, runs=1 + redeploy)
 
 
 @pytest.mark.parametrize("options", [{"dry_run": True}, {"post_process": False}])
@@ -383,12 +420,12 @@ def test_s3_options(bucket, s3, settings, options):
 def test_s3_prompt(bucket, s3, settings, answer):
     """A remote destination always asks (Django can't tell whether it's empty)."""
     settings.STORAGES = s3.storages(backend=S3_STATIC)
-    compare(verbosity=1, bucket=bucket, answer=answer)
+    compare(verbosity=1, bucket=bucket, answer=answer, error=answer == "no")
 
 
 def test_s3_link_is_refused(bucket, s3, settings):
     settings.STORAGES = s3.storages(backend=S3_STATIC)
-    django_run, _ = compare(verbosity=1, bucket=bucket, link=True)
+    django_run, _ = compare(verbosity=1, bucket=bucket, link=True, error=True)
     assert django_run.error == (
         "django.core.management.base.CommandError",
         "Can't symlink to a remote destination.",
@@ -405,4 +442,88 @@ def test_s3_default_storage_as_a_source(bucket, s3, settings):
         "default": media["staticfiles"],
     }
     settings.STATICFILES_FINDERS = [FS_FINDER, DEFAULT_FINDER]
-    compare(verbosity=2, bucket=bucket)
+    django_run, _ = compare(verbosity=2, bucket=bucket, error=True)
+    assert django_run.error == (
+        "builtins.NotImplementedError",
+        "This backend doesn't support absolute paths.",
+    )
+
+
+# -- generated trees ------------------------------------------------------------
+# Names mixing unicode, spaces, %, #, ?, glob characters, leading dots and ~,
+# nested deep, the same name from two directories; Django's storage and its
+# manifest variant (whose hashed names parse names as URLs).
+
+NAME_CHARACTERS = "aZ9é中ß _-%#?[]*~.+,;=&'@!()"
+component = st.text(NAME_CHARACTERS, min_size=1, max_size=6).filter(
+    lambda name: name not in (".", "..")
+)
+relative_path = st.lists(component, min_size=1, max_size=6).map("/".join)
+
+
+@st.composite
+def trees(draw: Any) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """Two source directories; paths that would need a file to be a directory
+    too are dropped. Some CSS files reference another file of the tree."""
+    paths = draw(st.lists(relative_path, min_size=1, max_size=12, unique=True))
+    files: list[str] = []
+    for path in paths:
+        parents = {"/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)}
+        if parents.isdisjoint(files) and not any(
+            other.startswith(path + "/") for other in files
+        ):
+            files.append(path)
+    first: dict[str, bytes] = {}
+    second: dict[str, bytes] = {}
+    for number, path in enumerate(files):
+        content = f"/* {number} */\n".encode()
+        if path.endswith(".css") and draw(st.booleans()):
+            target = draw(st.sampled_from(files))
+            content += f'a {{ background: url("/static/{target}"); }}\n'.encode()
+        where = draw(st.sampled_from(["first", "second", "both"]))
+        if where in ("first", "both"):
+            first[path] = content
+        if where in ("second", "both"):
+            second[path] = b"second: " + content
+    return first, second
+
+
+@hypothesis.settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(
+    generated=trees(),
+    backend=st.sampled_from([STATIC, "tests.configurations.LaxManifest"]),
+    default_ignore=st.booleans(),
+)
+# Found by this test: a hashed name that leaves the location ("/9.<hash>"),
+# and names Django's hashed-name logic parses as a query and a fragment.
+@hypothesis.example(
+    generated=({"9": b"/* 0 */\n", " /9": b"/* 1 */\n"}, {}),
+    backend="tests.configurations.LaxManifest",
+    default_ignore=False,
+)
+@hypothesis.example(
+    generated=({"9": b"/* 0 */\n", "?/#": b"/* 1 */\n"}, {}),
+    backend="tests.configurations.LaxManifest",
+    default_ignore=False,
+)
+def test_generated_trees(tmp_path, generated, backend, default_ignore):
+    first, second = generated
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    write_tree(root / "first", first)
+    write_tree(root / "second", second)
+    # A context per example: the settings fixture would stack an override
+    # per assignment, and hundreds of examples nest too deep.
+    with override_settings(
+        STATIC_ROOT=str(root / "collected"),
+        STATICFILES_DIRS=[root / "first", str(root / "second")],
+        STATICFILES_FINDERS=[FS_FINDER],
+        STORAGES=storages(backend),
+    ):
+        # Django may refuse a generated name (a hashed name that leaves the
+        # location, say): collectfast must refuse it the same way.
+        compare(verbosity=2, use_default_ignore_patterns=default_ignore, error=None)

@@ -72,7 +72,8 @@ def test_a_lazy_source_reads_through_to_its_storage(tmp_path):
     # Not set up yet: nothing is assumed about it; Django's calls answer.
     assert source.filesystem_path is None
     assert source.storage_path() == str(tmp_path / "a.css")
-    assert source.open().read() == b"a"
+    with source.open() as stream:
+        assert stream.read() == b"a"
     # Set up (as a finder's listing does): the storage behind it answers.
     assert LocalFile(lazy, "a.css").filesystem_path == str(tmp_path / "a.css")  # type: ignore[arg-type]
 

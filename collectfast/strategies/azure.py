@@ -25,6 +25,7 @@ from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 from storages.backends.azure_storage import AzureStorage
+from storages.utils import clean_name
 
 from collectfast.conf import conf
 from collectfast.hashing import LocalDigest
@@ -147,6 +148,12 @@ class AzureStrategy(Strategy):
         elif storage.token_credential:
             credential = storage.token_credential
         return BlobServiceClient(account_url, credential=credential, **options)
+
+    def saved_name(self, name: str) -> str:
+        # The storage's _save() maps the name to a key first (raising for one
+        # outside its location), and returns the cleaned name.
+        self.key(name)
+        return str(clean_name(name))
 
     def key(self, name: str) -> str:
         return str(self.storage._get_valid_path(name))

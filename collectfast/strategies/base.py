@@ -251,6 +251,16 @@ class Strategy(ABC):
             return Decision.send("changed: digest differs")
         return Decision.skip()
 
+    def saved_name(self, name: str) -> str:
+        """The name the storage's ``_save(name)`` stores under and returns
+        (normalised), raising what it raises before it writes anything (a
+        name outside its location: SuspiciousFileOperation).
+
+        Called for each name post-processing saves, in the thread that saves
+        it: Django's hashed names and errors come out of Django's loop.
+        """
+        return name
+
     @abstractmethod
     def upload(self, name: str, source: Source, local: LocalDigest) -> None:
         """Store ``source`` as ``name``, replacing any object there atomically."""

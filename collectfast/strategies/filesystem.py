@@ -106,6 +106,11 @@ class FileSystemStrategy(Strategy):
             return Decision.skip()
         return Decision.send("changed: digest differs")
 
+    def saved_name(self, name: str) -> str:
+        # What FileSystemStorage._save returns: the normalised path, relative.
+        full_path = self.storage.path(name)
+        return os.path.relpath(full_path, self.storage.location).replace("\\", "/")
+
     def upload(self, name: str, source: Source, local: LocalDigest) -> None:
         destination = self.storage.path(name)
         directory = os.path.dirname(destination)

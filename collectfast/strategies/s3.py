@@ -110,6 +110,12 @@ class S3Strategy(Strategy):
         )
         return client
 
+    def saved_name(self, name: str) -> str:
+        # The storage's _save() maps the name to a key first (raising for one
+        # outside its location), and returns the cleaned name.
+        self.key(name)
+        return str(clean_name(name))
+
     def key(self, name: str) -> str:
         return str(self.storage._normalize_name(clean_name(name)))
 
