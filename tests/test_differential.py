@@ -347,15 +347,18 @@ def test_copy_over_links(site):
 
 
 @pytest.mark.parametrize("answer", ["yes", "no", "YES"])
-@pytest.mark.parametrize("clear", [False, True])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"clear": True}, {"dry_run": True}, {"clear": True, "dry_run": True}],
+)
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
-def test_prompt(site, settings, answer, clear, backend):
+def test_prompt(site, settings, answer, options, backend):
     settings.STORAGES = storages(backend)
     compare(
         verbosity=1,
         prepare=populate,
         answer=answer,
-        clear=clear,
+        **options,
         error=answer != "yes",  # Django takes only 'yes' for a yes
     )
 

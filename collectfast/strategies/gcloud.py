@@ -109,12 +109,16 @@ class GoogleCloudStrategy(Strategy):
         changing a client the rest of the site may share.
         """
         template = self.storage.client  # builds it as the storage (or a subclass) does
+        options: dict[str, Any] = {}
+        extra_headers = getattr(template, "_extra_headers", None)
+        if extra_headers:  # google-cloud-storage 2.13+ takes them
+            options["extra_headers"] = dict(extra_headers)
         client = Client(
             project=template.project,
             credentials=getattr(template, "_credentials", self.storage.credentials),
             client_info=getattr(template, "_initial_client_info", None),
             client_options=getattr(template, "_initial_client_options", None),
-            extra_headers=dict(getattr(template, "_extra_headers", None) or {}),
+            **options,
         )
         # google-cloud-storage 3.x fetches each bucket's metadata (GET /b/{name},
         # which needs storage.buckets.get) from a background thread, only to
