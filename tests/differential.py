@@ -11,6 +11,7 @@ the static files storage left in the same state.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import re
 import shutil
@@ -32,6 +33,8 @@ from django.core.cache import caches
 from django.core.files.storage import default_storage, storages
 from django.core.management import call_command, get_commands
 from django.utils.functional import LazyObject, empty
+
+from collectfast.strategies.base import unwrap
 
 #: Attribute values compared as state: plain data, not clients or locks.
 PLAIN = (str, bytes, int, float, bool, type(None))
@@ -156,6 +159,10 @@ def run(
                 f"{type(exc).__module__}.{type(exc).__qualname__}",
                 without_addresses(str(exc)),
             )
+    # A storage a run never set up is set up now: the other run may have set
+    # it up early, which Django's first use would do alike.
+    with contextlib.suppress(Exception):
+        unwrap(staticfiles_storage)
     wrapped = staticfiles_storage._wrapped
     # A STORAGES backend may itself hand back a lazy object: its state is
     # the storage's behind it.

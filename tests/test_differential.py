@@ -283,6 +283,41 @@ def test_static_root_not_set(site, settings, static_root, backend, options):
     )
 
 
+@pytest.mark.parametrize(
+    "misconfigure",
+    [
+        lambda settings, site: setattr(settings, "STATIC_URL", None),
+        lambda settings, site: setattr(settings, "MEDIA_URL", settings.STATIC_URL),
+        lambda settings, site: setattr(
+            settings, "STORAGES", storages("tests.configurations.NoSuchStorage")
+        ),
+        lambda settings, site: setattr(
+            settings, "STORAGES", {"default": storages(STATIC)["default"]}
+        ),
+        lambda settings, site: setattr(settings, "STATICFILES_DIRS", str(site)),
+        lambda settings, site: setattr(
+            settings, "STATICFILES_DIRS", [settings.STATIC_ROOT]
+        ),
+        lambda settings, site: setattr(
+            settings, "STATICFILES_FINDERS", ["tests.configurations.NoSuchFinder"]
+        ),
+    ],
+    ids=[
+        "no-STATIC_URL",
+        "MEDIA_URL-is-STATIC_URL",
+        "no-such-backend",
+        "no-staticfiles-storage",
+        "STATICFILES_DIRS-a-string",
+        "STATIC_ROOT-in-STATICFILES_DIRS",
+        "no-such-finder",
+    ],
+)
+def test_djangos_own_errors(site, settings, misconfigure):
+    """What Django refuses, collectfast refuses with the same exception."""
+    misconfigure(settings, site)
+    compare(verbosity=1, error=True)
+
+
 @pytest.mark.parametrize("dry_run", [False, True])
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
 def test_clear_a_missing_directory(site, settings, backend, dry_run):
