@@ -1,18 +1,19 @@
 # `make demo` deploys the example project to a local S3 server, twice.
 # `make test` installs everything the suite needs and runs it (what CI runs):
-# lint and type checks, then the suite on each supported Django release.
+# lint and type checks, then the suite on each supported Django release and on
+# the oldest versions pyproject.toml admits.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install system-deps demo lint suite test bench clean
+.PHONY: install system-deps demo lint suite test constraints bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[s3,gcloud,azure]' -r test-requirements.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[s3,gcloud,azure]' -r test-requirements.txt
 
 # Servers the tests start themselves: redis-server from Debian, Azurite from npm.
 system-deps:
@@ -32,8 +33,13 @@ lint: install
 suite: install system-deps
 	$(BIN)/pytest
 
+# The matrix (one session per Django release) and the dependency floor.
 test: lint system-deps
 	$(BIN)/nox
+
+# Exact versions of the test dependencies (constraints*.txt), updated on purpose.
+constraints: install
+	$(BIN)/nox -s constraints
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -43,6 +43,8 @@ class AfterCollectSteps:
 
         def log(self, msg: str, level: int = 2) -> None: ...
 
+        def note(self, msg: str, level: int = 2) -> None: ...
+
         def log_deleted(self, names: Sequence[str], reason: str) -> None: ...
 
     def post_process_files(
@@ -71,8 +73,10 @@ class AfterCollectSteps:
         try:
             if self.dry_run and self.prune:
                 # Work out the hashed names silently: pruning needs them.
-                for _ in processor.run(dry_run=False):
+                for _ in processor.run(dry_run=False, adopt_state=False):
                     pass
+                # Then leave the storage as Django's dry run does.
+                self.consume(self.storage.post_process(found_files, dry_run=True))
             else:
                 self.consume(processor.run(dry_run=self.dry_run))
         except UploadsFailed as exc:
@@ -89,10 +93,15 @@ class AfterCollectSteps:
                 f"site keeps using the previous one. First error, for "
                 f"{first_name!r}: {describe(first_error, strategy)}"
             ) from first_error
+        except Exception as exc:
+            if exc is processor.error:
+                # Raised by Django's post_process: out as Django lets it out.
+                self.post_process_error = exc
+            raise
         for name, (decision, size) in processor.decisions.items():
             if decision.upload:
                 report.uploaded.append(FileEntry(name, decision.reason, size))
-                self.log(f"Uploading '{name}' ({decision.reason})", level=2)
+                self.note(f"Uploading '{name}' ({decision.reason})", level=2)
             else:
                 report.unchanged += 1
         return processor.produced

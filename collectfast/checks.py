@@ -15,6 +15,7 @@ from django.core.checks import register as register_check
 from django.utils.module_loading import import_string
 
 from collectfast.conf import REMOVED_SETTINGS, conf
+from collectfast.preconditions import user_overrides
 
 E001 = "collectfast.E001"  # listed after django.contrib.staticfiles
 E002 = "collectfast.E002"  # COLLECTFAST_THREADS not a positive integer
@@ -35,6 +36,7 @@ W002 = "collectfast.W002"  # a removed Collectfast 1.x setting is still set
 W003 = "collectfast.W003"  # STATICFILES_STORAGE is set (removed in Django 5.1)
 W004 = "collectfast.W004"  # the cache's MAX_ENTRIES is below the static file count
 W005 = "collectfast.W005"  # COLLECTFAST_HASHED_CACHE_CONTROL without hashed names
+W006 = "collectfast.W006"  # the storage overrides a method the strategy stands in for
 
 ALL_IDS = (
     E001,
@@ -56,6 +58,7 @@ ALL_IDS = (
     W003,
     W004,
     W005,
+    W006,
 )
 
 STATICFILES_APP = "django.contrib.staticfiles"
@@ -230,6 +233,21 @@ def check_strategy(**kwargs: object) -> list[CheckMessage]:
                 hint="Remove COLLECTFAST_STRATEGY to choose by storage class, or "
                 "point it at a strategy for this storage.",
                 id=E005,
+            )
+        ]
+    overridden = user_overrides(storage, strategy_class.stands_in_for)
+    if overridden:
+        names = ", ".join(f"{name}()" for name in overridden)
+        return [
+            Warning(
+                f"The static files storage {storage_name!r} overrides {names}, "
+                "which collectfast's strategy would skip, so collectstatic runs "
+                "Django's own logic for it.",
+                hint="Keep the storage's own writes (do the work in "
+                "post_process(), or in a Strategy subclass set as "
+                "COLLECTFAST_STRATEGY), or set COLLECTFAST_ENABLED = False to "
+                "silence this warning.",
+                id=W006,
             )
         ]
     return []

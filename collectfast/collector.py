@@ -101,10 +101,12 @@ class Collector:
             self.index_seconds = time.perf_counter() - started
             cleared: list[str] = []
             if self.clear:
-                cleared = sorted(index)
+                cleared = self.strategy.clear_order(index)
+                # A dry run deletes nothing: as in Django's, files are then
+                # compared with what is still stored.
                 if not self.dry_run:
                     self.strategy.delete(cleared)
-                index = {}
+                    index = {}
             self._state = RemoteState(index, cleared)
         except BaseException as exc:  # handed to the main thread, re-raised there
             self._index_error = exc

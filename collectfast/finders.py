@@ -32,6 +32,8 @@ from django.contrib.staticfiles.finders import (
 from django.contrib.staticfiles.utils import get_files
 from django.core.files.storage import FileSystemStorage
 
+from collectfast.preconditions import inherits
+
 
 class StaticFile(NamedTuple):
     """A file a finder lists: its path in its source storage, the storage, and
@@ -73,14 +75,32 @@ def list_static_files(ignore_patterns: Iterable[str]) -> Found:
     return found
 
 
+def sources_have_paths(ignore_patterns: Iterable[str]) -> bool:
+    """Whether each source storage the finders list has paths on disk.
+
+    Django's collectstatic asks ``source_storage.path(path)`` of every file it
+    copies (it prints it), and fails on a storage without paths (S3 listed by
+    DefaultStorageFinder, say). One file of each storage answers for it.
+    """
+    asked: set[int] = set()
+    for item in list_static_files(ignore_patterns):
+        if item.filesystem_path is not None or id(item.storage) in asked:
+            continue
+        asked.add(id(item.storage))
+        try:
+            item.storage.path(item.path)
+        except Exception:
+            return False
+    return True
+
+
 def _listed(finder: BaseFinder, patterns: list[str]) -> Iterator[StaticFile]:
     """``finder.list(patterns)``, Django's own loops over its storages."""
-    method = type(finder).list
-    if method is FileSystemFinder.list:
+    if inherits(finder, FileSystemFinder, "list"):
         for _prefix, root in finder.locations:  # type: ignore[attr-defined]
             if os.path.isdir(root):  # Django skips directories that don't exist
                 yield from _storage_files(finder.storages[root], patterns)  # type: ignore[attr-defined]
-    elif method is AppDirectoriesFinder.list:
+    elif inherits(finder, AppDirectoriesFinder, "list"):
         for storage in finder.storages.values():  # type: ignore[attr-defined]
             if storage.exists(""):
                 yield from _storage_files(storage, patterns)
@@ -90,13 +110,10 @@ def _listed(finder: BaseFinder, patterns: list[str]) -> Iterator[StaticFile]:
 
 
 def _storage_files(storage: Any, patterns: list[str]) -> Iterator[StaticFile]:
-    """``get_files(storage, patterns)``, walked directly on a plain filesystem."""
-    cls = type(storage)
-    if not (
-        isinstance(storage, FileSystemStorage)
-        and cls.listdir is FileSystemStorage.listdir
-        and cls.path is FileSystemStorage.path
-    ):
+    """``get_files(storage, patterns)``, walked directly on a plain filesystem
+    (one whose listdir(), path() and open() are Django's: the paths on disk
+    hold what open() reads)."""
+    if not inherits(storage, FileSystemStorage, "listdir", "path", "open", "_open"):
         for path in get_files(storage, patterns):
             yield StaticFile(path, storage, None)
         return

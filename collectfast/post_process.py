@@ -14,6 +14,7 @@ every file it references.
 from __future__ import annotations
 
 import copy
+import io
 import os
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from typing import Any
 from django.core.files import File
 from django.core.files.storage import Storage
 
+from collectfast.preconditions import user_overrides
 from collectfast.strategies.base import (
     BytesFile,
     Decision,
@@ -32,6 +34,7 @@ from collectfast.strategies.base import (
 )
 
 FoundFiles = Mapping[str, tuple[Storage, str]]
+_MISSING = object()
 
 
 def runs_unchanged(storage: Any) -> bool:
@@ -46,7 +49,17 @@ def runs_unchanged(storage: Any) -> bool:
     )
 
     method = getattr(type(storage), "post_process", None)
-    return method in (HashedFilesMixin.post_process, ManifestFilesMixin.post_process)
+    if method not in (HashedFilesMixin.post_process, ManifestFilesMixin.post_process):
+        return False
+    # The stand-in answers these itself: the project's overrides would be skipped.
+    return not user_overrides(storage, STANDS_IN_FOR)
+
+
+#: The destination's methods the stand-in answers (open() serves the found
+#: files from their sources: the same bytes, where _save() is the storage's).
+STANDS_IN_FOR = ("exists", "delete", "open", "_open", "_save", "save")
+#: The stand-in's own attributes, never copied back to the storage.
+_SHADOW_ONLY = frozenset(("exists", "delete", "open", "_save", "save_manifest"))
 
 
 class UploadsFailed(Exception):
@@ -94,10 +107,16 @@ class PostProcessor:
         self.saved: dict[str, Source] = {}
         self.stored: set[str] = set()
         self.decisions: dict[str, tuple[Decision, int]] = {}
+        #: What Django's post_process raised (not yielded), if it did.
+        self.error: BaseException | None = None
         self.shadow = self._make_shadow()
 
     def _make_shadow(self) -> Any:
         shadow = copy.copy(self.storage)
+        # Its own dict: Django's HashedFilesMixin updates hashed_files in
+        # place, and a silent run (dry run with --prune) must leave it alone.
+        if isinstance(getattr(self.storage, "hashed_files", None), dict):
+            shadow.hashed_files = dict(self.storage.hashed_files)
         shadow.exists = self.exists
         shadow.delete = self.delete
         shadow.open = self.open
@@ -134,7 +153,7 @@ class PostProcessor:
         return self.storage.open(name, mode)  # type: ignore[no-any-return]
 
     def save(self, name: str, content: Any) -> str:
-        name = _clean(name)
+        name = _clean(self.strategy.saved_name(name))
         self.saved[name] = self._source(content)
         self.present.add(name)
         return name
@@ -142,8 +161,16 @@ class PostProcessor:
     @staticmethod
     def _source(content: Any) -> Source:
         path = getattr(content, "name", None)
-        # A source file opened from the local filesystem: stream it from disk.
-        if isinstance(path, str) and os.path.isabs(path) and os.path.isfile(path):
+        raw = getattr(content, "file", None)
+        # A source file as FileSystemStorage opens it (a File around the file
+        # itself, not bytes a storage made up): stream it from disk.
+        if (
+            isinstance(path, str)
+            and isinstance(raw, io.BufferedReader)
+            and raw.name == path
+            and os.path.isabs(path)
+            and os.path.isfile(path)
+        ):
             from django.core.files.storage import FileSystemStorage
 
             directory, filename = os.path.split(path)
@@ -155,12 +182,50 @@ class PostProcessor:
 
     # -- storing the results ---------------------------------------------
 
-    def run(self, dry_run: bool) -> Iterator[tuple[str, str, Any]]:
-        """Django's post_process generator; stores its results (manifest last)."""
-        yield from self.shadow.post_process(dict(self.found_files), dry_run=dry_run)
+    def run(
+        self, dry_run: bool, *, adopt_state: bool = True
+    ) -> Iterator[tuple[str, str, Any]]:
+        """Django's post_process generator; stores its results (manifest last).
+
+        With ``adopt_state`` the storage is left as Django's own run leaves
+        it (``hashed_files``, ``manifest_hash``, whatever else it set).
+        """
+        processing = self.shadow.post_process(dict(self.found_files), dry_run=dry_run)
+        while True:
+            try:
+                original_path, processed_path, processed = next(processing)
+            except StopIteration:
+                break
+            except UploadsFailed:
+                raise
+            except Exception as exc:
+                # Raised by Django's own post-processing: it ends the run as
+                # it ends Django's (see _stopped()).
+                self.error = exc
+                self._stopped(adopt_state)
+                raise
+            if isinstance(processed, Exception):
+                self._stopped(adopt_state)  # collectstatic stops at this one
+            yield original_path, processed_path, processed
         self.store_saved()
-        if hasattr(self.shadow, "hashed_files"):
-            self.storage.hashed_files = self.shadow.hashed_files
+        if adopt_state:
+            self.adopt_state()
+
+    def _stopped(self, adopt_state: bool) -> None:
+        """Post-processing failed: Django's run has stored every file saved
+        so far, and the storage holds what it set by then. So do we."""
+        self.store_saved()
+        if adopt_state:
+            self.adopt_state()
+
+    def adopt_state(self) -> None:
+        """Copy what post-processing set on the stand-in onto the storage."""
+        shadow_storage = getattr(self.shadow, "manifest_storage", None) is self.shadow
+        for name, value in vars(self.shadow).items():
+            if name in _SHADOW_ONLY or (name == "manifest_storage" and shadow_storage):
+                continue
+            if vars(self.storage).get(name, _MISSING) is not value:
+                setattr(self.storage, name, value)
 
     def store_saved(self) -> None:
         """Compare and upload, in parallel, what was saved and not yet stored."""

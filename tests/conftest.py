@@ -18,6 +18,9 @@ from django.utils.functional import empty
 from tests.s3proxy import S3Proxy
 from tests.servers import start_moto
 
+# Plain asserts in the helper module show their diffs too.
+pytest.register_assert_rewrite("tests.differential")
+
 _bucket_numbers = itertools.count()
 
 

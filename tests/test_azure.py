@@ -114,7 +114,8 @@ def deploy(az: AzureSite, **options: Any) -> str:
     options.setdefault("verbosity", 2)
     call_command("collectstatic", interactive=False, stdout=out, stderr=err, **options)
     assert f", {len(az.azurite.requests)} requests, " in err.getvalue()
-    return out.getvalue()
+    # collectfast's lines (reasons, summary) first, then Django's stdout.
+    return err.getvalue() + out.getvalue()
 
 
 def test_first_deploy_uploads_each_file_once(site, az):

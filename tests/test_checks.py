@@ -445,6 +445,37 @@ def test_W001_no_fast_strategy_for_the_storage(site, settings):
     assert out.endswith("3 static files copied.\n")
 
 
+def test_W006_storage_overrides_a_method_the_strategy_stands_in_for(
+    site, settings, static_dir
+):
+    backend = "tests.configurations.StampingStatic"
+    settings.STORAGES = {**FILESYSTEM_STORAGES, "staticfiles": {"BACKEND": backend}}
+    warning = only(checks.W006)
+    assert warning.level == django_checks.WARNING
+    assert warning.msg == (
+        f"The static files storage {backend!r} overrides _save(), which "
+        "collectfast's strategy would skip, so collectstatic runs Django's own "
+        "logic for it."
+    )
+    assert warning.hint == (
+        "Keep the storage's own writes (do the work in post_process(), or in a "
+        "Strategy subclass set as COLLECTFAST_STRATEGY), or set "
+        "COLLECTFAST_ENABLED = False to silence this warning."
+    )
+    assert messages(checks.W001) == []
+    out, err = run_with_checks()
+    assert checks.W006 in err
+    assert out.endswith(f"3 static files copied to '{site}'.\n")
+    # Django's logic ran: the override stamped what it stored.
+    assert (site / "a.css").read_bytes() == b"/* stamped */a"
+
+
+def test_W006_not_for_subclasses_that_keep_the_writes(site, settings):
+    backend = "tests.configurations.MyManifest"
+    settings.STORAGES = {**FILESYSTEM_STORAGES, "staticfiles": {"BACKEND": backend}}
+    assert messages(checks.W006) == []
+
+
 def test_W001_silenced_when_collectfast_is_disabled(site, settings):
     settings.STORAGES = {**FILESYSTEM_STORAGES, "staticfiles": {"BACKEND": INMEMORY}}
     settings.COLLECTFAST_ENABLED = False

@@ -14,6 +14,7 @@ import pytest
 from botocore.config import Config
 
 from benchmarks import fastmoto
+from tests.utils import without_flexible_checksums
 
 _buckets = itertools.count()
 
@@ -66,7 +67,7 @@ def bucket(direct_client: Any, moto_endpoint: str) -> str:
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(request_checksum_calculation="when_required"),
+        config=Config(**without_flexible_checksums()),
     )
     no_checksum.put_object(Bucket=name, Key="static/plain.css", Body=b"plain")
     return name

@@ -124,7 +124,8 @@ def deploy(gcs: GcsSite, **options: Any) -> str:
     options.setdefault("verbosity", 2)
     call_command("collectstatic", interactive=False, stdout=out, stderr=err, **options)
     assert f", {len(gcs.emulator.requests)} requests, " in err.getvalue()
-    return out.getvalue()
+    # collectfast's lines (reasons, summary) first, then Django's stdout.
+    return err.getvalue() + out.getvalue()
 
 
 def test_first_deploy_uploads_each_file_once(site, gcs):

@@ -78,23 +78,30 @@ def test_verbosity_two_gives_reasons(site, s3, proxy):
     run()
     (site / "css/f1.css").write_text("changed {}\n")
     s3.client.delete_object(Bucket=s3.bucket, Key="static/css/f2.css")
-    out, _ = run(verbosity=2)
-    assert "Uploading 'css/f1.css' (changed: size differs)" in out
-    assert "Uploading 'css/f2.css' (new)" in out
+    out, err = run(verbosity=2)
+    # collectfast's reasons go to stderr; stdout has Django's lines only.
+    assert "Uploading 'css/f1.css' (changed: size differs)" in err
+    assert "Uploading 'css/f2.css' (new)" in err
+    assert "Uploading" not in out
+    assert "Deleting 'css/f1.css'\nCopying '" in out  # Django's, as it replaces it
+    assert "Deleting 'css/f2.css'" not in out  # it wasn't there
     assert "Skipping 'css/f3.css' (not modified)" in out
 
 
 def test_dry_run_lists_each_upload_with_its_reason(site, s3, proxy):
     out, err = run(dry_run=True)
     for name in FILES:
-        assert f"Would upload '{name}' (new)" in out
+        assert f"Would upload '{name}' (new)" in err
+        assert f"Pretending to copy '{site / name}'" in out
+    assert "Would upload" not in out
     assert "collectfast: 8 would be uploaded" in err
 
 
 def test_verbosity_three_adds_phase_timings(site, s3, proxy):
-    out, _ = run(verbosity=3)
+    out, err = run(verbosity=3)
     for phase in ("index:", "hashing:", "upload:", "collect phase:"):
-        assert f"collectfast: {phase}" in out
+        assert f"collectfast: {phase}" in err
+    assert "collectfast" not in out
 
 
 def test_logger_receives_decisions_and_summary(site, s3, proxy, caplog):

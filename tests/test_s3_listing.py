@@ -15,6 +15,7 @@ from collectfast.strategies.s3_listing import (
     ListingParserFactory,
     keep_timestamp,
 )
+from tests.utils import without_flexible_checksums
 
 _buckets = itertools.count()
 
@@ -54,12 +55,14 @@ def bucket(moto_endpoint: str) -> str:
     writer = botocore_own(moto_endpoint)
     writer.create_bucket(Bucket=name)
     for key in NAMES:
-        writer.put_object(Bucket=name, Key=key, Body=key.encode())
+        # With a flexible checksum, whatever botocore's default: entries
+        # with a ChecksumAlgorithm.
+        writer.put_object(
+            Bucket=name, Key=key, Body=key.encode(), ChecksumAlgorithm="CRC32"
+        )
     # Without a flexible checksum: an entry with no ChecksumAlgorithm.
     plain = client(
-        moto_endpoint,
-        ResponseParserFactory(),
-        request_checksum_calculation="when_required",
+        moto_endpoint, ResponseParserFactory(), **without_flexible_checksums()
     )
     plain.put_object(Bucket=name, Key="static/no-checksum.css", Body=b"plain")
     return name

@@ -13,6 +13,17 @@ from typing import Any
 from django.core.management import call_command
 
 
+def without_flexible_checksums() -> dict[str, Any]:
+    """botocore Config options for PUTs without a flexible checksum: the
+    default before botocore 1.36, an option since (the dependency floor has
+    the one, the newest the other)."""
+    from botocore.config import Config
+
+    if "request_checksum_calculation" in Config.OPTION_DEFAULTS:
+        return {"request_checksum_calculation": "when_required"}
+    return {}
+
+
 def run_collectstatic(**options: Any) -> str:
     out = StringIO()
     options.setdefault("verbosity", 2)

@@ -25,11 +25,18 @@ from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 from storages.backends.azure_storage import AzureStorage
+from storages.utils import clean_name
 
 from collectfast import cache_policy
 from collectfast.conf import conf
 from collectfast.hashing import LocalDigest
-from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+from collectfast.strategies.base import (
+    WRITES,
+    Decision,
+    RemoteObject,
+    Source,
+    Strategy,
+)
 
 # Metadata keys must be C# identifiers: no hyphens.
 MD5_METADATA = "collectfast_md5"
@@ -42,6 +49,8 @@ class AzureStrategy(Strategy):
 
     storage: AzureStorage
     storage_classes = ("storages.backends.azure_storage.AzureStorage",)
+    # Deletes are batched, not storage.delete() per file.
+    stands_in_for = (*WRITES, "delete")
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
@@ -140,6 +149,12 @@ class AzureStrategy(Strategy):
         elif storage.token_credential:
             credential = storage.token_credential
         return BlobServiceClient(account_url, credential=credential, **options)
+
+    def saved_name(self, name: str) -> str:
+        # The storage's _save() maps the name to a key first (raising for one
+        # outside its location), and returns the cleaned name.
+        self.key(name)
+        return str(clean_name(name))
 
     def key(self, name: str) -> str:
         return str(self.storage._get_valid_path(name))

@@ -23,10 +23,11 @@ from typing import IO, Any, ClassVar, NamedTuple, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, Storage
-from django.utils.functional import empty
+from django.utils.functional import LazyObject, empty
 from django.utils.module_loading import import_string
 
 from collectfast.hashing import LocalDigest, digest_file, digest_stream
+from collectfast.preconditions import inherits, unwrap_ready, user_overrides
 
 
 class RemoteObject(NamedTuple):
@@ -71,16 +72,20 @@ class Source(Protocol):
     def size(self) -> int: ...
 
 
-def _filesystem_path(storage: Storage, path: str) -> str:
-    """``storage.path(path)``, without safe_join() where it can't matter.
+def _filesystem_path(storage: Any, path: str) -> str | None:
+    """Where ``storage.open(path)`` reads from on disk, or None to ask the storage.
 
-    For a plain FileSystemStorage and a relative path without ``..`` (what
-    its finder lists), safe_join()'s answer is the normalised join; it cost
-    a sixth of the CPU of a 100,000-file redeploy that changed nothing.
+    Only a FileSystemStorage whose ``open()`` is Django's reads its files from
+    ``storage.path()`` (a lazy one, once set up, is the storage behind it).
+    For a plain one and a relative path without ``..`` (what its finder
+    lists), safe_join()'s answer is the normalised join; it cost a sixth of
+    the CPU of a 100,000-file redeploy that changed nothing.
     """
+    storage = unwrap_ready(storage)
+    if not inherits(storage, FileSystemStorage, "open", "_open"):
+        return None
     if (
-        isinstance(storage, FileSystemStorage)
-        and type(storage).path is FileSystemStorage.path
+        inherits(storage, FileSystemStorage, "path")
         and not os.path.isabs(path)
         and ".." not in path
     ):
@@ -106,6 +111,7 @@ class LocalFile:
 
     @property
     def filesystem_path(self) -> str | None:
+        """The file on disk that holds the bytes ``storage.open(path)`` reads."""
         # Looked up once: safe_join() is a visible cost on 100,000 files.
         if self._filesystem_path is False:
             try:
@@ -113,6 +119,14 @@ class LocalFile:
             except NotImplementedError:
                 self._filesystem_path = None
         return self._filesystem_path  # type: ignore[return-value]
+
+    def storage_path(self) -> str:
+        """``storage.path(path)``: what Django's collectstatic prints for a copy
+        (and raises, NotImplementedError for a storage without paths)."""
+        fs_path = self.filesystem_path  # storage.path(path), or its equal
+        if fs_path is not None:
+            return fs_path
+        return str(self.storage.path(self.path))
 
     def open(self) -> IO[bytes]:
         fs_path = self.filesystem_path
@@ -155,6 +169,9 @@ class Strategy(ABC):
 
     #: Dotted names of the storage classes (or bases) this strategy serves.
     storage_classes: ClassVar[tuple[str, ...]] = ()
+    #: The storage's methods whose work this strategy does itself. Where the
+    #: project's own code overrides one, Django's logic runs (see declines()).
+    stands_in_for: ClassVar[tuple[str, ...]] = ()
     #: Requests sent to the storage so far, retries included (for reports).
     requests: int = 0
 
@@ -162,6 +179,20 @@ class Strategy(ABC):
         self.storage = storage
         self.threads = threads
         self._requests_lock = threading.Lock()
+
+    @classmethod
+    def declines(cls, storage: Any) -> str | None:
+        """Why this strategy can't stand in for ``storage`` (Django's own
+        collectstatic then runs), or None. Must not raise.
+
+        By default: the project's code overrides one of ``stands_in_for``
+        (collectfast would skip that override).
+        """
+        overridden = user_overrides(storage, cls.stands_in_for)
+        if not overridden:
+            return None
+        names = ", ".join(f"{name}()" for name in overridden)
+        return f"{dotted_name(type(storage))} overrides {names}"
 
     def count_request(self, *args: Any, **kwargs: Any) -> None:
         """Count one HTTP attempt; hook it into the client's request events."""
@@ -220,9 +251,25 @@ class Strategy(ABC):
             return Decision.send("changed: digest differs")
         return Decision.skip()
 
+    def saved_name(self, name: str) -> str:
+        """The name the storage's ``_save(name)`` stores under and returns
+        (normalised), raising what it raises before it writes anything (a
+        name outside its location: SuspiciousFileOperation).
+
+        Called for each name post-processing saves, in the thread that saves
+        it: Django's hashed names and errors come out of Django's loop.
+        """
+        return name
+
     @abstractmethod
     def upload(self, name: str, source: Source, local: LocalDigest) -> None:
         """Store ``source`` as ``name``, replacing any object there atomically."""
+
+    def clear_order(self, names: Iterable[str]) -> list[str]:
+        """``names`` in the order Django's ``--clear`` deletes (and logs) them:
+        each directory's files, then its subdirectories, by name as
+        ``listdir()`` of a bucket lists them."""
+        return sorted(names, key=_clear_order_key)
 
     def delete(self, names: Iterable[str]) -> None:
         """Delete stored objects by name (for --clear and pruning)."""
@@ -235,6 +282,12 @@ class Strategy(ABC):
 
     def close(self) -> None:
         """Release connections and flush anything buffered; called once per run."""
+
+
+def _clear_order_key(name: str) -> list[tuple[int, str]]:
+    # Files (0) sort before directories (1) at each level.
+    *directories, filename = name.split("/")
+    return [(1, directory) for directory in directories] + [(0, filename)]
 
 
 # Collectfast 2.x strategy paths keep working.
@@ -250,6 +303,9 @@ LEGACY_STRATEGIES: dict[str, str] = {
         "collectfast.strategies.filesystem.FileSystemStrategy"
     ),
 }
+
+#: What every built-in strategy does instead of the storage's own save().
+WRITES = ("save", "_save", "get_available_name")
 
 # Built-in strategies, by the dotted name of the storage class they serve.
 BUILTIN_STRATEGIES: dict[str, str] = {
@@ -268,11 +324,13 @@ BUILTIN_STRATEGIES: dict[str, str] = {
 
 
 def unwrap(storage: Any) -> Storage:
-    """The real storage behind Django's lazy ``staticfiles_storage``."""
-    if getattr(storage, "_wrapped", None) is empty:
-        storage._setup()
-    wrapped = getattr(storage, "_wrapped", storage)
-    return wrapped  # type: ignore[no-any-return]
+    """The real storage behind Django's lazy ``staticfiles_storage`` (or any
+    LazyObject, nested or not), set up as its first use would."""
+    while isinstance(storage, LazyObject):
+        if storage._wrapped is empty:
+            storage._setup()
+        storage = storage._wrapped
+    return storage  # type: ignore[no-any-return]
 
 
 def dotted_name(cls: type) -> str:
@@ -315,4 +373,7 @@ def strategy_for(
     path = strategy_class_path(real, configured)
     if path is None:
         return None
-    return load_strategy_class(path)(real, threads=threads)
+    strategy_class = load_strategy_class(path)
+    if strategy_class.declines(real) is not None:
+        return None
+    return strategy_class(real, threads=threads)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.files.storage import FileSystemStorage
@@ -18,7 +19,13 @@ from django.core.files.storage import FileSystemStorage
 from collectfast.cache import DigestCache
 from collectfast.conf import conf
 from collectfast.hashing import LocalDigest, digest_stream
-from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+from collectfast.strategies.base import (
+    WRITES,
+    Decision,
+    RemoteObject,
+    Source,
+    Strategy,
+)
 
 
 class FileSystemStrategy(Strategy):
@@ -26,6 +33,20 @@ class FileSystemStrategy(Strategy):
 
     storage: FileSystemStorage
     storage_classes = ("django.core.files.storage.filesystem.FileSystemStorage",)
+    # Copies are written to storage.path(name) under the storage's location.
+    stands_in_for = (*WRITES, "path")
+
+    @classmethod
+    def declines(cls, storage: Any) -> str | None:
+        try:
+            location = storage.location
+        except Exception:
+            location = None
+        if not location:
+            # StaticFilesStorage without STATIC_ROOT: Django's collectstatic
+            # raises ImproperlyConfigured, with the message to act on.
+            return "its location (STATIC_ROOT) is not set"
+        return super().declines(storage)
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
@@ -57,6 +78,11 @@ class FileSystemStrategy(Strategy):
                 )
         return index
 
+    def clear_order(self, names: Iterable[str]) -> list[str]:
+        # list_remote() walks top-down in scandir() order, each directory's
+        # files first: the order of Django's clear_dir().
+        return list(names)
+
     def compare(
         self,
         name: str,
@@ -79,6 +105,11 @@ class FileSystemStrategy(Strategy):
         if stored == local.md5:
             return Decision.skip()
         return Decision.send("changed: digest differs")
+
+    def saved_name(self, name: str) -> str:
+        # What FileSystemStorage._save returns: the normalised path, relative.
+        full_path = self.storage.path(name)
+        return os.path.relpath(full_path, self.storage.location).replace("\\", "/")
 
     def upload(self, name: str, source: Source, local: LocalDigest) -> None:
         destination = self.storage.path(name)

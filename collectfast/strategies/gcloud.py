@@ -29,7 +29,13 @@ from storages.utils import clean_name
 from collectfast import cache_policy
 from collectfast.conf import conf
 from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_file, digest_stream
-from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+from collectfast.strategies.base import (
+    WRITES,
+    Decision,
+    RemoteObject,
+    Source,
+    Strategy,
+)
 
 # A listing's tag for an object without an md5 (a composite object): its CRC32C.
 CRC32C_TAG = "crc32c:"
@@ -55,6 +61,8 @@ class GoogleCloudStrategy(Strategy):
 
     storage: GoogleCloudStorage
     storage_classes = ("storages.backends.gcloud.GoogleCloudStorage",)
+    # Deletes are batched, not storage.delete() per file.
+    stands_in_for = (*WRITES, "delete")
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
@@ -102,12 +110,16 @@ class GoogleCloudStrategy(Strategy):
         changing a client the rest of the site may share.
         """
         template = self.storage.client  # builds it as the storage (or a subclass) does
+        options: dict[str, Any] = {}
+        extra_headers = getattr(template, "_extra_headers", None)
+        if extra_headers:  # google-cloud-storage 2.13+ takes them
+            options["extra_headers"] = dict(extra_headers)
         client = Client(
             project=template.project,
             credentials=getattr(template, "_credentials", self.storage.credentials),
             client_info=getattr(template, "_initial_client_info", None),
             client_options=getattr(template, "_initial_client_options", None),
-            extra_headers=dict(getattr(template, "_extra_headers", None) or {}),
+            **options,
         )
         # google-cloud-storage 3.x fetches each bucket's metadata (GET /b/{name},
         # which needs storage.buckets.get) from a background thread, only to
@@ -125,6 +137,12 @@ class GoogleCloudStrategy(Strategy):
             session.mount(prefix, requests.adapters.HTTPAdapter(pool_maxsize=pool_size))
         session.send = _counted(session.send, self.count_request)
         return client
+
+    def saved_name(self, name: str) -> str:
+        # The storage's _save() maps the name to a key first (raising for one
+        # outside its location), and returns the cleaned name.
+        self.key(name)
+        return str(clean_name(name))
 
     def key(self, name: str) -> str:
         return str(self.storage._normalize_name(clean_name(name)))

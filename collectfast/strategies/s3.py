@@ -31,7 +31,13 @@ from collectfast.hashing import (
     digest_stream,
     stream_size,
 )
-from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+from collectfast.strategies.base import (
+    WRITES,
+    Decision,
+    RemoteObject,
+    Source,
+    Strategy,
+)
 from collectfast.strategies.s3_errors import describe_s3_error
 from collectfast.strategies.s3_listing import ListingParserFactory, SplitListing
 
@@ -51,6 +57,8 @@ class S3Strategy(Strategy):
 
     storage: S3Storage
     storage_classes = ("storages.backends.s3.S3Storage",)
+    # Deletes are batched, not storage.delete() per file.
+    stands_in_for = (*WRITES, "delete")
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
@@ -102,6 +110,12 @@ class S3Strategy(Strategy):
             verify=storage.verify,
         )
         return client
+
+    def saved_name(self, name: str) -> str:
+        # The storage's _save() maps the name to a key first (raising for one
+        # outside its location), and returns the cleaned name.
+        self.key(name)
+        return str(clean_name(name))
 
     def key(self, name: str) -> str:
         return str(self.storage._normalize_name(clean_name(name)))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from django.contrib.staticfiles.management.commands import collectstatic
@@ -23,7 +24,7 @@ from collectfast.collector import Collector, Job, Outcome, RemoteState
 from collectfast.conf import conf
 from collectfast.early import EarlyListing
 from collectfast.errors import describe
-from collectfast.finders import list_static_files, one_walk
+from collectfast.finders import list_static_files, one_walk, sources_have_paths
 from collectfast.gc_tuning import fewer_gc_passes
 from collectfast.progress import Progress
 from collectfast.report import DeployReport, FileEntry, format_bytes
@@ -42,6 +43,8 @@ class Command(AfterCollectSteps, collectstatic.Command):
     report: DeployReport | None = None
     strategy: Strategy | None = None
     post_process_error: BaseException | None = None
+    #: What was stored when the deploy began (after --clear).
+    remote_index: Mapping[str, Any] = MappingProxyType({})
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -101,6 +104,13 @@ class Command(AfterCollectSteps, collectstatic.Command):
             strategy, collector = self.early.take()
         else:
             strategy = self.fast_strategy()
+        if strategy is not None and not sources_have_paths(self.ignore_patterns):
+            # Django's copy asks every source for its path on disk, and fails
+            # where a storage has none: let it, as it does.
+            if collector is not None:
+                collector.wait_for_listing()
+            strategy.close()
+            strategy = None
         if strategy is None:
             return super().collect()
         started = time.perf_counter()
@@ -135,6 +145,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         """Django's finder loop: the first file found for a destination wins."""
         found_files: FoundFiles = {}
         jobs: list[Job] = []
+        self.found_another: dict[int, list[tuple[str, int]]] = {}
         for path, storage, filesystem_path in list_static_files(self.ignore_patterns):
             # Prefix the relative path if the source storage contains it
             if getattr(storage, "prefix", None):
@@ -150,14 +161,23 @@ class Command(AfterCollectSteps, collectstatic.Command):
                 skipped = getattr(self, "skipped_files", None)
                 if skipped is not None:
                     skipped.append(prefixed_path)
-                self.log(
-                    f"Found another file with the destination path "
-                    f"'{prefixed_path}'. It will be ignored since only the "
-                    "first encountered file is collected. If this is not what "
-                    "you want, make sure every static file has a unique path.",
-                    level=1 if skipped is None else 2,
+                # Logged where Django's loop logs it: after the lines of the
+                # files found before it (see record()).
+                self.found_another.setdefault(len(jobs), []).append(
+                    (
+                        f"Found another file with the destination path "
+                        f"'{prefixed_path}'. It will be ignored since only the "
+                        "first encountered file is collected. If this is not what "
+                        "you want, make sure every static file has a unique path.",
+                        1 if skipped is None else 2,
+                    )
                 )
         return found_files, jobs
+
+    def log_found_another(self, before_job: int) -> None:
+        """The duplicates the finders listed before job number ``before_job``."""
+        for message, level in self.found_another.pop(before_job, ()):
+            self.log(message, level=level)
 
     def collect_fast(
         self, strategy: Strategy, report: DeployReport, collector: Collector | None
@@ -181,10 +201,12 @@ class Command(AfterCollectSteps, collectstatic.Command):
         failures: list[Outcome] = []
         progress = Progress(self.stderr, total=len(jobs), verbosity=self.verbosity)
         try:
-            for outcome in collector.run(jobs, self.log_cleared):
+            for number, outcome in enumerate(collector.run(jobs, self.log_cleared)):
+                self.log_found_another(number)
                 self.record(outcome, report, progress)
                 if outcome.error is not None:
                     failures.append(outcome)
+            self.log_found_another(len(jobs))
             progress.close()
             self.log_timings(collector, jobs, phase)
             if failures:
@@ -231,7 +253,13 @@ class Command(AfterCollectSteps, collectstatic.Command):
                 self.report.deleted.append(FileEntry(name, reason))
 
     def log_cleared(self, state: RemoteState) -> None:
+        self.remote_index = state.index
         self.log_deleted(state.cleared, "--clear")
+
+    def note(self, msg: str, level: int = 2) -> None:
+        """collectfast's own lines: on stderr, stdout is Django's."""
+        if self.verbosity >= level:
+            self.stderr.write(msg, style_func=lambda text: text)
 
     def record(
         self, outcome: Outcome, report: DeployReport, progress: Progress
@@ -255,13 +283,17 @@ class Command(AfterCollectSteps, collectstatic.Command):
             report.unchanged += 1
             progress.advance()
             return
-        source_path = job.source.filesystem_path or job.path
+        if job.name in self.remote_index:
+            # Django's delete_file() before it copies over a stored file.
+            verb = "Pretending to delete" if self.dry_run else "Deleting"
+            self.log(f"{verb} '{job.path}'")
+        source_path = job.source.storage_path()  # what Django prints
         if self.dry_run:
             self.log(f"Pretending to copy '{source_path}'", level=1)
-            self.log(f"Would upload '{job.name}' ({reason})", level=1)
+            self.note(f"Would upload '{job.name}' ({reason})", level=1)
         else:
             self.log(f"Copying '{source_path}'", level=2)
-            self.log(f"Uploading '{job.name}' ({reason})", level=2)
+            self.note(f"Uploading '{job.name}' ({reason})", level=2)
         logger.info("Uploading %r (%s)", job.name, reason)
         self.copied_files.append(job.name)
         report.uploaded.append(FileEntry(job.name, reason, outcome.local.size))
@@ -294,7 +326,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
             f"{outcomes_upload:.2f} s of thread time",
             f"collectfast: collect phase: {report.phases['collect']:.2f} s",
         ):
-            self.log(line, level=3)
+            self.note(line, level=3)
 
     def fail(self, failures: Sequence[Outcome], strategy: Strategy) -> None:
         first = failures[0]

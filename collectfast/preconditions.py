@@ -1,0 +1,87 @@
+"""What collectfast's shortcuts assume about an object, asked without raising.
+
+Each shortcut replaces a piece of Django's code path (the walk of the finders,
+reading a source file from disk, the destination's writes, post-processing)
+on the assumption that an object is plain: of a class Django or
+django-storages defines the method for, not behind a ``LazyObject``, the
+method not overridden by a subclass or on the instance. These helpers answer
+those questions; anything unexpected answers "not plain", and the caller
+takes Django's own path, which then behaves (and fails) as Django's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils.functional import LazyObject, empty
+
+#: Modules whose methods collectfast knows and may stand in for.
+LIBRARIES = ("django.", "storages.")
+
+
+def unwrap_ready(obj: Any) -> Any:
+    """The object behind (nested) LazyObjects that are set up already, else ``obj``.
+
+    Never sets one up: that is the first use, and the first use is Django's.
+    """
+    try:
+        while issubclass(type(obj), LazyObject):
+            wrapped = obj.__dict__.get("_wrapped", empty)
+            if wrapped is empty:
+                return obj
+            obj = wrapped
+    except Exception:
+        pass
+    return obj
+
+
+def _owner(cls: type, name: str) -> type | None:
+    """The class in ``cls``'s MRO that defines ``name``."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return klass
+    return None
+
+
+def inherits(obj: Any, base: type, *names: str) -> bool:
+    """Whether ``obj`` is an instance of ``base`` (by its type, not a proxy's
+    ``__class__``) whose ``names`` are ``base``'s own, overridden neither by a
+    subclass nor on the instance."""
+    try:
+        cls = type(obj)
+        if not issubclass(cls, base):
+            return False
+        instance_dict = getattr(obj, "__dict__", None) or {}
+        for name in names:
+            if name in instance_dict:
+                return False
+            if _owner(cls, name) is not _owner(base, name):
+                return False
+        return True
+    except Exception:
+        return False
+
+
+def user_overrides(obj: Any, names: Iterable[str]) -> list[str]:
+    """The methods of ``names`` that ``obj``'s own code defines: set on the
+    instance, or defined by a class outside Django and django-storages.
+
+    A lazy object answers for every name: it is not the storage it stands for.
+    """
+    names = list(names)
+    try:
+        cls = type(obj)
+        if issubclass(cls, LazyObject):
+            return names
+        instance_dict = getattr(obj, "__dict__", None) or {}
+        overridden = []
+        for name in names:
+            owner = _owner(cls, name)
+            if name in instance_dict or (
+                owner is not None and not owner.__module__.startswith(LIBRARIES)
+            ):
+                overridden.append(name)
+        return overridden
+    except Exception:
+        return names

@@ -1,0 +1,1 @@
+"""An app with static files, for AppDirectoriesFinder in the differential tests."""
