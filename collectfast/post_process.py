@@ -36,6 +36,12 @@ from collectfast.strategies.base import (
 FoundFiles = Mapping[str, tuple[Storage, str]]
 _MISSING = object()
 
+#: The destination's methods the stand-in answers (open() serves the found
+#: files from their sources: the same bytes, where _save() is the storage's).
+STANDS_IN_FOR = ("exists", "delete", "open", "_open", "_save", "save")
+#: The stand-in's own attributes, never copied back to the storage.
+_SHADOW_ONLY = frozenset(("exists", "delete", "open", "_save", "save_manifest"))
+
 
 def runs_unchanged(storage: Any) -> bool:
     """Whether ``storage.post_process`` is Django's hashed-names logic as is.
@@ -53,13 +59,6 @@ def runs_unchanged(storage: Any) -> bool:
         return False
     # The stand-in answers these itself: the project's overrides would be skipped.
     return not user_overrides(storage, STANDS_IN_FOR)
-
-
-#: The destination's methods the stand-in answers (open() serves the found
-#: files from their sources: the same bytes, where _save() is the storage's).
-STANDS_IN_FOR = ("exists", "delete", "open", "_open", "_save", "save")
-#: The stand-in's own attributes, never copied back to the storage.
-_SHADOW_ONLY = frozenset(("exists", "delete", "open", "_save", "save_manifest"))
 
 
 class UploadsFailed(Exception):

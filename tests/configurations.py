@@ -154,3 +154,13 @@ class IntermediateManifest(ManifestStaticFilesStorage):
 
 class NamedManifest(ManifestStaticFilesStorage):
     manifest_name = "custom/manifest.json"
+
+
+class PerKeyS3(S3StaticStorage):
+    """Object parameters that vary by name: CSS gets its own Cache-Control."""
+
+    def get_object_parameters(self, name: str) -> dict[str, Any]:
+        params = dict(super().get_object_parameters(name))
+        if name.endswith(".css"):
+            params["CacheControl"] = "max-age=60"
+        return params

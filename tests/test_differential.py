@@ -435,6 +435,7 @@ def bucket(site, s3, settings) -> Bucket:
         ("tests.storages.ManifestS3", 20),
         ("tests.storages.MyS3", 4),
         ("tests.configurations.StampingS3", 4),
+        ("tests.configurations.PerKeyS3", 4),
         ("tests.configurations.lazy_s3_manifest", 4),
     ],
     ids=lambda value: str(value).rsplit(".", 1)[-1],

@@ -276,3 +276,21 @@ def test_unwrap_sets_up_nested_lazy_objects(tmp_path):
     storage = FileSystemStorage(location=str(tmp_path))
     nested = SimpleLazyObject(lambda: SimpleLazyObject(lambda: storage))
     assert unwrap(nested) is storage
+
+
+def test_s3_parameters_are_uniform_only_where_the_storage_says_so(s3, settings):
+    """The S3 strategy asks the encryption question once only when the
+    storage's get_object_parameters() is django-storages' own."""
+    from storages.backends.s3 import S3Storage
+
+    from collectfast.strategies.s3 import S3Strategy
+
+    options = s3.storages()["staticfiles"]["OPTIONS"]
+    plain = S3Storage(**options)
+    assert S3Strategy(plain)._uniform_parameters
+    per_instance = S3Storage(**options)
+    per_instance.get_object_parameters = lambda name: {}  # type: ignore[method-assign]
+    assert not S3Strategy(per_instance)._uniform_parameters
+    from tests.configurations import PerKeyS3
+
+    assert not S3Strategy(PerKeyS3(**options))._uniform_parameters

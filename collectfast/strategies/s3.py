@@ -31,6 +31,7 @@ from collectfast.hashing import (
     digest_stream,
     stream_size,
 )
+from collectfast.preconditions import inherits
 from collectfast.strategies.base import (
     WRITES,
     Decision,
@@ -75,9 +76,7 @@ class S3Strategy(Strategy):
         self.bucket_uses_kms = False
         # Unless a subclass varies them per object, the PUT parameters (and so
         # the encryption) are the storage's object_parameters for every file.
-        self._uniform_parameters = (
-            type(storage).get_object_parameters is S3Storage.get_object_parameters
-        )
+        self._uniform_parameters = inherits(storage, S3Storage, "get_object_parameters")
         self._etags_are_md5: dict[str, bool] = {}
         self.listing = SplitListing(self.client, self.bucket, self.prefix)
 
