@@ -15,6 +15,7 @@ from django.core.checks import register as register_check
 from django.utils.module_loading import import_string
 
 from collectfast.conf import REMOVED_SETTINGS, conf
+from collectfast.deploy_checks import E015, E016, E017, check_deploy_record
 
 E001 = "collectfast.E001"  # listed after django.contrib.staticfiles
 E002 = "collectfast.E002"  # COLLECTFAST_THREADS not a positive integer
@@ -29,7 +30,10 @@ W002 = "collectfast.W002"  # a removed Collectfast 1.x setting is still set
 W003 = "collectfast.W003"  # STATICFILES_STORAGE is set (removed in Django 5.1)
 W004 = "collectfast.W004"  # the cache's MAX_ENTRIES is below the static file count
 
-ALL_IDS = (E001, E002, E003, E004, E005, E006, E007, E008, W001, W002, W003, W004)
+ALL_IDS = (
+    *(E001, E002, E003, E004, E005, E006, E007, E008, E015, E016, E017),
+    *(W001, W002, W003, W004),
+)
 
 STATICFILES_APP = "django.contrib.staticfiles"
 
@@ -334,5 +338,6 @@ def register() -> None:
         check_strategy,
         check_removed_settings,
         check_legacy_storage_setting,
+        check_deploy_record,
     ):
         register_check(check, Tags.staticfiles)

@@ -16,6 +16,7 @@ from typing import Any
 from collectfast.checks import _is_positive_int
 from collectfast.collector import Collector
 from collectfast.conf import conf
+from collectfast.guarded import guarded
 from collectfast.strategies.base import Strategy, strategy_for
 
 
@@ -43,6 +44,7 @@ class EarlyListing:
             return None  # collect() meets the same error and reports it
         if strategy is None:
             return None
+        strategy = guarded(strategy)
         collector = Collector(
             strategy, threads=threads, dry_run=bool(options.get("dry_run")), clear=False
         )
