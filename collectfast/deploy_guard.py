@@ -72,8 +72,11 @@ class DeployGuard:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        explain: Callable[[BaseException], str] = str,
     ) -> None:
         self.store = store
+        #: One sentence for a store error (errors.describe, with the strategy).
+        self.explain = explain
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
         self.clock = clock
@@ -120,7 +123,10 @@ class DeployGuard:
                 f"{self.where!r} expires at {utc(lease.expires_at)}."
             )
         while lease is not None and self.monotonic() < deadline:
-            self.sleep(min(WAIT_POLL_SECONDS, max(0.0, deadline - self.monotonic())))
+            # Read again when the lease expires, or every few seconds.
+            expiry = lease.expires_at - self.clock() + 0.05
+            remaining = deadline - self.monotonic()
+            self.sleep(max(0.0, min(WAIT_POLL_SECONDS, expiry, remaining)))
             self._read()
             lease = self.other_live_lease()
         self.read_done = True
@@ -166,6 +172,13 @@ class DeployGuard:
             except DeployStopped as stop:
                 self._stopped = stop
                 raise
+            except Exception as exc:
+                # Once for every thread: not one failed file per upload.
+                self._stopped = DeployStopped(
+                    f"the deploy record {self.where!r} could not be written, so "
+                    f"this deploy stopped: {self.explain(exc)}"
+                )
+                raise self._stopped from exc
 
     def _acquire(self) -> None:
         assert self.read_done, "the record is read before the listing"

@@ -22,6 +22,7 @@ from typing import Any
 from collectfast.conf import conf
 from collectfast.deploy_guard import DeployGuard
 from collectfast.deploy_record import RECORD_NAME, is_reserved
+from collectfast.errors import describe
 from collectfast.hashing import LocalDigest
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 from collectfast.strategies.conditional import ConditionalStore
@@ -38,7 +39,10 @@ def guarded(strategy: Strategy) -> Strategy:
     if store is None:
         return strategy
     guard = DeployGuard(
-        store, lease_seconds=conf.lease_seconds, wait_seconds=conf.wait_for_deploy
+        store,
+        lease_seconds=conf.lease_seconds,
+        wait_seconds=conf.wait_for_deploy,
+        explain=lambda exc: describe(exc, strategy),
     )
     return GuardedStrategy(strategy, store, guard)
 
