@@ -136,9 +136,11 @@ class Finishing:
             return
         if self.upload_manifest:
             self.store_manifest()
+            self.guard.stage = "after writing the manifest, before pruning anything"
         if plan.stale:
             self.strategy.delete(plan.stale)
             self.finish.log_deleted(plan.stale, "--prune")
+            self.guard.stage = "after pruning, before releasing its lease"
         self.guard.release()
 
     def tags(self) -> dict[str, str | None]:

@@ -93,6 +93,8 @@ class DeployGuard:
         #: Names this deploy deleted (confirmed by the store).
         self.deleted: set[str] = set()
         self.notes: list[str] = []
+        #: Where this deploy is, for the sentence that stops it.
+        self.stage = "before writing anything"
         self.notify: Callable[[str], None] | None = None
         self._lock = threading.Lock()
         self._stopped: DeployStopped | None = None
@@ -166,9 +168,7 @@ class DeployGuard:
                 if not self.holding:
                     self._acquire()
                 elif self.monotonic() - self._renewed_at > self.lease_seconds / 3:
-                    self._swap(
-                        self.record.with_lease(self._lease()), "renewing its lease"
-                    )
+                    self._swap(self.record.with_lease(self._lease()))
             except DeployStopped as stop:
                 self._stopped = stop
                 raise
@@ -192,8 +192,9 @@ class DeployGuard:
                 "COLLECTFAST_WAIT_FOR_DEPLOY to wait for it)."
             )
         expired = self.record.lease
-        self._swap(self.record.with_lease(self._lease()), "writing anything")
+        self._swap(self.record.with_lease(self._lease()))
         self.holding = True
+        self.stage = "before recording its files or pruning anything"
         if expired is not None and expired.deploy != self.deploy_id:
             self.note(
                 f"collectfast: deploy {expired.deploy} stopped before releasing "
@@ -210,7 +211,7 @@ class DeployGuard:
             self.deploy_id, started, now + self.lease_seconds, tuple(tombstones)
         )
 
-    def _swap(self, new: Record, before: str) -> None:
+    def _swap(self, new: Record) -> None:
         """Write ``new`` if the stored record is still the one we hold."""
         data = new.to_bytes()
         sent = self.monotonic()
@@ -223,8 +224,7 @@ class DeployGuard:
             if current is None or current.data != data:
                 raise DeployStopped(
                     f"another deploy changed the deploy record {self.where!r} "
-                    f"while this one ran, so this one stopped before {before} "
-                    "(it pruned nothing and left the manifest as it was); run "
+                    f"while this one ran, so this one stopped {self.stage}; run "
                     "collectstatic again."
                 ) from None
             version = current.version
@@ -269,12 +269,13 @@ class DeployGuard:
                 lease=None if release else self._lease(tombstones),
             )
             try:
-                self._swap(new, "writing the manifest and pruning")
+                self._swap(new)
             except DeployStopped as stop:
                 self._stopped = stop
                 raise
             self.deleted.clear()  # applied
             self.committed = True
+            self.stage = "before writing the manifest or pruning anything"
             self.holding = not release
 
     def release(self, *, listed: Mapping[str, Any] | None = None) -> None:
@@ -290,5 +291,5 @@ class DeployGuard:
                 new = self.record.with_stored(
                     self.stored, listed=listed, deleted=self.deleted
                 )
-            self._swap(new, "releasing its lease")
+            self._swap(new)
             self.holding = False

@@ -16,7 +16,7 @@ Everything else is the wrapped strategy's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from collectfast.conf import conf
@@ -30,9 +30,12 @@ from collectfast.strategies.conditional import ConditionalStore
 logger = logging.getLogger("collectfast")
 
 
-def guarded(strategy: Strategy) -> Strategy:
+def guarded(
+    strategy: Strategy, notify: Callable[[str], None] | None = None
+) -> Strategy:
     """``strategy`` behind the deploy record, where the store and the settings
-    allow one; else ``strategy`` itself."""
+    allow one; else ``strategy`` itself. ``notify`` shows the record's notes
+    (such as "waiting for deploy ...") as they happen."""
     if isinstance(strategy, GuardedStrategy) or not conf.deploy_record:
         return strategy
     store = strategy.conditional_store()
@@ -44,6 +47,7 @@ def guarded(strategy: Strategy) -> Strategy:
         wait_seconds=conf.wait_for_deploy,
         explain=lambda exc: describe(exc, strategy),
     )
+    guard.notify = notify
     return GuardedStrategy(strategy, store, guard)
 
 

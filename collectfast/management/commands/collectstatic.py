@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.contrib.staticfiles.management.commands import collectstatic
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser, OutputWrapper
 
 from collectfast.after_collect import AfterCollectSteps, FoundFiles
 from collectfast.collector import Collector, Job, Outcome, RemoteState
@@ -90,7 +91,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
     def execute(self, *args: Any, **options: Any) -> str | None:
         with fewer_gc_passes():
             # The listing overlaps the system checks, which walk the finders.
-            self.early = EarlyListing.start(self.storage, options)
+            self.early = EarlyListing.start(self.storage, options, notes(options))
             try:
                 with one_walk():  # the W004 check and collect() share a walk
                     output: str | None = super().execute(*args, **options)
@@ -133,7 +134,9 @@ class Command(AfterCollectSteps, collectstatic.Command):
             )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
-        return None if strategy is None else guarded(strategy)
+        if strategy is None:
+            return None
+        return guarded(strategy, notes({"verbosity": self.verbosity}, self.stderr))
 
     def find_files(self, strategy: Strategy) -> tuple[FoundFiles, list[Job]]:
         """Django's finder loop: the first file found for a destination wins.
@@ -398,3 +401,19 @@ def no_record_to_prune(strategy: Strategy) -> str:
         "--prune deletes only files collectfast recorded in its deploy record, "
         f"and {why}; remove --prune (and COLLECTFAST_PRUNE), or keep a record."
     )
+
+
+def notes(
+    options: Mapping[str, Any], stderr: OutputWrapper | None = None
+) -> Callable[[str], None] | None:
+    """Where collectfast's notes go as they happen: stderr, unless -v 0.
+
+    Called before Django's execute() sets the command's stderr up, so it
+    wraps the stream the options name, as Django will.
+    """
+    if options.get("verbosity", 1) < 1:
+        return None
+    if stderr is None:
+        stderr = OutputWrapper(options.get("stderr") or sys.stderr)
+    out = stderr
+    return lambda message: out.write(message, style_func=lambda text: text)
