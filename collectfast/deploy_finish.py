@@ -14,12 +14,13 @@ the record. ``--dry-run`` prints exactly the deletions the real run would make.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from collectfast.deploy_guard import DeployStopped
 from collectfast.guarded import GuardedStrategy
-from collectfast.hashing import LocalDigest
+from collectfast.hashing import LocalDigest, digest_stream
 from collectfast.prune import Manifests, PrunePlan, plan_prune
 from collectfast.strategies.base import Decision, Source
 from collectfast.strategies.conditional import PreconditionFailed
@@ -180,12 +181,22 @@ class Finishing:
                 manifest.name, manifest.source, local, version
             )
         except PreconditionFailed as exc:
-            raise DeployStopped(
-                f"the manifest {store.describe(self.stored_manifest)!r} changed "
-                "since this deploy listed the storage, so this deploy left it as "
-                "it was and pruned nothing; run collectstatic again."
-            ) from exc
+            if not self.stored_is_ours(local):
+                raise DeployStopped(
+                    f"the manifest {store.describe(self.stored_manifest)!r} "
+                    "changed since this deploy listed the storage, so this deploy "
+                    "left it as it was and pruned nothing; run collectstatic again."
+                ) from exc
+            # Else a retry of our own write, refused: the first one was stored.
         self.log_manifest()
+
+    def stored_is_ours(self, local: LocalDigest) -> bool:
+        """Whether the stored manifest holds exactly the bytes we sent."""
+        assert self.stored_manifest is not None
+        current = self.strategy.store.read(self.stored_manifest)
+        if current is None:
+            return False
+        return digest_stream(io.BytesIO(current.data)).md5 == local.md5
 
     def log_manifest(self) -> None:
         if self.decision is not None and self.local is not None:

@@ -286,7 +286,8 @@ class DeployGuard:
             if not self.holding or self._stopped is not None:
                 return
             if self.committed:
-                new = self.record.without(self.deleted, lease=None)
+                # Tags learnt after the commit (the manifest's) replace guesses.
+                new = self.record.without(self.deleted, lease=None, tags=self.stored)
             else:
                 new = self.record.with_stored(
                     self.stored, listed=listed, deleted=self.deleted

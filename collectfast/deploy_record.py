@@ -148,9 +148,18 @@ class Record:
             owned[name] = Owned(tag, self.next_seq)
         return Record(self.revision + 1, owned, self.deploys, None)
 
-    def without(self, deleted: Iterable[str], lease: Lease | None) -> Record:
+    def without(
+        self,
+        deleted: Iterable[str],
+        lease: Lease | None,
+        tags: Mapping[str, str | None] | None = None,
+    ) -> Record:
+        """This record without ``deleted``; owned names in ``tags`` get that tag."""
         gone = set(deleted)
         owned = {name: o for name, o in self.owned.items() if name not in gone}
+        for name, tag in (tags or {}).items():
+            if name in owned:
+                owned[name] = Owned(tag, owned[name].seq)
         return Record(self.revision + 1, owned, self.deploys, lease)
 
     def still_owned(

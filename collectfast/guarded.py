@@ -121,10 +121,8 @@ class GuardedStrategy(Strategy):
     ) -> None:
         """Store the manifest only if it is still the one listed."""
         self.guard.before_write()
-        self.store.upload_if(name, source, local, version)
-        self.guard.note_stored(
-            self.inner.stored_name(name), self.inner.expected_tag(name, local)
-        )
+        tag = self.store.upload_if(name, source, local, version)
+        self.guard.note_stored(self.inner.stored_name(name), tag)
 
     def delete(self, names: Iterable[str]) -> None:
         names = list(names)

@@ -61,6 +61,19 @@ def record_ops(proxy: Any) -> list[str]:
     return [r.op for r in proxy.log if is_record(r.key)]
 
 
+def with_record(counts: dict[str, int], *, writes: int = 0) -> dict[str, int]:
+    """An emulator's request counts by kind, plus the deploy record's requests:
+    every deploy reads the record before it lists (one download); one that
+    writes takes the lease and records its files (``writes`` uploads: two, or
+    three when a manifest or --prune follows the record and the lease is
+    released after them)."""
+    result = dict(counts)
+    result["download"] = result.get("download", 0) + 1
+    if writes:
+        result["upload"] = result.get("upload", 0) + writes
+    return result
+
+
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` (the deploy record left out)."""
     return {

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collectfast.hashing import LocalDigest
-    from collectfast.strategies.base import RemoteObject, Source
+    from collectfast.strategies.base import RemoteObject, Source, Strategy
 
 
 MD5_HEX = re.compile(r"[0-9a-f]{32}")
@@ -91,3 +91,16 @@ class ConditionalStore(ABC):
         if remote is None or not MD5_HEX.fullmatch(remote.etag):
             return None
         return remote.etag
+
+
+def watched_names(strategy: Strategy) -> set[str]:
+    """Names whose version a listing keeps for a conditional write: the
+    manifest's, for a manifest storage (GCS generations and Azure ETags are
+    not in the index)."""
+    name = getattr(strategy.storage, "manifest_name", None)
+    if not isinstance(name, str):
+        return set()
+    try:
+        return {strategy.stored_name(name)}
+    except Exception:  # a name the storage refuses: no manifest to write
+        return set()

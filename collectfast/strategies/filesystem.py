@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.storage import FileSystemStorage
 
@@ -19,6 +19,9 @@ from collectfast.cache import DigestCache
 from collectfast.conf import conf
 from collectfast.hashing import LocalDigest, digest_stream
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+
+if TYPE_CHECKING:
+    from collectfast.strategies.conditional import ConditionalStore
 
 
 class FileSystemStrategy(Strategy):
@@ -39,6 +42,15 @@ class FileSystemStrategy(Strategy):
     @property
     def namespace(self) -> str:
         return f"file:{self.root}"
+
+    def conditional_store(self) -> ConditionalStore | None:
+        try:
+            from collectfast.strategies.filesystem_conditional import (
+                FileSystemConditionalStore,
+            )
+        except ImportError:  # no fcntl (Windows): no record, and no --prune
+            return None
+        return FileSystemConditionalStore(self)
 
     def list_remote(self) -> dict[str, RemoteObject]:
         index: dict[str, RemoteObject] = {}
