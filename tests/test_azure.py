@@ -20,6 +20,7 @@ from django.core.management.base import CommandError
 
 from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
+from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
 from tests.emulators import (
     AZURITE_ACCOUNT_KEY,
     Azurite,
@@ -400,3 +401,55 @@ def test_names_the_storage_strips_are_never_pruned(static_dir, az, settings):
     output = deploy(az, use_default_ignore_patterns=False, clear=True)
     assert az.counts() == with_record({"list": 1, "other": 1, "upload": 1}, writes=2)
     assert az.objects(prefix="") == {"well-known.txt": b"hello\n"}
+
+
+# -- the deploy record: names as stored, only what collectfast deployed ----------
+
+
+def test_conditional_writes_are_compare_and_swap(az):
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    store = strategy.conditional_store()
+    assert store is not None
+    check_compare_and_swap(store)
+    check_two_deploys_contend(store)
+
+
+def test_names_are_compared_and_pruned_as_the_storage_stores_them(static_dir, az):
+    write_files(static_dir, {"back\\slash.css": "a{}", "ok.css": "b{}"})
+    output = deploy(az, prune=True)
+    assert "Uploading 'back/slash.css' (new)" in output
+    output = deploy(az, prune=True)
+    assert az.counts() == with_record({"list": 1})
+    assert "Deleting" not in output
+    assert az.objects() == {"back/slash.css": b"a{}", "ok.css": b"b{}"}
+
+
+def test_without_location_prune_deletes_nothing_it_did_not_deploy(
+    static_dir, az, settings
+):
+    settings.STORAGES = az.storages(location="")
+    for name in ("media/photo.jpg", "site2/app.css", "backup.sql"):
+        az.client().upload_blob(name, b"not ours")
+    write_files(static_dir, {"app.css": "a{}", "old.css": "x"})
+    deploy(az, prune=True)
+    (static_dir / "old.css").unlink()
+    output = deploy(az, prune=True)
+    assert output.count("Deleting") == 1
+    assert "Deleting 'old.css'" in output
+    stored = az.objects(prefix="")
+    assert {
+        stored[name] for name in ("media/photo.jpg", "site2/app.css", "backup.sql")
+    } == {b"not ours"}
+
+
+def test_clear_deletes_odd_blob_names_by_their_raw_name(site, az):
+    # Azurite refuses '..' and '.' segments and turns backslashes into
+    # slashes; an empty segment it keeps.
+    az.client().upload_blob("static//double.css", b"odd")
+    output = deploy(az, clear=True)
+    assert "Deleting '/double.css'" in output
+    az.assert_equals_tree(site)
+    az.client().upload_blob("static//double.css", b"odd")
+    output = deploy(az, prune=True)
+    assert "Deleting" not in output  # never collectfast's
+    assert "static//double.css" in [b.name for b in az.client().list_blobs()]

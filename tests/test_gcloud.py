@@ -27,6 +27,7 @@ from google.api_core.exceptions import GoogleAPICallError, RetryError
 
 from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
+from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
 from tests.emulators import GcsEmulator, gcs_emulator_fixture  # noqa: F401
 from tests.utils import (
     REPO_ROOT,
@@ -416,3 +417,43 @@ def test_collectfast_imports_without_provider_sdks():
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+# -- the deploy record: names as stored, only what collectfast deployed ----------
+
+
+def test_conditional_writes_are_compare_and_swap(gcs):
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    store = strategy.conditional_store()
+    assert store is not None
+    check_compare_and_swap(store)
+    check_two_deploys_contend(store)
+
+
+def test_names_are_compared_and_pruned_as_the_storage_stores_them(static_dir, gcs):
+    write_files(static_dir, {"back\\slash.css": "a{}", "ok.css": "b{}"})
+    output = deploy(gcs, prune=True)
+    assert "Uploading 'back/slash.css' (new)" in output
+    output = deploy(gcs, prune=True)
+    assert gcs.counts() == with_record({"list": 1})
+    assert "Deleting" not in output
+    assert gcs.objects() == {"back/slash.css": b"a{}", "ok.css": b"b{}"}
+
+
+def test_without_location_prune_deletes_nothing_it_did_not_deploy(
+    static_dir, gcs, settings
+):
+    settings.STORAGES = gcs.storages(location="")
+    bucket = gcs.client().bucket(gcs.bucket)
+    for name in ("media/photo.jpg", "site2/app.css", "backup.sql"):
+        bucket.blob(name).upload_from_string(b"not ours")
+    write_files(static_dir, {"app.css": "a{}", "old.css": "x"})
+    deploy(gcs, prune=True)
+    (static_dir / "old.css").unlink()
+    output = deploy(gcs, prune=True)
+    assert output.count("Deleting") == 1
+    assert "Deleting 'old.css'" in output
+    stored = gcs.objects(prefix="")
+    assert {
+        stored[name] for name in ("media/photo.jpg", "site2/app.css", "backup.sql")
+    } == {b"not ours"}
