@@ -71,8 +71,13 @@ class Finishing:
     ) -> None:
         assert strategy.index is not None, "the listing ran"
         self.strategy = strategy
-        self.index = strategy.index
         self.guard = strategy.guard
+        # What is stored now: the listing, less what --clear deleted.
+        self.index = {
+            name: remote
+            for name, remote in strategy.index.items()
+            if name not in self.guard.deleted
+        }
         self.produced = produced
         self.finish = finish
         self.manifest = manifest

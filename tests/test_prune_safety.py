@@ -217,3 +217,15 @@ def test_prune_never_aborts_on_odd_keys_and_leaves_them(
     assert output.count("Deleting") == 1
     assert set(ODD_KEYS) <= keys(s3)
     assert "static/b.css" in keys(s3)
+
+
+def test_clear_with_prune_deletes_each_object_once(
+    static_dir: Path, s3: Any, proxy: Any
+) -> None:
+    write_files(static_dir, {"app.css": "a{}", "old.css": "x"})
+    run_collectstatic()
+    (static_dir / "old.css").unlink()
+    output = run_collectstatic(clear=True, prune=True, verbosity=2)
+    assert output.count("Deleting 'old.css'") == 1
+    assert output.count("Deleting 'app.css'") == 1
+    assert bucket_objects(s3.client, s3.bucket, "static/") == {"app.css": b"a{}"}
