@@ -63,3 +63,28 @@ if _env.get("COLLECTFAST_TEST_LEASE_SECONDS"):
 if _env.get("COLLECTFAST_TEST_WAIT_FOR_DEPLOY"):
     COLLECTFAST_WAIT_FOR_DEPLOY = float(_env["COLLECTFAST_TEST_WAIT_FOR_DEPLOY"])
 COLLECTFAST_DEBUG = _env.get("COLLECTFAST_TEST_DEBUG") == "1"
+
+if _env.get("COLLECTFAST_TEST_STORE") == "gcs":
+    # The GCS emulator (STORAGE_EMULATOR_HOST is set for the child).
+    from google.auth.credentials import AnonymousCredentials
+
+    STORAGES["staticfiles"] = {
+        "BACKEND": "tests.storages.ManifestGCS",
+        "OPTIONS": {
+            "bucket_name": _env["COLLECTFAST_TEST_BUCKET"],
+            "project_id": "collectfast-test",
+            "credentials": AnonymousCredentials(),
+            "querystring_auth": False,
+            "location": "static",
+        },
+    }
+elif _env.get("COLLECTFAST_TEST_STORE") == "azure":
+    STORAGES["staticfiles"] = {
+        "BACKEND": "tests.storages.ManifestAzure",
+        "OPTIONS": {
+            "connection_string": _env["COLLECTFAST_TEST_ENDPOINT"],
+            "azure_container": _env["COLLECTFAST_TEST_BUCKET"],
+            "overwrite_files": True,
+            "location": "static",
+        },
+    }

@@ -453,3 +453,17 @@ def test_clear_deletes_odd_blob_names_by_their_raw_name(site, az):
     output = deploy(az, prune=True)
     assert "Deleting" not in output  # never collectfast's
     assert "static//double.css" in [b.name for b in az.client().list_blobs()]
+
+
+def test_two_deploys_at_once_keep_the_site_whole(az, tmp_path):
+    from tests.emulator_races import EmulatorSite, Races
+
+    container = az.client()
+    site = EmulatorSite(
+        "azure",
+        az.container,
+        endpoint=az.azurite.connection_string,
+        env={},
+        read=lambda key: container.download_blob(key).readall(),
+    )
+    Races(site, tmp_path).run(rounds=2, seed=16)

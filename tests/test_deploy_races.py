@@ -375,7 +375,7 @@ def test_a_deploy_killed_after_its_uploads_never_blocks_the_next_for_long(
 
 # -- a randomized schedule, repeated ----------------------------------------------------
 
-ROUNDS = 5
+ROUNDS = 4
 #: A shorter lease: a killed deploy's lease is waited out in every round.
 RANDOM_LEASE = 1.5
 

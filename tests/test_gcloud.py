@@ -457,3 +457,17 @@ def test_without_location_prune_deletes_nothing_it_did_not_deploy(
     assert {
         stored[name] for name in ("media/photo.jpg", "site2/app.css", "backup.sql")
     } == {b"not ours"}
+
+
+def test_two_deploys_at_once_keep_the_site_whole(gcs, tmp_path):
+    from tests.emulator_races import EmulatorSite, Races
+
+    bucket = gcs.client().bucket(gcs.bucket)
+    site = EmulatorSite(
+        "gcs",
+        gcs.bucket,
+        endpoint=gcs.emulator.endpoint,
+        env=gcs.emulator.env,
+        read=lambda key: bucket.blob(key).download_as_bytes(raw_download=True),
+    )
+    Races(site, tmp_path).run(rounds=2, seed=16)
