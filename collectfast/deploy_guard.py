@@ -92,7 +92,6 @@ class DeployGuard:
         self.stored: dict[str, str | None] = {}
         #: Names this deploy deleted (confirmed by the store).
         self.deleted: set[str] = set()
-        self.notes: list[str] = []
         #: Where this deploy is, for the sentence that stops it.
         self.stage = "before writing anything"
         self.notify: Callable[[str], None] | None = None
@@ -105,12 +104,10 @@ class DeployGuard:
         return self.store.describe(RECORD_NAME)
 
     def note(self, message: str) -> None:
-        """A line for stderr (and the log), shown once the command prints."""
+        """A line for the log, and for stderr as it happens (unless -v 0)."""
         logger.info(message)
         if self.notify is not None:
             self.notify(message)
-        else:
-            self.notes.append(message)
 
     # -- 1. read, before the listing --------------------------------------------
 

@@ -10,6 +10,7 @@ runs collectstatic normally and compares the bucket with the tree.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -21,8 +22,8 @@ from typing import Any
 import pytest
 from boto3.s3.transfer import TransferConfig
 from django.core.management.base import CommandError
-from django.test import override_settings
 
+from collectfast.deploy_record import RECORD_NAME, Record
 from tests.utils import (
     REPO_ROOT,
     assert_bucket_equals_tree,
@@ -39,8 +40,8 @@ FILE_COUNT = 40
 THREADS = 4
 MiB = 1 << 20
 PART_MIB = 5  # S3's smallest part
-# The killed deploy's lease: the next deploy waits this long at most.
-LEASE_SECONDS = 2
+# The killed deploy's lease: longer than the test, which expires it itself.
+LEASE_SECONDS = 600
 
 
 def version(number: int) -> dict[str, str]:
@@ -60,6 +61,19 @@ def version(number: int) -> dict[str, str]:
 def answered(proxy: Any, ops: set[str]) -> int:
     """Requests in ``ops`` for static files (the deploy record's aside)."""
     return sum(1 for r in proxy.log if r.op in ops and not is_record(r.key))
+
+
+def expire_lease(s3: Any) -> None:
+    """Rewrite the deploy record as it will be once its lease has expired."""
+    key = f"static/{RECORD_NAME}"
+    record = Record.from_bytes(
+        s3.client.get_object(Bucket=s3.bucket, Key=key)["Body"].read()
+    )
+    assert record.lease is not None
+    expired = dataclasses.replace(record.lease, expires_at=time.time() - 1)
+    s3.client.put_object(
+        Bucket=s3.bucket, Key=key, Body=record.with_lease(expired).to_bytes()
+    )
 
 
 def kill_after(
@@ -133,15 +147,16 @@ def crash_then_converge(
         assert_bucket_equals_tree(s3.client, s3.bucket, "static/", site)
     if "PutObject" in record_ops(proxy):
         # Its lease outlives it: the next deploy stops, having written nothing,
-        # until the lease expires (a documented bound, d).
+        # until the lease expires (a documented bound, d) ...
         proxy.reset()
         with pytest.raises(CommandError, match=r"^another deploy \(\w+\) is writing"):
             run_collectstatic(verbosity=1)
         assert file_keys(proxy) == []
         assert record_ops(proxy) == ["GetObject"]
-    # Waiting for it, the next deploy converges.
-    with override_settings(COLLECTFAST_WAIT_FOR_DEPLOY=30):
-        output = run_collectstatic(verbosity=1)
+        # ... which it does (as if the lease's time had passed).
+        expire_lease(s3)
+    # The next deploy takes over and converges.
+    output = run_collectstatic(verbosity=1)
     assert_bucket_equals_tree(s3.client, s3.bucket, "static/", site)
     assert re.fullmatch(
         r"\n[1-9]\d* static files? copied(, \d+ unmodified)?\.\n", output

@@ -318,7 +318,7 @@ def test_both_manifests_at_once_one_wins_and_nothing_it_needs_is_pruned(
     held_a.wait_held()
     held_b = proxy.hold(manifest_put("deploy-b"))
     b = start("deploy-b", race.site(2), s3, wait=2 * LEASE)
-    held_b.wait_held(timeout=4 * LEASE)  # B waited for A's lease to expire
+    held_b.wait_held(timeout=60)  # B waits for A's lease to expire first
     held_a.open()
     held_b.open()
     a.finish()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 import time
 from io import StringIO
 from pathlib import Path
@@ -164,11 +165,21 @@ def test_clear_takes_the_lease_before_deleting(site, s3, proxy):
 
 def test_waiting_for_a_deploy_until_its_lease_expires(site, s3, proxy, settings):
     run_collectstatic()
-    put_record(s3, stored_record(s3).with_lease(lease_of_another(1.0)))
     (site / "css/app.css").write_text("changed {}\n")
     settings.COLLECTFAST_WAIT_FOR_DEPLOY = 30
+    # Another deploy takes a lease just before this one reads the record.
+    read = proxy.hold(lambda r: r.op == "GetObject" and r.key == KEY, times=1)
+
+    def another_deploy() -> None:
+        read.wait_held()
+        put_record(s3, stored_record(s3).with_lease(lease_of_another(2.0)))
+        read.open()
+
+    thread = threading.Thread(target=another_deploy)
+    thread.start()
     err = StringIO()
     run_collectstatic(stderr=err)
+    thread.join()
     notes = err.getvalue()
     assert "collectfast: waiting for deploy 0therdeploy0, whose lease on " in notes
     assert (
@@ -190,8 +201,6 @@ def test_a_record_changed_under_a_deploy_stops_it_before_writing(site, s3, proxy
         lease.wait_held()
         put_record(s3, stored_record(s3).with_lease(None))  # a new revision
         lease.open()
-
-    import threading
 
     thread = threading.Thread(target=another_deploy)
     thread.start()
@@ -238,8 +247,6 @@ def test_the_manifest_changed_under_a_deploy_stops_it_before_pruning(
             Bucket=s3.bucket, Key="static/staticfiles.json", Body=b'{"paths": {}}'
         )
         manifest.open()
-
-    import threading
 
     thread = threading.Thread(target=another_tool)
     thread.start()
