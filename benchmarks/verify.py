@@ -126,7 +126,12 @@ def check_bucket(
     if manifest:
         manifest_missing = _manifest_gaps(client, bucket, prefix, stored)
     else:
-        unexpected = sorted(name for name in stored if name not in local)
+        # collectfast's deploy record (.collectfast/) is not a static file.
+        unexpected = sorted(
+            name
+            for name in stored
+            if name not in local and not name.startswith(".collectfast/")
+        )
     return BucketCheck(
         len(stored), missing, sorted(differing), unexpected, manifest_missing
     )

@@ -1,4 +1,4 @@
-"""What follows the collect phase: Django's post-processing, and pruning.
+"""What follows the collect phase: Django's post-processing.
 
 A mixin of the collectstatic command, kept apart so the command stays wiring.
 """
@@ -11,7 +11,9 @@ import django
 from django.core.management.base import CommandError
 
 from collectfast.conf import conf
+from collectfast.deploy_finish import HeldManifest
 from collectfast.errors import describe
+from collectfast.guarded import GuardedStrategy
 from collectfast.post_process import PostProcessor, UploadsFailed, runs_unchanged
 from collectfast.report import DeployReport, FileEntry
 from collectfast.strategies.base import Strategy, unwrap
@@ -26,7 +28,7 @@ FoundFiles = dict[str, "tuple[Storage, str]"]
 
 
 class AfterCollectSteps:
-    """Post-processing against the remote index, then --prune."""
+    """Post-processing against the remote index (--prune: deploy_finish.py)."""
 
     # Provided by Django's collectstatic command.
     storage: Any
@@ -38,6 +40,7 @@ class AfterCollectSteps:
     prune: bool
     prune_previous: bool
     post_process_error: BaseException | None
+    held_manifest: HeldManifest | None
 
     if TYPE_CHECKING:
 
@@ -59,9 +62,17 @@ class AfterCollectSteps:
             return set(found_files)
         storage = unwrap(self.storage)
         if not runs_unchanged(storage):
-            # A post_process collectfast doesn't know: run it as Django does.
+            # A post_process collectfast doesn't know: run it as Django does
+            # (it writes through the storage: under the lease).
+            if isinstance(strategy, GuardedStrategy) and not self.dry_run:
+                strategy.guard.before_write()
             self.consume(self.storage.post_process(found_files, dry_run=self.dry_run))
             return set(found_files)
+        manifest_name = getattr(storage, "manifest_name", None)
+        # Under the deploy record, the manifest waits for the record (deploy_finish).
+        held = frozenset[str]()
+        if isinstance(strategy, GuardedStrategy) and isinstance(manifest_name, str):
+            held = frozenset([manifest_name])
         processor = PostProcessor(
             storage,
             strategy,
@@ -69,6 +80,7 @@ class AfterCollectSteps:
             found_files,
             threads=int(conf.threads),
             upload=not self.dry_run,
+            hold=held,
         )
         try:
             if self.dry_run and self.prune:
@@ -98,6 +110,10 @@ class AfterCollectSteps:
                 # Raised by Django's post_process: out as Django lets it out.
                 self.post_process_error = exc
             raise
+        if manifest_name in held and manifest_name in processor.saved:
+            self.held_manifest = HeldManifest(
+                manifest_name, processor.saved[manifest_name]
+            )
         for name, (decision, size) in processor.decisions.items():
             if decision.upload:
                 report.uploaded.append(FileEntry(name, decision.reason, size))
@@ -130,24 +146,3 @@ class AfterCollectSteps:
                 self.post_processed_files.append(original_path)
             else:
                 self.log(f"Skipped post-processing '{original_path}'")
-
-    def previous_manifest(self, index: Any) -> set[str]:
-        """Names the stored manifest references, kept by --prune."""
-        storage: Any = unwrap(self.storage)
-        name = getattr(storage, "manifest_name", None)
-        if self.prune_previous or name is None or name not in index:
-            return set()
-        # ManifestFilesMixin read the stored manifest when the storage was
-        # created (this process, moments ago): reuse it rather than read again.
-        paths = getattr(storage, "hashed_files", None)
-        if not paths:
-            loaded = storage.load_manifest()
-            # Django 4.2+ returns (paths, manifest hash).
-            paths = loaded[0] if isinstance(loaded, tuple) else loaded
-        return set(paths.values())
-
-    def prune_stale(self, strategy: Strategy, index: Any, keep: set[str]) -> None:
-        stale = sorted(name for name in index if name not in keep)
-        self.log_deleted(stale, "--prune")
-        if stale and not self.dry_run:
-            strategy.delete(stale)

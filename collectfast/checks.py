@@ -15,6 +15,7 @@ from django.core.checks import register as register_check
 from django.utils.module_loading import import_string
 
 from collectfast.conf import REMOVED_SETTINGS, conf
+from collectfast.deploy_checks import E015, E016, E017, check_deploy_record
 from collectfast.preconditions import user_overrides
 
 E001 = "collectfast.E001"  # listed after django.contrib.staticfiles
@@ -39,26 +40,9 @@ W005 = "collectfast.W005"  # COLLECTFAST_HASHED_CACHE_CONTROL without hashed nam
 W006 = "collectfast.W006"  # the storage overrides a method the strategy stands in for
 
 ALL_IDS = (
-    E001,
-    E002,
-    E003,
-    E004,
-    E005,
-    E006,
-    E007,
-    E008,
-    E009,
-    E010,
-    E011,
-    E012,
-    E013,
-    E014,
-    W001,
-    W002,
-    W003,
-    W004,
-    W005,
-    W006,
+    *(E001, E002, E003, E004, E005, E006, E007, E008, E009, E010, E011, E012),
+    *(E013, E014, E015, E016, E017),
+    *(W001, W002, W003, W004, W005, W006),
 )
 
 STATICFILES_APP = "django.contrib.staticfiles"
@@ -383,5 +367,6 @@ def register() -> None:
         check_legacy_storage_setting,
         check_cloudfront,
         check_cache_policy,
+        check_deploy_record,
     ):
         register_check(check, Tags.staticfiles)

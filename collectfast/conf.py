@@ -19,6 +19,8 @@ DEFAULT_RETRIES = 5
 DEFAULT_CLOUDFRONT_MAX_PATHS = 1000
 #: CloudFront's quota of file paths in progress per distribution.
 CLOUDFRONT_MAX_FILE_PATHS = 3000
+#: A deploy killed at any moment blocks the next one for at most this long.
+DEFAULT_LEASE_SECONDS = 600.0
 
 # Collectfast 1.x settings that no longer do anything, and what replaces them.
 REMOVED_SETTINGS: dict[str, str] = {
@@ -123,6 +125,28 @@ class Settings:
     def cache_control(self) -> Any:
         """``(glob, Cache-Control or None)`` pairs; the first match wins."""
         return getattr(settings, "COLLECTFAST_CACHE_CONTROL", ())
+
+    @property
+    def deploy_record(self) -> bool:
+        """Keep the deploy record (checked by E015: a bool)."""
+        value = getattr(settings, "COLLECTFAST_DEPLOY_RECORD", True)
+        return value if isinstance(value, bool) else True
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a deploy's lease lasts (checked by E016: a positive number)."""
+        value = getattr(settings, "COLLECTFAST_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
+        return float(value) if is_number(value) and value > 0 else DEFAULT_LEASE_SECONDS
+
+    @property
+    def wait_for_deploy(self) -> float:
+        """Seconds to wait for another deploy's lease (E017: a number >= 0)."""
+        value = getattr(settings, "COLLECTFAST_WAIT_FOR_DEPLOY", 0)
+        return float(value) if is_number(value) and value >= 0 else 0.0
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 conf = Settings()

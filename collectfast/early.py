@@ -10,12 +10,13 @@ where collectstatic always creates it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from collectfast.checks import _is_positive_int
 from collectfast.collector import Collector
 from collectfast.conf import conf
+from collectfast.guarded import guarded
 from collectfast.strategies.base import Strategy, strategy_for
 
 
@@ -26,7 +27,12 @@ class EarlyListing:
         self.taken = False
 
     @classmethod
-    def start(cls, storage: Any, options: Mapping[str, Any]) -> EarlyListing | None:
+    def start(
+        cls,
+        storage: Any,
+        options: Mapping[str, Any],
+        notify: Callable[[str], None] | None = None,
+    ) -> EarlyListing | None:
         """Begin listing for a collectstatic run with ``options``, if it may."""
         threads = conf.threads
         if (
@@ -43,6 +49,7 @@ class EarlyListing:
             return None  # collect() meets the same error and reports it
         if strategy is None:
             return None
+        strategy = guarded(strategy, notify)
         collector = Collector(
             strategy, threads=threads, dry_run=bool(options.get("dry_run")), clear=False
         )

@@ -94,6 +94,7 @@ class PostProcessor:
         *,
         threads: int,
         upload: bool = True,
+        hold: frozenset[str] = frozenset(),
     ) -> None:
         self.storage = storage
         self.strategy = strategy
@@ -101,6 +102,9 @@ class PostProcessor:
         self.found_files = found_files
         self.threads = threads
         self.upload_enabled = upload
+        #: Names saved but left to the caller to store (the manifest, which
+        #: the deploy record must precede).
+        self.hold = hold
         # Every found file is stored by now: the collect phase succeeded.
         self.present: set[str] = set(index) | set(found_files)
         self.saved: dict[str, Source] = {}
@@ -228,7 +232,11 @@ class PostProcessor:
 
     def store_saved(self) -> None:
         """Compare and upload, in parallel, what was saved and not yet stored."""
-        names = [name for name in self.saved if name not in self.stored]
+        names = [
+            name
+            for name in self.saved
+            if name not in self.stored and name not in self.hold
+        ]
         self.stored.update(names)
         failures: list[tuple[str, BaseException]] = []
         with ThreadPoolExecutor(

@@ -34,6 +34,7 @@ import atexit
 import collections
 import contextlib
 import functools
+import http
 import http.client
 import http.server
 import os
@@ -327,6 +328,69 @@ class GcsEmulator:
         self.stop()
 
 
+def _emulate_generation_preconditions() -> None:
+    """Make the emulator honour ``ifGenerationMatch`` on uploads, and send
+    ``x-goog-generation`` with downloads, as GCS does.
+
+    gcp-storage-emulator ignores both; collectfast's deploy record writes by
+    compare-and-swap on generations (collectfast/strategies/
+    gcloud_conditional.py). The check and the write happen in one request
+    handler, and the emulator handles one request at a time, so the pair is
+    atomic, as on GCS. Patched once per process; media and multipart
+    uploads (what conditional writes use) only.
+    """
+    from gcp_storage_emulator import server
+    from gcp_storage_emulator.exceptions import NotFound
+    from gcp_storage_emulator.handlers import objects
+
+    if getattr(objects, "_collectfast_preconditions", False):
+        return
+    objects._collectfast_preconditions = True
+
+    def current_generation(request: Any, storage: Any, name: str) -> str:
+        try:
+            obj = storage.get_file_obj(request.params["bucket_name"], name)
+        except NotFound:
+            return "0"
+        return str(obj["generation"])
+
+    def checking(upload: Callable[..., Any], multipart: bool) -> Callable[..., Any]:
+        def checked(request: Any, response: Any, storage: Any) -> Any:
+            wanted = request.query.get("ifGenerationMatch")
+            if wanted:
+                if "name" in request.query:
+                    name = request.query["name"][0]
+                else:
+                    name = request.data["meta"].get("name") if multipart else ""
+                if current_generation(request, storage, name) != wanted[0]:
+                    response.status = http.HTTPStatus.PRECONDITION_FAILED
+                    response.json(
+                        {"error": {"code": 412, "message": "Precondition Failed"}}
+                    )
+                    return None
+            return upload(request, response, storage)
+
+        return checked
+
+    objects._media_upload = checking(objects._media_upload, multipart=False)
+    objects._multipart_upload = checking(objects._multipart_upload, multipart=True)
+
+    def download_with_generation(
+        request: Any, response: Any, storage: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        result = original_download(request, response, storage, *args, **kwargs)
+        name = request.params.get("object_id")
+        generation = current_generation(request, storage, name) if name else "0"
+        if generation != "0":
+            response["x-goog-generation"] = generation
+        return result
+
+    original_download = objects.download
+    for _, handlers in server.HANDLERS:
+        if handlers.get(server.GET) is original_download:
+            handlers[server.GET] = download_with_generation
+
+
 def start_gcs_emulator(
     *,
     default_bucket: str = DEFAULT_GCS_BUCKET,
@@ -344,6 +408,7 @@ def start_gcs_emulator(
             "install it with `pip install gcp-storage-emulator`"
         ) from exc
 
+    _emulate_generation_preconditions()
     log = RequestLog()
 
     class CountingHandler(RequestHandler):  # type: ignore[misc]

@@ -63,6 +63,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 __all__ = [
     "FaultRule",
+    "Gate",
     "Request",
     "Response",
     "ResponseHook",
@@ -229,6 +230,55 @@ class FaultRule:
     action: FaultAction = "error"
     times: int | None = None
     hits: int = 0
+
+
+@dataclass(eq=False)
+class Gate:
+    """Holds requests matching ``predicate`` before they are forwarded, until
+    :meth:`open` (the first ``times`` of them; None: all), so that a test can
+    force one interleaving of two clients: hold A's request, let B run, open.
+
+    A held request waits at most ``timeout`` seconds, then goes on (a test
+    that forgot to open a gate fails on its assertions instead of hanging).
+    """
+
+    predicate: Callable[[Request], bool]
+    times: int | None = None
+    timeout: float = 60.0
+    held: int = 0
+    dropped: bool = False
+    _opened: threading.Event = field(default_factory=threading.Event, repr=False)
+    _changed: threading.Condition = field(
+        default_factory=threading.Condition, repr=False
+    )
+
+    def open(self) -> None:
+        """Let every held request (and later ones) through."""
+        self._opened.set()
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened.is_set()
+
+    def wait_held(self, count: int = 1, timeout: float = 30.0) -> None:
+        """Block until ``count`` requests are held here (AssertionError if not)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.held >= count, timeout):
+                raise AssertionError(f"{count} request(s) never reached the gate")
+
+    def drop(self) -> None:
+        """Let held requests go without forwarding them: their connections are
+        closed (as when the client was killed while they were on their way)."""
+        self.dropped = True
+        self._opened.set()
+
+    def _pass(self) -> bool:
+        """Wait here; whether to forward the request after all."""
+        with self._changed:
+            self.held += 1
+            self._changed.notify_all()
+        self._opened.wait(self.timeout)
+        return not self.dropped
 
 
 @dataclass(frozen=True)
@@ -533,24 +583,37 @@ class _Handler(BaseHTTPRequestHandler):
         self._recorded = False
         try:
             delay, fault = proxy._decide(req)
+            delay += proxy._delay_for(req)
             if delay > 0:
                 time.sleep(delay)
+            gate = proxy._gate_for(req)
+            if gate is not None and not gate._pass():
+                self.close_connection = True
+                self._record(req, 499, "dropped")
+                return
             if fault is not None and fault.action == "error":
                 self._drain_request_body(req)
                 self._send_s3_error(req, fault.status, fault.code, fault.message)
                 return
-            resp = self._forward(req)
-            if resp is None:
-                return  # a 502 has been sent
-            try:
-                if fault is not None:
-                    self._send_reset(req, resp, fault.reset_where)
-                else:
-                    self._relay_response(req, resp)
-            except BaseException:
-                # The upstream response may be half read: don't reuse it.
-                self._upstream.close()
-                raise
+            # moto checks a PUT's If-Match/If-None-Match, then writes, without
+            # a lock between: two conditional PUTs to one key at once could
+            # both succeed. S3 makes them atomic; so does this proxy, per key.
+            conditional = req.method == "PUT" and (
+                "if-match" in req.headers or "if-none-match" in req.headers
+            )
+            with proxy._key_lock(req) if conditional else contextlib.nullcontext():
+                resp = self._forward(req)
+                if resp is None:
+                    return  # a 502 has been sent
+                try:
+                    if fault is not None:
+                        self._send_reset(req, resp, fault.reset_where)
+                    else:
+                        self._relay_response(req, resp)
+                except BaseException:
+                    # The upstream response may be half read: don't reuse it.
+                    self._upstream.close()
+                    raise
         except _ClientGoneError:
             self.close_connection = True
             self._upstream.close()
@@ -900,6 +963,11 @@ class S3Proxy:
         self._lock = threading.Lock()
         self._log: list[Request] = []
         self._rules: list[FaultRule] = []
+        self._gates: list[Gate] = []
+        self._delays: list[
+            tuple[Callable[[Request], bool], Callable[[Request], float]]
+        ] = []
+        self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         self._hooks: list[_HookEntry] = []
         self._faults_injected = 0
         self._rng = random.Random(seed)
@@ -1027,8 +1095,8 @@ class S3Proxy:
 
     def clear_faults(self, *, keep_latency: bool = False) -> None:
         """Back to a faithful proxy: remove random fault rates, ``max_faults``,
-        ``fault_ops``, all rules and all response hooks (e.g.
-        :meth:`rewrite_etag`), and set ``latency`` to 0 unless
+        ``fault_ops``, all rules, delays, gates (opened) and response hooks
+        (e.g. :meth:`rewrite_etag`), and set ``latency`` to 0 unless
         ``keep_latency``.  The log is left alone (see :meth:`reset`)."""
         with self._lock:
             self.error_rate = self.reset_rate = 0.0
@@ -1037,8 +1105,12 @@ class S3Proxy:
             self._faults_injected = 0
             self._rules.clear()
             self._hooks.clear()
+            self._delays.clear()
+            gates, self._gates = self._gates, []
             if not keep_latency:
                 self.latency = 0.0
+        for gate in gates:  # nothing stays held behind a cleared gate
+            gate.open()
 
     @property
     def faults_injected(self) -> int:
@@ -1119,6 +1191,54 @@ class S3Proxy:
             action=action,
             times=times,
         )
+
+    # -- interleavings ---------------------------------------------------------------------
+
+    def hold(
+        self,
+        predicate: Callable[[Request], bool],
+        *,
+        times: int | None = None,
+        timeout: float = 60.0,
+    ) -> Gate:
+        """Hold requests matching ``predicate`` until the returned gate is
+        opened (see :class:`Gate`). The predicate is called under the proxy's
+        lock, after the fault rules: keep it simple."""
+        gate = Gate(predicate, times, timeout)
+        with self._lock:
+            self._gates.append(gate)
+        return gate
+
+    def delay(
+        self,
+        predicate: Callable[[Request], bool],
+        seconds: float | Callable[[Request], float],
+    ) -> None:
+        """Sleep ``seconds`` (or ``seconds(request)``) before forwarding each
+        request matching ``predicate``, on top of ``latency``."""
+        how_long = seconds if callable(seconds) else (lambda req: float(seconds))
+        with self._lock:
+            self._delays.append((predicate, how_long))
+
+    def _gate_for(self, req: Request) -> Gate | None:
+        with self._lock:
+            for gate in self._gates:
+                if gate.is_open or (gate.times is not None and gate.times <= 0):
+                    continue
+                if gate.predicate(req):
+                    if gate.times is not None:
+                        gate.times -= 1
+                    return gate
+        return None
+
+    def _delay_for(self, req: Request) -> float:
+        with self._lock:
+            delays = list(self._delays)
+        return sum(seconds(req) for predicate, seconds in delays if predicate(req))
+
+    def _key_lock(self, req: Request) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault((req.bucket, req.key), threading.Lock())
 
     # -- response hooks ------------------------------------------------------------------
 

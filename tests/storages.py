@@ -1,6 +1,11 @@
 """Storage classes the tests configure by dotted path."""
 
-from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
+from django.contrib.staticfiles.storage import (
+    ManifestFilesMixin,
+    ManifestStaticFilesStorage,
+)
+from storages.backends.azure_storage import AzureStorage
+from storages.backends.gcloud import GoogleCloudStorage
 from storages.backends.s3 import S3ManifestStaticStorage, S3Storage
 
 
@@ -18,3 +23,21 @@ class LocalManifest(ManifestStaticFilesStorage):
     """Django's own manifest storage, for comparing results byte for byte."""
 
     support_js_module_import_aggregation = True
+
+
+class ManifestGCS(ManifestFilesMixin, GoogleCloudStorage):
+    """Hashed names and a manifest on Google Cloud Storage."""
+
+
+class ManifestAzure(ManifestFilesMixin, AzureStorage):
+    """Hashed names and a manifest on Azure Blob Storage."""
+
+    def read_manifest(self) -> str | None:
+        # AzureStorage raises the SDK's error for a missing blob, where
+        # ManifestFilesMixin expects FileNotFoundError.
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return super().read_manifest()  # type: ignore[no-any-return]
+        except ResourceNotFoundError:
+            return None

@@ -31,9 +31,20 @@ if _env.get("COLLECTFAST_TEST_SSE"):
         "ServerSideEncryption": _env["COLLECTFAST_TEST_SSE"]
     }
 
+if _env.get("COLLECTFAST_TEST_AGENT"):
+    # Names this process in the proxy's log (the User-Agent), e.g. "deploy-a".
+    from botocore.config import Config
+
+    _options["client_config"] = Config(user_agent_extra=_env["COLLECTFAST_TEST_AGENT"])
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _options},
+    "staticfiles": {
+        "BACKEND": _env.get(
+            "COLLECTFAST_TEST_BACKEND", "storages.backends.s3.S3Storage"
+        ),
+        "OPTIONS": _options,
+    },
 }
 
 if _env.get("COLLECTFAST_TEST_CACHE_DIR"):
@@ -47,4 +58,33 @@ if _env.get("COLLECTFAST_TEST_CACHE_DIR"):
     }
 
 COLLECTFAST_THREADS = int(_env.get("COLLECTFAST_TEST_THREADS", "4"))
+if _env.get("COLLECTFAST_TEST_LEASE_SECONDS"):
+    COLLECTFAST_LEASE_SECONDS = float(_env["COLLECTFAST_TEST_LEASE_SECONDS"])
+if _env.get("COLLECTFAST_TEST_WAIT_FOR_DEPLOY"):
+    COLLECTFAST_WAIT_FOR_DEPLOY = float(_env["COLLECTFAST_TEST_WAIT_FOR_DEPLOY"])
 COLLECTFAST_DEBUG = _env.get("COLLECTFAST_TEST_DEBUG") == "1"
+
+if _env.get("COLLECTFAST_TEST_STORE") == "gcs":
+    # The GCS emulator (STORAGE_EMULATOR_HOST is set for the child).
+    from google.auth.credentials import AnonymousCredentials
+
+    STORAGES["staticfiles"] = {
+        "BACKEND": "tests.storages.ManifestGCS",
+        "OPTIONS": {
+            "bucket_name": _env["COLLECTFAST_TEST_BUCKET"],
+            "project_id": "collectfast-test",
+            "credentials": AnonymousCredentials(),
+            "querystring_auth": False,
+            "location": "static",
+        },
+    }
+elif _env.get("COLLECTFAST_TEST_STORE") == "azure":
+    STORAGES["staticfiles"] = {
+        "BACKEND": "tests.storages.ManifestAzure",
+        "OPTIONS": {
+            "connection_string": _env["COLLECTFAST_TEST_ENDPOINT"],
+            "azure_container": _env["COLLECTFAST_TEST_BUCKET"],
+            "overwrite_files": True,
+            "location": "static",
+        },
+    }

@@ -22,12 +22,21 @@ from storages.backends.azure_storage import AzureStorage
 
 from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
+from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
 from tests.emulators import (
     AZURITE_ACCOUNT_KEY,
     Azurite,
     azurite_fixture,  # noqa: F401
 )
-from tests.utils import closed_port, md5, touch_all, tree, write_files
+from tests.utils import (
+    closed_port,
+    is_record,
+    md5,
+    touch_all,
+    tree,
+    with_record,
+    write_files,
+)
 
 FILES = {
     "css/app.css": "body { color: red; }\n",
@@ -74,6 +83,7 @@ class AzureSite:
         return {
             blob.name[len(prefix) :]: container.download_blob(blob.name).readall()
             for blob in container.list_blobs(name_starts_with=prefix)
+            if not is_record(blob.name)
         }
 
     def assert_equals_tree(self, root: Path) -> None:
@@ -120,7 +130,7 @@ def deploy(az: AzureSite, **options: Any) -> str:
 
 def test_first_deploy_uploads_each_file_once(site, az):
     output = deploy(az)
-    assert az.counts() == {"list": 1, "upload": len(FILES)}
+    assert az.counts() == with_record({"list": 1, "upload": len(FILES)}, writes=2)
     (listing,) = [r for r in az.azurite.requests.records if r.kind == "list"]
     assert listing.query["prefix"] == ["static/"]
     assert listing.query["include"] == ["metadata"]
@@ -152,7 +162,7 @@ def test_unchanged_redeploy_lists_once_and_uploads_nothing(site, az):
     touch_all(site)
     cache.clear()
     output = deploy(az)
-    assert az.counts() == {"list": 1}  # no per-blob HEAD
+    assert az.counts() == with_record({"list": 1})  # no per-blob HEAD
     assert output.endswith(f"\n0 static files copied, {len(FILES)} unmodified.\n")
 
 
@@ -160,8 +170,12 @@ def test_one_edit_uploads_exactly_that_file(site, az):
     deploy(az)
     (site / "css/app.css").write_text("body { color: blue; }\n")
     output = deploy(az)
-    assert az.counts() == {"list": 1, "upload": 1}
-    (upload,) = az.azurite.requests.records[1:]
+    assert az.counts() == with_record({"list": 1, "upload": 1}, writes=2)
+    (upload,) = [
+        r
+        for r in az.azurite.requests.records
+        if r.kind == "upload" and not is_record(r.path)
+    ]
     assert upload.path.endswith("/static/css/app.css")
     assert output.endswith(f"\n1 static file copied, {len(FILES) - 1} unmodified.\n")
     az.assert_equals_tree(site)
@@ -171,18 +185,18 @@ def test_many_files_over_many_threads(static_dir, az, settings):
     settings.COLLECTFAST_THREADS = 16
     write_files(static_dir, {f"js/{n}.js": f"var n = {n};\n" for n in range(150)})
     deploy(az)
-    assert az.counts() == {"list": 1, "upload": 150}
+    assert az.counts() == with_record({"list": 1, "upload": 150}, writes=2)
     az.assert_equals_tree(static_dir)
     touch_all(static_dir)
     deploy(az)
-    assert az.counts() == {"list": 1}
+    assert az.counts() == with_record({"list": 1})
 
 
 def test_out_of_band_deletion_is_restored(site, az):
     deploy(az)
     az.client().delete_blob("static/js/app.js")
     output = deploy(az)
-    assert az.counts() == {"list": 1, "upload": 1}
+    assert az.counts() == with_record({"list": 1, "upload": 1}, writes=2)
     assert "Uploading 'js/app.js' (new)" in output
     az.assert_equals_tree(site)
 
@@ -192,7 +206,7 @@ def test_out_of_band_overwrite_is_replaced(site, az):
     evil = FILES["js/app.js"].upper().encode()  # same size
     az.client().upload_blob("static/js/app.js", evil, overwrite=True)
     output = deploy(az)
-    assert az.counts() == {"list": 1, "upload": 1}
+    assert az.counts() == with_record({"list": 1, "upload": 1}, writes=2)
     assert "Uploading 'js/app.js' (changed: MD5 differs)" in output
     az.assert_equals_tree(site)
 
@@ -203,19 +217,21 @@ def test_same_size_edit_of_a_large_block_blob_is_detected(site, az, settings):
     write_files(site, {"video/intro.bin": bytes(data)})
     deploy(az)
     # Five blocks and the block list for the large file.
-    assert az.counts() == {"list": 1, "upload": len(FILES) + 5 + 1}
+    assert az.counts() == with_record(
+        {"list": 1, "upload": len(FILES) + 5 + 1}, writes=2
+    )
     # The service gives block blobs no MD5: collectfast set it.
     listed = az.listed("static/video/intro.bin")
     assert bytes(listed.content_settings.content_md5) == hashlib.md5(data).digest()
     touch_all(site)
     deploy(az)
-    assert az.counts() == {"list": 1}
+    assert az.counts() == with_record({"list": 1})
 
     data[len(data) // 2] ^= 0xFF
     write_files(site, {"video/intro.bin": bytes(data)})
     touch_all(site)
     output = deploy(az)
-    assert az.counts() == {"list": 1, "upload": 5 + 1}
+    assert az.counts() == with_record({"list": 1, "upload": 5 + 1}, writes=2)
     assert "Uploading 'video/intro.bin' (changed: MD5 differs)" in output
     az.assert_equals_tree(site)
 
@@ -236,7 +252,7 @@ def test_blob_without_content_md5_is_compared_by_recorded_digest(site, az):
         az, "static/video/intro.bin", data, metadata={"collectfast_md5": md5(data)}
     )
     output = deploy(az)
-    assert az.counts() == {"list": 1}
+    assert az.counts() == with_record({"list": 1})
     assert "Skipping 'video/intro.bin' (not modified)" in output
 
 
@@ -249,7 +265,7 @@ def test_blob_with_a_different_recorded_digest_is_replaced(site, az):
         az, "static/video/intro.bin", other, metadata={"collectfast_md5": md5(other)}
     )
     deploy(az)
-    assert az.counts() == {"list": 1, "upload": 1}
+    assert az.counts() == with_record({"list": 1, "upload": 1}, writes=2)
     az.assert_equals_tree(site)
 
 
@@ -259,7 +275,7 @@ def test_blob_without_any_digest_is_uploaded_once_then_skipped(site, az):
     deploy(az)
     put_blocks(az, "static/video/intro.bin", data)  # same bytes, no digest at all
     output = deploy(az)
-    assert az.counts() == {"list": 1, "upload": 1}
+    assert az.counts() == with_record({"list": 1, "upload": 1}, writes=2)
     assert (
         "Uploading 'video/intro.bin' (changed: no digest recorded for the stored "
         "object)" in output
@@ -268,14 +284,16 @@ def test_blob_without_any_digest_is_uploaded_once_then_skipped(site, az):
     assert bytes(blob.content_settings.content_md5) == hashlib.md5(data).digest()
     assert blob.metadata == {"collectfast_md5": md5(data)}
     deploy(az)
-    assert az.counts() == {"list": 1}
+    assert az.counts() == with_record({"list": 1})
 
 
 def test_clear_deletes_in_one_batch(site, az):
     deploy(az)
     az.client().upload_blob("static/old.css", b"x")
     output = deploy(az, clear=True)
-    assert az.counts() == {"list": 1, "other": 1, "upload": len(FILES)}
+    assert az.counts() == with_record(
+        {"list": 1, "other": 1, "upload": len(FILES)}, writes=2
+    )
     (batch,) = [r for r in az.azurite.requests.records if r.kind == "other"]
     assert batch.query["comp"] == ["batch"]
     assert "Deleting 'old.css'" in output
@@ -283,26 +301,30 @@ def test_clear_deletes_in_one_batch(site, az):
 
 
 def test_prune_removes_stale_blobs_only(site, az):
+    write_files(site, {"old.css": "x"})
     deploy(az)
-    az.client().upload_blob("static/old.css", b"x")
-    deploy(az, prune=True)
-    assert az.counts() == {"list": 1, "other": 1}
-    az.assert_equals_tree(site)
+    (site / "old.css").unlink()
+    az.client().upload_blob("static/theirs.css", b"x")
+    output = deploy(az, prune=True)
+    # The record's lease, its names and what to prune, the lease released.
+    assert az.counts() == with_record({"list": 1, "other": 1}, writes=3)
+    assert "Deleting 'old.css'" in output
+    assert az.objects().pop("theirs.css") == b"x"  # not collectfast's: kept
 
 
 def test_listing_pages_are_followed(site, az, settings, monkeypatch):
     monkeypatch.setattr("collectfast.strategies.azure.LIST_PAGE", 2)
     deploy(az)
     deploy(az)
-    assert az.counts() == {"list": 3}
+    assert az.counts() == with_record({"list": 3})
 
 
 def test_without_location_the_whole_container_is_listed(site, az, settings):
     settings.STORAGES = az.storages(location="")
     deploy(az)
     deploy(az)
-    assert az.counts() == {"list": 1}
-    (listing,) = az.azurite.requests.records
+    assert az.counts() == with_record({"list": 1})
+    (listing,) = [r for r in az.azurite.requests.records if r.kind == "list"]
     assert "prefix" not in listing.query
     assert sorted(az.objects(prefix="")) == sorted(FILES)
 
@@ -375,12 +397,12 @@ def test_names_the_storage_strips_are_never_pruned(static_dir, az, settings):
     write_files(static_dir, {".well-known.txt": "hello\n"})
     deploy(az, use_default_ignore_patterns=False)
     output = deploy(az, use_default_ignore_patterns=False, prune=True)
-    assert az.counts() == {"list": 1}
+    assert az.counts() == with_record({"list": 1})
     assert "Skipping '.well-known.txt' (not modified)" in output
     assert "Deleting" not in output
     assert az.objects(prefix="") == {"well-known.txt": b"hello\n"}
     output = deploy(az, use_default_ignore_patterns=False, clear=True)
-    assert az.counts() == {"list": 1, "other": 1, "upload": 1}
+    assert az.counts() == with_record({"list": 1, "other": 1, "upload": 1}, writes=2)
     assert az.objects(prefix="") == {"well-known.txt": b"hello\n"}
 
 
@@ -417,3 +439,69 @@ def test_hashed_names_get_the_hashed_cache_control(site, az, settings):
     )
     unhashed = {name: value for name, value in stored.items() if name not in hashed}
     assert unhashed == dict.fromkeys([*FILES, "staticfiles.json"], "public, max-age=60")
+
+
+# -- the deploy record: names as stored, only what collectfast deployed ----------
+
+
+def test_conditional_writes_are_compare_and_swap(az):
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    store = strategy.conditional_store()
+    assert store is not None
+    check_compare_and_swap(store)
+    check_two_deploys_contend(store)
+
+
+def test_names_are_compared_and_pruned_as_the_storage_stores_them(static_dir, az):
+    write_files(static_dir, {"back\\slash.css": "a{}", "ok.css": "b{}"})
+    output = deploy(az, prune=True)
+    assert "Uploading 'back/slash.css' (new)" in output
+    output = deploy(az, prune=True)
+    assert az.counts() == with_record({"list": 1})
+    assert "Deleting" not in output
+    assert az.objects() == {"back/slash.css": b"a{}", "ok.css": b"b{}"}
+
+
+def test_without_location_prune_deletes_nothing_it_did_not_deploy(
+    static_dir, az, settings
+):
+    settings.STORAGES = az.storages(location="")
+    for name in ("media/photo.jpg", "site2/app.css", "backup.sql"):
+        az.client().upload_blob(name, b"not ours")
+    write_files(static_dir, {"app.css": "a{}", "old.css": "x"})
+    deploy(az, prune=True)
+    (static_dir / "old.css").unlink()
+    output = deploy(az, prune=True)
+    assert output.count("Deleting") == 1
+    assert "Deleting 'old.css'" in output
+    stored = az.objects(prefix="")
+    assert {
+        stored[name] for name in ("media/photo.jpg", "site2/app.css", "backup.sql")
+    } == {b"not ours"}
+
+
+def test_clear_deletes_odd_blob_names_by_their_raw_name(site, az):
+    # Azurite refuses '..' and '.' segments and turns backslashes into
+    # slashes; an empty segment it keeps.
+    az.client().upload_blob("static//double.css", b"odd")
+    output = deploy(az, clear=True)
+    assert "Deleting '/double.css'" in output
+    az.assert_equals_tree(site)
+    az.client().upload_blob("static//double.css", b"odd")
+    output = deploy(az, prune=True)
+    assert "Deleting" not in output  # never collectfast's
+    assert "static//double.css" in [b.name for b in az.client().list_blobs()]
+
+
+def test_two_deploys_at_once_keep_the_site_whole(az, tmp_path):
+    from tests.emulator_races import EmulatorSite, Races
+
+    container = az.client()
+    site = EmulatorSite(
+        "azure",
+        az.container,
+        endpoint=az.azurite.connection_string,
+        env={},
+        read=lambda key: container.download_blob(key).readall(),
+    )
+    Races(site, tmp_path).run(rounds=2, seed=16)

@@ -271,6 +271,49 @@ def test_E007_valid_timeouts(site, settings, value):
     assert messages(checks.E007) == []
 
 
+@pytest.mark.parametrize("value", ["false", 0, None])
+def test_E015_deploy_record_not_a_bool(site, settings, value):
+    settings.COLLECTFAST_DEPLOY_RECORD = value
+    error = only(checks.E015)
+    assert error.msg == f"COLLECTFAST_DEPLOY_RECORD must be a bool, got {value!r}."
+    assert error.hint == (
+        "Set COLLECTFAST_DEPLOY_RECORD = True (the default), or False for a store "
+        "without conditional writes (then --prune is refused)."
+    )
+    assert_refuses(site, checks.E015)
+
+
+@pytest.mark.parametrize("value", [0, -1, "600", True, None])
+def test_E016_lease_seconds_not_a_positive_number(site, settings, value):
+    settings.COLLECTFAST_LEASE_SECONDS = value
+    error = only(checks.E016)
+    assert error.msg == (
+        f"COLLECTFAST_LEASE_SECONDS must be a positive number of seconds, got {value!r}."
+    )
+    assert error.hint == (
+        "Set COLLECTFAST_LEASE_SECONDS = 600, or remove it for the default (10 minutes)."
+    )
+    assert_refuses(site, checks.E016)
+
+
+@pytest.mark.parametrize("value", [-1, "60", False, None])
+def test_E017_wait_for_deploy_not_a_number(site, settings, value):
+    settings.COLLECTFAST_WAIT_FOR_DEPLOY = value
+    error = only(checks.E017)
+    assert error.msg == (
+        "COLLECTFAST_WAIT_FOR_DEPLOY must be a number of seconds (0 or more), "
+        f"got {value!r}."
+    )
+    assert_refuses(site, checks.E017)
+
+
+def test_E015_E016_E017_valid_values(site, settings):
+    settings.COLLECTFAST_DEPLOY_RECORD = False
+    settings.COLLECTFAST_LEASE_SECONDS = 0.5
+    settings.COLLECTFAST_WAIT_FOR_DEPLOY = 0
+    assert messages(checks.E015) + messages(checks.E016) + messages(checks.E017) == []
+
+
 def test_E008_staticfiles_storage_conflicts_with_storages(site, settings):
     settings.STORAGES = {
         **FILESYSTEM_STORAGES,

@@ -10,6 +10,7 @@ runs collectstatic normally and compares the bucket with the tree.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -20,11 +21,16 @@ from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
+from django.core.management.base import CommandError
 
+from collectfast.deploy_record import RECORD_NAME, Record
 from tests.utils import (
     REPO_ROOT,
     assert_bucket_equals_tree,
+    file_keys,
+    is_record,
     manage_py,
+    record_ops,
     run_collectstatic,
     subprocess_env,
     write_files,
@@ -34,6 +40,8 @@ FILE_COUNT = 40
 THREADS = 4
 MiB = 1 << 20
 PART_MIB = 5  # S3's smallest part
+# The killed deploy's lease: longer than the test, which expires it itself.
+LEASE_SECONDS = 600
 
 
 def version(number: int) -> dict[str, str]:
@@ -50,12 +58,30 @@ def version(number: int) -> dict[str, str]:
     return files
 
 
+def answered(proxy: Any, ops: set[str]) -> int:
+    """Requests in ``ops`` for static files (the deploy record's aside)."""
+    return sum(1 for r in proxy.log if r.op in ops and not is_record(r.key))
+
+
+def expire_lease(s3: Any) -> None:
+    """Rewrite the deploy record as it will be once its lease has expired."""
+    key = f"static/{RECORD_NAME}"
+    record = Record.from_bytes(
+        s3.client.get_object(Bucket=s3.bucket, Key=key)["Body"].read()
+    )
+    assert record.lease is not None
+    expired = dataclasses.replace(record.lease, expires_at=time.time() - 1)
+    s3.client.put_object(
+        Bucket=s3.bucket, Key=key, Body=record.with_lease(expired).to_bytes()
+    )
+
+
 def kill_after(
     process: subprocess.Popen[bytes], proxy: Any, ops: set[str], k: int
 ) -> None:
     """SIGKILL ``process`` once the proxy has answered ``k`` requests in ``ops``."""
     deadline = time.monotonic() + 30
-    while sum(proxy.count(op) for op in ops) < k:
+    while answered(proxy, ops) < k:
         if process.poll() is not None:
             pytest.fail(f"collectstatic finished before {k} {sorted(ops)} requests")
         if time.monotonic() > deadline:
@@ -103,6 +129,7 @@ def crash_then_converge(
         static_dir=site,
         COLLECTFAST_TEST_CACHE_DIR=str(tmp_path / "cache"),
         COLLECTFAST_TEST_THREADS=str(THREADS),
+        COLLECTFAST_TEST_LEASE_SECONDS=str(LEASE_SECONDS),
         **env,
     )
     process = subprocess.Popen(
@@ -118,6 +145,17 @@ def crash_then_converge(
     # Killed part-way: some files are new, some still old or missing.
     with pytest.raises(AssertionError):
         assert_bucket_equals_tree(s3.client, s3.bucket, "static/", site)
+    if "PutObject" in record_ops(proxy):
+        # Its lease outlives it: the next deploy stops, having written nothing,
+        # until the lease expires (a documented bound, d) ...
+        proxy.reset()
+        with pytest.raises(CommandError, match=r"^another deploy \(\w+\) is writing"):
+            run_collectstatic(verbosity=1)
+        assert file_keys(proxy) == []
+        assert record_ops(proxy) == ["GetObject"]
+        # ... which it does (as if the lease's time had passed).
+        expire_lease(s3)
+    # The next deploy takes over and converges.
     output = run_collectstatic(verbosity=1)
     assert_bucket_equals_tree(s3.client, s3.bucket, "static/", site)
     assert re.fullmatch(

@@ -28,6 +28,9 @@ from tests.utils import (
     assert_bucket_etags_equal_tree,
     bucket_objects,
     closed_port,
+    file_keys,
+    is_record,
+    record_ops,
     run_collectstatic,
     run_manage_py,
     subprocess_env,
@@ -99,7 +102,8 @@ def test_storm_of_503s_and_resets_on_500_files_completes(
     # The faults really happened, of both kinds, and each was retried.
     assert faults.count("error") >= 20
     assert faults.count("reset") >= 5
-    assert proxy.count("PutObject") == 500 + len(faults) - sum(
+    # The files, the deploy record's lease and names, and the retries.
+    assert proxy.count("PutObject") == 500 + 2 + len(faults) - sum(
         1 for r in proxy.log if r.fault and r.op != "PutObject"
     )
     assert output == "\n500 static files copied.\n"
@@ -145,7 +149,9 @@ def test_transient_put_errors_are_retried(site, s3, proxy, status, code):
 def test_reset_connections_are_retried(site, s3, proxy):
     proxy.add_fault(lambda r: r.op == "PutObject", action="reset", times=3)
     run_collectstatic()
-    assert proxy.count("PutObject") == len(FILES) + 3
+    # The first is the lease's: stored, its answer lost, sent again (refused:
+    # the record changed) and found to be ours (tests/test_deploy_record.py).
+    assert proxy.count("PutObject") == len(FILES) + 2 + 3
     assert_bucket_equals_tree(s3.client, s3.bucket, "static/", site)
 
 
@@ -265,7 +271,7 @@ def test_one_file_always_failing(site, s3, proxy, settings, fault):
     proxy.clear_faults()
     proxy.reset()
     run_collectstatic()
-    assert [r.key for r in proxy.log if r.op == "PutObject"] == ["static/js/app.js"]
+    assert file_keys(proxy) == ["static/js/app.js"]
     assert_bucket_equals_tree(s3.client, s3.bucket, "static/", site)
 
 
@@ -312,10 +318,31 @@ def test_many_failing_files_are_counted_and_the_first_few_named(
 ):
     settings.COLLECTFAST_RETRIES = 1
     write_files(static_dir, {f"f{i}.txt": str(i) for i in range(8)})
-    proxy.fail_op("PutObject", 403, "AccessDenied")
+    proxy.add_fault(
+        lambda r: r.op == "PutObject" and not is_record(r.key),
+        status=403,
+        code="AccessDenied",
+    )
     message = collect_error()
     assert message.startswith("8 static files could not be uploaded: ")
     assert " and 3 more. First error, for " in message
+
+
+def test_a_deploy_record_that_cannot_be_written_stops_the_deploy_once(
+    static_dir, s3, proxy, settings
+):
+    settings.COLLECTFAST_RETRIES = 1
+    write_files(static_dir, {f"f{i}.txt": str(i) for i in range(8)})
+    proxy.fail_op("PutObject", 403, "AccessDenied")
+    message = collect_error()
+    assert message == (
+        f"the deploy record 's3://{s3.bucket}/static/.collectfast/record.json.gz' "
+        "could not be written, so this deploy stopped: S3 denied PutObject on "
+        f"bucket {s3.bucket!r}; grant the deploy credentials s3:ListBucket, "
+        "s3:GetObject, s3:PutObject (and s3:DeleteObject for --clear) on it."
+    )
+    assert record_ops(proxy) == ["GetObject", "PutObject"]  # one attempt, no more
+    assert file_keys(proxy) == []
 
 
 def test_debug_reraises_the_original_upload_error(site, s3, proxy, settings):

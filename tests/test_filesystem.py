@@ -175,3 +175,60 @@ def test_source_paths_outside_the_storage_are_refused(tmp_path: Path) -> None:
     for name in ("../outside.css", "/etc/passwd"):
         with pytest.raises(SuspiciousFileOperation):
             LocalFile(storage, name).filesystem_path  # noqa: B018
+
+
+# -- the deploy record: names as stored, only what collectfast deployed ----------
+
+
+def test_conditional_writes_are_compare_and_swap(root):
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    from collectfast.strategies import strategy_for
+    from tests.conditional_contract import (
+        check_compare_and_swap,
+        check_two_deploys_contend,
+    )
+
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    store = strategy.conditional_store()
+    assert store is not None
+    check_compare_and_swap(store)
+    check_two_deploys_contend(store)
+
+
+def test_a_backslash_stays_in_the_name_as_django_stores_it(root, static_dir):
+    # FileSystemStorage on Linux keeps a backslash: one file, named so.
+    write_files(static_dir, {"back\\slash.css": "a{}"})
+    output = run_collectstatic(prune=True, verbosity=2)
+    assert (root / "back\\slash.css").read_text() == "a{}"
+    output = run_collectstatic(prune=True, verbosity=2)
+    assert "Skipping 'back\\slash.css' (not modified)" in output
+    assert "Deleting" not in output
+    assert tree(root) == tree(static_dir)
+
+
+def test_prune_deletes_only_what_collectfast_deployed(root, static_dir):
+    write_files(static_dir, {"old.css": "x"})
+    run_collectstatic()
+    write_files(root, {"robots.txt": "put here by hand"})
+    (static_dir / "old.css").unlink()
+    output = run_collectstatic(prune=True, verbosity=2)
+    assert "Deleting 'old.css'" in output
+    assert output.count("Deleting") == 1
+    assert (root / "robots.txt").exists()
+    assert not (root / "old.css").exists()
+
+
+def test_prune_without_post_processing_keeps_the_live_manifest(
+    root, static_dir, settings
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "tests.storages.LocalManifest"},
+    }
+    run_collectstatic()
+    before = tree(root)
+    assert "staticfiles.json" in before
+    output = run_collectstatic(prune=True, post_process=False, verbosity=2)
+    assert "Deleting" not in output
+    assert tree(root) == before

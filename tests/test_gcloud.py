@@ -29,8 +29,17 @@ from storages.backends.gcloud import GoogleCloudStorage
 
 from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
+from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
 from tests.emulators import GcsEmulator, gcs_emulator_fixture  # noqa: F401
-from tests.utils import REPO_ROOT, md5, touch_all, tree, write_files
+from tests.utils import (
+    REPO_ROOT,
+    is_record,
+    md5,
+    touch_all,
+    tree,
+    with_record,
+    write_files,
+)
 
 FILES = {
     "css/app.css": "body { color: red; }\n",
@@ -74,6 +83,8 @@ class GcsSite:
         stored: dict[str, bytes] = {}
         client = self.client()
         for listed in client.list_blobs(self.bucket, prefix=prefix):
+            if is_record(listed.name):
+                continue
             # Read before downloading: a download resets it from the
             # response's headers, where the emulator leaves it out.
             encoding = listed.content_encoding
@@ -130,7 +141,7 @@ def deploy(gcs: GcsSite, **options: Any) -> str:
 
 def test_first_deploy_uploads_each_file_once(site, gcs):
     output = deploy(gcs)
-    assert gcs.counts() == {"list": 1, "upload": len(FILES)}
+    assert gcs.counts() == with_record({"list": 1, "upload": len(FILES)}, writes=2)
     (listing,) = [r for r in gcs.emulator.requests.records if r.kind == "list"]
     assert listing.query["prefix"] == ["static/"]
     assert output.endswith(f"\n{len(FILES)} static files copied.\n")
@@ -143,7 +154,11 @@ def test_storage_parameters_are_kept(site, gcs, settings):
         object_parameters={"cache_control": "public, max-age=31536000"},
     )
     deploy(gcs)
-    uploads = [r for r in gcs.emulator.requests.records if r.kind == "upload"]
+    uploads = [
+        r
+        for r in gcs.emulator.requests.records
+        if r.kind == "upload" and "ifGenerationMatch" not in r.query  # the record's
+    ]
     assert [r.query.get("predefinedAcl") for r in uploads] == [["publicRead"]] * 5
     blob = gcs.client().bucket(gcs.bucket).get_blob("static/css/app.css")
     assert blob.content_type == "text/css"
@@ -156,7 +171,9 @@ def test_unchanged_redeploy_lists_once_and_uploads_nothing(site, gcs):
     touch_all(site)
     cache.clear()
     output = deploy(gcs)
-    assert gcs.counts() == {"list": 1}  # no per-file metadata GET, no bucket GET
+    assert gcs.counts() == with_record(
+        {"list": 1}
+    )  # no per-file metadata GET, no bucket GET
     assert output.endswith(f"\n0 static files copied, {len(FILES)} unmodified.\n")
 
 
@@ -164,7 +181,7 @@ def test_one_edit_uploads_exactly_that_file(site, gcs):
     deploy(gcs)
     (site / "css/app.css").write_text("body { color: blue; }\n")
     output = deploy(gcs)
-    assert gcs.counts() == {"list": 1, "upload": 1}
+    assert gcs.counts() == with_record({"list": 1, "upload": 1}, writes=2)
     assert "Uploading 'css/app.css' (changed: size differs)" in output
     assert output.endswith(f"\n1 static file copied, {len(FILES) - 1} unmodified.\n")
     gcs.assert_equals_tree(site)
@@ -174,18 +191,18 @@ def test_many_files_over_many_threads(static_dir, gcs, settings):
     settings.COLLECTFAST_THREADS = 16
     write_files(static_dir, {f"js/{n}.js": f"var n = {n};\n" for n in range(150)})
     deploy(gcs)
-    assert gcs.counts() == {"list": 1, "upload": 150}
+    assert gcs.counts() == with_record({"list": 1, "upload": 150}, writes=2)
     gcs.assert_equals_tree(static_dir)
     touch_all(static_dir)
     deploy(gcs)
-    assert gcs.counts() == {"list": 1}
+    assert gcs.counts() == with_record({"list": 1})
 
 
 def test_out_of_band_deletion_is_restored(site, gcs):
     deploy(gcs)
     gcs.client().bucket(gcs.bucket).delete_blob("static/js/app.js")
     output = deploy(gcs)
-    assert gcs.counts() == {"list": 1, "upload": 1}
+    assert gcs.counts() == with_record({"list": 1, "upload": 1}, writes=2)
     assert "Uploading 'js/app.js' (new)" in output
     gcs.assert_equals_tree(site)
 
@@ -195,7 +212,7 @@ def test_out_of_band_overwrite_is_replaced(site, gcs):
     blob = gcs.client().bucket(gcs.bucket).blob("static/js/app.js")
     blob.upload_from_string(FILES["js/app.js"].upper().encode())  # same size
     output = deploy(gcs)
-    assert gcs.counts() == {"list": 1, "upload": 1}
+    assert gcs.counts() == with_record({"list": 1, "upload": 1}, writes=2)
     assert "Uploading 'js/app.js' (changed: MD5 differs)" in output
     gcs.assert_equals_tree(site)
 
@@ -208,7 +225,7 @@ def test_same_size_edit_of_a_large_file_is_detected(site, gcs):
     write_files(site, {"video/intro.bin": bytes(data)})
     touch_all(site)
     output = deploy(gcs)
-    assert gcs.counts() == {"list": 1, "upload": 1}
+    assert gcs.counts() == with_record({"list": 1, "upload": 1}, writes=2)
     assert "Uploading 'video/intro.bin' (changed: MD5 differs)" in output
     gcs.assert_equals_tree(site)
 
@@ -220,11 +237,13 @@ def test_chunked_resumable_uploads_carry_the_md5(site, gcs, settings):
     write_files(site, {"video/intro.bin": os.urandom(9 * MiB)})
     deploy(gcs)
     # Each small file in one request; the large one: start, then three chunks.
-    assert gcs.counts() == {"list": 1, "upload": len(FILES) + 1 + 3}
+    assert gcs.counts() == with_record(
+        {"list": 1, "upload": len(FILES) + 1 + 3}, writes=2
+    )
     gcs.assert_equals_tree(site)
     touch_all(site)
     deploy(gcs)
-    assert gcs.counts() == {"list": 1}
+    assert gcs.counts() == with_record({"list": 1})
 
 
 def test_gzip_second_deploy_uploads_nothing(site, gcs, settings):
@@ -242,7 +261,7 @@ def test_gzip_second_deploy_uploads_nothing(site, gcs, settings):
     touch_all(site)
     cache.clear()
     output = deploy(gcs)
-    assert gcs.counts() == {"list": 1}
+    assert gcs.counts() == with_record({"list": 1})
     assert output.endswith(f"\n0 static files copied, {len(FILES)} unmodified.\n")
 
 
@@ -266,18 +285,18 @@ def test_composite_object_is_compared_by_crc32c(site, gcs):
     data = FILES["js/app.js"].encode()
     compose(gcs, "static/js/app.js", data[:10], data[10:])
     output = deploy(gcs)
-    assert gcs.counts() == {"list": 1}
+    assert gcs.counts() == with_record({"list": 1})
     assert output.endswith(f"\n0 static files copied, {len(FILES)} unmodified.\n")
 
     evil = FILES["js/app.js"].upper().encode()  # same size
     compose(gcs, "static/js/app.js", evil[:10], evil[10:])
     output = deploy(gcs)
-    assert gcs.counts() == {"list": 1, "upload": 1}
+    assert gcs.counts() == with_record({"list": 1, "upload": 1}, writes=2)
     assert "Uploading 'js/app.js' (changed: CRC32C differs)" in output
     gcs.assert_equals_tree(site)
     # Replaced by a plain upload, the object has an md5 again.
     deploy(gcs)
-    assert gcs.counts() == {"list": 1}
+    assert gcs.counts() == with_record({"list": 1})
 
 
 def test_composite_gzipped_object_is_compared_by_crc32c(site, gcs, settings):
@@ -287,32 +306,38 @@ def test_composite_gzipped_object_is_compared_by_crc32c(site, gcs, settings):
     compressed = stored.download_as_bytes(raw_download=True)
     compose(gcs, "static/css/app.css", compressed[:7], compressed[7:])
     deploy(gcs)
-    assert gcs.counts() == {"list": 1}
+    assert gcs.counts() == with_record({"list": 1})
 
 
 def test_clear_deletes_in_one_batch(site, gcs):
     deploy(gcs)
     gcs.client().bucket(gcs.bucket).blob("static/old.css").upload_from_string(b"x")
     output = deploy(gcs, clear=True)
-    assert gcs.counts() == {"list": 1, "batch": 1, "upload": len(FILES)}
+    assert gcs.counts() == with_record(
+        {"list": 1, "batch": 1, "upload": len(FILES)}, writes=2
+    )
     assert "Deleting 'old.css'" in output
     gcs.assert_equals_tree(site)
 
 
 def test_prune_removes_stale_objects_only(site, gcs):
+    write_files(site, {"old.css": "x"})
     deploy(gcs)
-    gcs.client().bucket(gcs.bucket).blob("static/old.css").upload_from_string(b"x")
-    deploy(gcs, prune=True)
-    assert gcs.counts() == {"list": 1, "batch": 1}
-    gcs.assert_equals_tree(site)
+    (site / "old.css").unlink()
+    gcs.client().bucket(gcs.bucket).blob("static/theirs.css").upload_from_string(b"x")
+    output = deploy(gcs, prune=True)
+    # The record's lease, its names and what to prune, the lease released.
+    assert gcs.counts() == with_record({"list": 1, "batch": 1}, writes=3)
+    assert "Deleting 'old.css'" in output
+    assert gcs.objects().pop("theirs.css") == b"x"  # not collectfast's: kept
 
 
 def test_without_location_the_whole_bucket_is_listed(site, gcs, settings):
     settings.STORAGES = gcs.storages(location="")
     deploy(gcs)
     deploy(gcs)
-    assert gcs.counts() == {"list": 1}
-    (listing,) = gcs.emulator.requests.records
+    assert gcs.counts() == with_record({"list": 1})
+    (listing,) = [r for r in gcs.emulator.requests.records if r.kind == "list"]
     assert "prefix" not in listing.query
     assert sorted(gcs.objects(prefix="")) == sorted(FILES)
 
@@ -321,7 +346,7 @@ def test_legacy_strategy_path_is_accepted(site, gcs, settings):
     settings.COLLECTFAST_STRATEGY = "collectfast.strategies.gcloud.GoogleCloudStrategy"
     deploy(gcs)
     deploy(gcs)
-    assert gcs.counts() == {"list": 1}
+    assert gcs.counts() == with_record({"list": 1})
 
 
 def test_missing_bucket_is_a_clear_error(site, gcs, settings):
@@ -425,3 +450,57 @@ def test_hashed_names_get_the_hashed_cache_control(site, gcs, settings):
     )
     unhashed = {name: value for name, value in stored.items() if name not in hashed}
     assert unhashed == dict.fromkeys([*FILES, "staticfiles.json"], "public, max-age=60")
+
+
+# -- the deploy record: names as stored, only what collectfast deployed ----------
+
+
+def test_conditional_writes_are_compare_and_swap(gcs):
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    store = strategy.conditional_store()
+    assert store is not None
+    check_compare_and_swap(store)
+    check_two_deploys_contend(store)
+
+
+def test_names_are_compared_and_pruned_as_the_storage_stores_them(static_dir, gcs):
+    write_files(static_dir, {"back\\slash.css": "a{}", "ok.css": "b{}"})
+    output = deploy(gcs, prune=True)
+    assert "Uploading 'back/slash.css' (new)" in output
+    output = deploy(gcs, prune=True)
+    assert gcs.counts() == with_record({"list": 1})
+    assert "Deleting" not in output
+    assert gcs.objects() == {"back/slash.css": b"a{}", "ok.css": b"b{}"}
+
+
+def test_without_location_prune_deletes_nothing_it_did_not_deploy(
+    static_dir, gcs, settings
+):
+    settings.STORAGES = gcs.storages(location="")
+    bucket = gcs.client().bucket(gcs.bucket)
+    for name in ("media/photo.jpg", "site2/app.css", "backup.sql"):
+        bucket.blob(name).upload_from_string(b"not ours")
+    write_files(static_dir, {"app.css": "a{}", "old.css": "x"})
+    deploy(gcs, prune=True)
+    (static_dir / "old.css").unlink()
+    output = deploy(gcs, prune=True)
+    assert output.count("Deleting") == 1
+    assert "Deleting 'old.css'" in output
+    stored = gcs.objects(prefix="")
+    assert {
+        stored[name] for name in ("media/photo.jpg", "site2/app.css", "backup.sql")
+    } == {b"not ours"}
+
+
+def test_two_deploys_at_once_keep_the_site_whole(gcs, tmp_path):
+    from tests.emulator_races import EmulatorSite, Races
+
+    bucket = gcs.client().bucket(gcs.bucket)
+    site = EmulatorSite(
+        "gcs",
+        gcs.bucket,
+        endpoint=gcs.emulator.endpoint,
+        env=gcs.emulator.env,
+        read=lambda key: bucket.blob(key).download_as_bytes(raw_download=True),
+    )
+    Races(site, tmp_path).run(rounds=2, seed=16)

@@ -18,7 +18,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from collectfast import progress as progress_module
-from tests.utils import write_files
+from tests.utils import is_record, write_files
+
+
+def file_puts(proxy: Any) -> list[Any]:
+    """PutObject requests for static files (not the deploy record)."""
+    return [r for r in proxy.log if r.op == "PutObject" and not is_record(r.key)]
+
 
 FILES = {f"css/f{i}.css": f"a{i} {{}}\n" for i in range(8)}
 
@@ -114,15 +120,14 @@ def test_logger_receives_decisions_and_summary(site, s3, proxy, caplog):
 
 def test_report_matches_the_requests_made(site, s3, proxy, tmp_path):
     report_path = tmp_path / "reports" / "deploy.json"
+    write_files(site, {"stale.css": "x"})
     run()
+    (site / "stale.css").unlink()
     (site / "css/f1.css").write_text("changed {}\n")
-    s3.client.put_object(Bucket=s3.bucket, Key="static/stale.css", Body=b"x")
     proxy.reset()
     run(report=str(report_path), prune=True)
     report = json.loads(report_path.read_text())
-    put_keys = sorted(
-        r.key.removeprefix("static/") for r in proxy.log if r.op == "PutObject"
-    )
+    put_keys = sorted(r.key.removeprefix("static/") for r in file_puts(proxy))
     assert (
         sorted(entry["name"] for entry in report["uploaded"])
         == put_keys

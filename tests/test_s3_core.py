@@ -11,6 +11,8 @@ from django.core.management.base import CommandError
 
 from tests.utils import (
     assert_bucket_equals_tree,
+    file_keys,
+    record_ops,
     run_collectstatic,
     touch_all,
     write_files,
@@ -42,7 +44,10 @@ def site(static_dir: Path) -> Path:
 
 def test_first_deploy_puts_each_file_once(site, s3, proxy):
     output = run_collectstatic()
-    assert proxy.count("PutObject") == len(FILES)
+    assert len(file_keys(proxy)) == len(FILES)
+    # The deploy record: read first, the lease, then the names (and no lease).
+    assert record_ops(proxy) == ["GetObject", "PutObject", "PutObject"]
+    assert proxy.count("PutObject") == len(FILES) + 2
     assert deletes(proxy) == 0
     assert proxy.count("HeadObject") == 0
     assert output.endswith(f"\n{len(FILES)} static files copied.\n")
@@ -76,8 +81,8 @@ def test_one_edit_uploads_exactly_that_file_without_delete(site, s3, proxy):
     (site / "css/app.css").write_text("body { color: blue; }\n")
     proxy.reset()
     output = run_collectstatic()
-    puts = [r.key for r in proxy.log if r.op == "PutObject"]
-    assert puts == ["static/css/app.css"]
+    assert file_keys(proxy) == ["static/css/app.css"]
+    assert record_ops(proxy) == ["GetObject", "PutObject", "PutObject"]
     assert deletes(proxy) == 0
     assert output.endswith(f"\n1 static file copied, {len(FILES) - 1} unmodified.\n")
     assert_bucket_equals_tree(s3.client, s3.bucket, "static/", site)
@@ -89,7 +94,7 @@ def test_same_size_edit_is_detected(site, s3, proxy):
     touch_all(site)
     proxy.reset()
     run_collectstatic()
-    assert [r.key for r in proxy.log if r.op == "PutObject"] == ["static/css/app.css"]
+    assert file_keys(proxy) == ["static/css/app.css"]
 
 
 def test_dry_run_writes_nothing(site, s3, proxy):
@@ -151,7 +156,7 @@ def test_out_of_band_deletion_is_restored(site, s3, proxy):
     s3.client.delete_object(Bucket=s3.bucket, Key="static/js/app.js")
     proxy.reset()
     run_collectstatic()
-    assert [r.key for r in proxy.log if r.op == "PutObject"] == ["static/js/app.js"]
+    assert file_keys(proxy) == ["static/js/app.js"]
     assert_bucket_equals_tree(s3.client, s3.bucket, "static/", site)
 
 
@@ -160,14 +165,14 @@ def test_out_of_band_overwrite_is_replaced(site, s3, proxy):
     s3.client.put_object(Bucket=s3.bucket, Key="static/js/app.js", Body=b"evil();\n")
     proxy.reset()
     run_collectstatic()
-    assert [r.key for r in proxy.log if r.op == "PutObject"] == ["static/js/app.js"]
+    assert file_keys(proxy) == ["static/js/app.js"]
     assert_bucket_equals_tree(s3.client, s3.bucket, "static/", site)
 
 
 def test_one_thread_works(site, s3, proxy, settings):
     settings.COLLECTFAST_THREADS = 1
     run_collectstatic()
-    assert proxy.count("PutObject") == len(FILES)
+    assert len(file_keys(proxy)) == len(FILES)
 
 
 def test_legacy_strategy_path_is_accepted(site, s3, proxy, settings):
@@ -202,7 +207,7 @@ def test_failed_upload_exits_non_zero_and_names_the_file(site, s3, proxy):
     proxy.clear_faults()
     proxy.reset()
     run_collectstatic()
-    assert [r.key for r in proxy.log if r.op == "PutObject"] == ["static/js/app.js"]
+    assert file_keys(proxy) == ["static/js/app.js"]
 
 
 def test_missing_bucket_is_a_clear_error(site, s3, proxy, settings):
@@ -223,14 +228,14 @@ def test_link_is_refused_for_a_remote_storage(site, s3, proxy):
 def test_ignore_patterns_and_default_ignores(site, s3, proxy):
     write_files(site, {".hidden.css": "x", "backup.js~": "y"})
     run_collectstatic(ignore_patterns=["*.woff2"])
-    keys = {r.key for r in proxy.log if r.op == "PutObject"}
+    keys = set(file_keys(proxy))
     assert "static/fonts/icons.woff2" not in keys
     assert "static/.hidden.css" not in keys
     assert "static/backup.js~" not in keys
     assert len(keys) == len(FILES) - 1
     proxy.reset()
     run_collectstatic(use_default_ignore_patterns=False)
-    keys = {r.key for r in proxy.log if r.op == "PutObject"}
+    keys = set(file_keys(proxy))
     assert keys == {
         "static/.hidden.css",
         "static/backup.js~",

@@ -15,6 +15,9 @@ from django.core.cache import cache
 from collectfast.cache import cache_key
 from tests.utils import (
     assert_bucket_equals_tree,
+    file_keys,
+    is_record,
+    record_ops,
     run_collectstatic,
     touch_all,
     write_files,
@@ -29,7 +32,12 @@ def writes(proxy: Any) -> int:
 
 
 def puts(proxy: Any) -> list[str]:
-    return [r.key for r in proxy.log if r.op in ("PutObject", "CreateMultipartUpload")]
+    """Keys uploaded, the deploy record's aside (see record_ops)."""
+    return [
+        r.key
+        for r in proxy.log
+        if r.op in ("PutObject", "CreateMultipartUpload") and not is_record(r.key)
+    ]
 
 
 def test_unchanged_deploy_of_2500_files_stays_within_the_request_budget(
@@ -39,45 +47,53 @@ def test_unchanged_deploy_of_2500_files_stays_within_the_request_budget(
     files = {f"dir{i % 7}/file{i:04}.txt": f"content {i}\n" for i in range(2500)}
     write_files(static_dir, files)
     run_collectstatic(verbosity=0)
-    assert proxy.count("PutObject") == 2500
+    assert len(file_keys(proxy)) == 2500
     touch_all(static_dir)
     cache.clear()
     proxy.reset()
     output = run_collectstatic(verbosity=1)
     assert output.endswith("\n0 static files copied, 2500 unmodified.\n")
     assert proxy.count("ListObjectsV2") == 3  # 1,000 keys a page
+    # The pages, the bucket's encryption and the deploy record (read only).
     assert len(proxy.log) <= math.ceil(2500 / 1000) + 2
+    assert record_ops(proxy) == ["GetObject"]
     assert writes(proxy) == 0
     # Once the finders were walked, the keys after the page in flight were
-    # listed from the 1,000th name on, alongside: 1 page + 2 pages.
+    # listed from the 1,000th key on (the deploy record's, first, is one of
+    # them), alongside: 1 page + 2 pages.
     lists = [r.query for r in proxy.log if r.op == "ListObjectsV2"]
     first_pages = [q for q in lists if "continuation-token" not in q]
     assert [q.get("start-after") for q in first_pages] in (
-        [None, f"static/{sorted(files)[999]}"],
-        [f"static/{sorted(files)[999]}", None],
+        [None, f"static/{sorted(files)[998]}"],
+        [f"static/{sorted(files)[998]}", None],
     )
 
 
 def test_two_listing_ranges_miss_nothing_between_them(static_dir, s3, proxy, settings):
     files = {f"d{i % 5}/f{i:04}.txt": f"{i}\n" for i in range(2100)}
-    write_files(static_dir, files)
+    # Files a deploy stored that the next one doesn't have, spread over both
+    # ranges and where they meet.
+    old = {f"{name}.old": "old" for name in sorted(files)[::40]}
+    stale = {f"static/{name}" for name in old}
+    write_files(static_dir, {**files, **old})
     run_collectstatic(verbosity=0)
-    # Objects the deploy doesn't have, spread over both ranges and where they meet.
-    stale = {f"static/{name}.old" for name in sorted(files)[::40]}
-    for key in stale:
-        s3.client.put_object(Bucket=s3.bucket, Key=key, Body=b"old")
+    for name in old:
+        (static_dir / name).unlink()
     proxy.reset()
     output = run_collectstatic(verbosity=1, prune=True)
     # Django 6.0+ starts the line with "53 static files deleted, ".
     assert output.endswith("0 static files copied, 2100 unmodified.\n")
-    assert proxy.count("PutObject") == 0
+    assert file_keys(proxy) == []
     assert proxy.count("DeleteObjects") == 1  # the stale objects, in one batch
+    # Read; lease; the names and the 53 to prune; the lease released.
+    assert record_ops(proxy) == ["GetObject", *["PutObject"] * 3]
     remaining = {
         entry["Key"]
         for page in s3.client.get_paginator("list_objects_v2").paginate(
             Bucket=s3.bucket
         )
         for entry in page.get("Contents", ())
+        if not is_record(entry["Key"])
     }
     assert not remaining & stale
     assert remaining == {f"static/{name}" for name in files}
@@ -175,7 +191,7 @@ def test_kms_storage_reads_recorded_digests_once(static_dir, s3, proxy, settings
     )
     write_files(static_dir, {"css/app.css": "body{}", "js/app.js": "x()"})
     run_collectstatic()
-    assert proxy.count("PutObject") == 2
+    assert len(file_keys(proxy)) == 2
     proxy.reset()
     run_collectstatic()
     # The PUT responses' ETags were cached: no HEAD needed.
@@ -197,7 +213,11 @@ def test_sibling_prefix_is_never_read_as_ours(static_dir, s3, proxy):
     assert [r.query.get("prefix") for r in lists] == ["static/"]
     assert puts(proxy) == ["static/css/app.css"]
     keys = {o["Key"] for o in s3.client.list_objects_v2(Bucket=s3.bucket)["Contents"]}
-    assert keys == {"static/css/app.css", "static-old/css/app.css", "staticcss/app.css"}
+    assert keys - {"static/.collectfast/record.json.gz"} == {
+        "static/css/app.css",
+        "static-old/css/app.css",
+        "staticcss/app.css",
+    }
 
 
 def test_storage_without_location_lists_the_bucket(static_dir, s3, proxy, settings):
@@ -264,5 +284,6 @@ def test_listing_overlaps_hashing_and_answers_every_decision(
     run_collectstatic()
     proxy.reset()
     run_collectstatic()
-    ops = {r.op for r in proxy.log}
+    ops = {r.op for r in proxy.log if not is_record(r.key)}
     assert ops <= {"ListObjectsV2", "GetBucketEncryption"}
+    assert record_ops(proxy) == ["GetObject"]

@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 from django.core.management.base import CommandError
 
-from tests.utils import bucket_objects, run_collectstatic, touch_all, tree, write_files
+from tests.utils import (
+    bucket_objects,
+    file_keys,
+    is_record,
+    record_ops,
+    run_collectstatic,
+    touch_all,
+    tree,
+    write_files,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
 SITE = {
@@ -29,7 +38,8 @@ WRITES = ("PutObject", "UploadPart", "CreateMultipartUpload", "DeleteObject")
 
 
 def writes(proxy: Any) -> list[str]:
-    return [r.key for r in proxy.log if r.op in WRITES]
+    """Keys written, the deploy record's aside (see record_ops)."""
+    return [r.key for r in proxy.log if r.op in WRITES and not is_record(r.key)]
 
 
 @pytest.fixture
@@ -90,7 +100,8 @@ def test_unchanged_redeploy_makes_no_uploads_and_no_per_file_requests(
     output = run_collectstatic(verbosity=1)
     assert writes(proxy) == []
     assert proxy.count("HeadObject") == 0
-    assert proxy.count("GetObject") == 0
+    assert file_keys(proxy, "GetObject") == []
+    assert record_ops(proxy) == ["GetObject"]  # read, not written: nothing changed
     assert len(proxy.log) <= 1 + 2
     assert output == djangos
     assert output.endswith("\n0 static files copied, 6 unmodified, 4 post-processed.\n")
@@ -103,6 +114,8 @@ def test_changed_image_uploads_new_names_and_the_manifest_last(site, s3, proxy):
     run_collectstatic()
     uploaded = writes(proxy)
     assert uploaded[-1] == "static/staticfiles.json"
+    # Read, lease, the names (before the manifest), then the lease released.
+    assert record_ops(proxy) == ["GetObject", *["PutObject"] * 3]
     assert "static/img/logo.png" in uploaded
     hashed = {key.split("/")[-1].split(".")[0] for key in uploaded}
     # The image, its new hashed name, the two CSS files that reference it.
@@ -165,6 +178,7 @@ def test_clear_deletes_in_batches_of_1000_within_the_location(
             Bucket=s3.bucket
         )
         for o in page.get("Contents", ())
+        if not is_record(o["Key"])
     }
     assert keys == {"static/css/app.css", "static-old/keep.txt"}
 
@@ -179,18 +193,24 @@ def test_clear_with_dry_run_deletes_nothing(static_dir, s3, proxy):
 
 
 def test_prune_keeps_what_the_previous_manifest_references(site, s3, proxy):
+    write_files(site, {"old/gone.css": "a {}"})
     run_collectstatic()
     v1 = json.loads(bucket_objects(s3.client, s3.bucket, "static/")["staticfiles.json"])
     s3.client.put_object(Bucket=s3.bucket, Key="static/orphan.txt", Body=b"x")
+    (site / "old/gone.css").unlink()
     (site / "img/logo.png").write_bytes(PNG + b"v2")
     run_collectstatic(prune=True)
     stored = bucket_objects(s3.client, s3.bucket, "static/")
-    assert "orphan.txt" not in stored
-    assert v1["paths"]["img/logo.png"] in stored  # pages cached with v1 need it
+    # Pages cached with v1 need its files: v1 is the previous manifest now.
+    assert v1["paths"]["img/logo.png"] in stored
+    assert v1["paths"]["old/gone.css"] in stored
     (site / "img/logo.png").write_bytes(PNG + b"v3")
     run_collectstatic(prune=True)
     stored = bucket_objects(s3.client, s3.bucket, "static/")
     assert v1["paths"]["img/logo.png"] not in stored
+    assert v1["paths"]["old/gone.css"] not in stored
+    assert "old/gone.css" not in stored
+    assert stored["orphan.txt"] == b"x"  # never collectfast's: never pruned
     # --prune-previous drops the previous manifest's files too.
     (site / "img/logo.png").write_bytes(PNG + b"v4")
     v3 = json.loads(stored["staticfiles.json"])
@@ -199,34 +219,64 @@ def test_prune_keeps_what_the_previous_manifest_references(site, s3, proxy):
     assert v3["paths"]["img/logo.png"] not in stored
     manifest = json.loads(stored["staticfiles.json"])
     assert set(stored) == set(SITE) | set(manifest["paths"].values()) | {
-        "staticfiles.json"
+        "staticfiles.json",
+        "orphan.txt",
     }
 
 
 def test_prune_dry_run_lists_deletions_and_writes_nothing(site, s3, proxy):
+    write_files(site, {"old/gone.css": "a {}"})
     run_collectstatic()
-    s3.client.put_object(Bucket=s3.bucket, Key="static/orphan.txt", Body=b"x")
+    v1 = json.loads(bucket_objects(s3.client, s3.bucket, "static/")["staticfiles.json"])
+    (site / "old/gone.css").unlink()
+    (site / "img/logo.png").write_bytes(PNG + b"v2")
+    run_collectstatic()
+    v2 = json.loads(bucket_objects(s3.client, s3.bucket, "static/")["staticfiles.json"])
+    (site / "img/logo.png").write_bytes(PNG + b"v3")
     proxy.reset()
     output = run_collectstatic(prune=True, dry_run=True, verbosity=2)
-    assert "Pretending to delete 'orphan.txt'" in output
-    assert output.count("Pretending to delete") == 1
+    # v2's manifest becomes the previous one: v1's files only v1 had go.
+    gone = sorted(
+        {"old/gone.css"} | set(v1["paths"].values()) - set(v2["paths"].values())
+    )
+    assert len(gone) == 5  # gone.css twice, the logo, the two CSS files using it
+    assert [
+        line[len("Pretending to delete '") : -1]
+        for line in output.splitlines()
+        if line.startswith("Pretending to delete")
+    ] == gone
     assert writes(proxy) == []
+    assert record_ops(proxy) == ["GetObject"]
     assert proxy.count("DeleteObjects") == 0
+    # The real run deletes exactly those.
+    proxy.reset()
+    output = run_collectstatic(prune=True, verbosity=2)
+    assert [
+        line[len("Deleting '") : -1]
+        for line in output.splitlines()
+        if line.startswith("Deleting")
+    ] == gone
 
 
 def test_prune_never_runs_after_a_failed_upload(static_dir, s3, proxy):
-    write_files(static_dir, {"a.css": "a", "b.css": "b"})
-    s3.client.put_object(Bucket=s3.bucket, Key="static/orphan.txt", Body=b"x")
+    write_files(static_dir, {"a.css": "a", "b.css": "b", "orphan.txt": "x"})
+    run_collectstatic()
+    (static_dir / "orphan.txt").unlink()
+    write_files(static_dir, {"b.css": "b2"})
+    proxy.reset()
     proxy.fail_key("static/b.css", status=500, code="InternalError", ops={"PutObject"})
     with pytest.raises(CommandError):
         run_collectstatic(prune=True)
     assert proxy.count("DeleteObjects") == 0
+    assert "orphan.txt" in bucket_objects(s3.client, s3.bucket, "static/")
 
 
 def test_prune_setting(static_dir, s3, proxy, settings):
+    write_files(static_dir, {"a.css": "a", "orphan.txt": "x"})
+    run_collectstatic()
     settings.COLLECTFAST_PRUNE = True
-    write_files(static_dir, {"a.css": "a"})
-    s3.client.put_object(Bucket=s3.bucket, Key="static/orphan.txt", Body=b"x")
+    (static_dir / "orphan.txt").unlink()
+    proxy.reset()
     run_collectstatic()
     assert proxy.count("DeleteObjects") == 1
     assert set(bucket_objects(s3.client, s3.bucket, "static/")) == {"a.css"}

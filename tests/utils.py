@@ -51,20 +51,58 @@ def md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+#: collectfast's deploy record lives there, beside the static files.
+RECORD_DIR = ".collectfast"
+
+
+def is_record(name: str) -> bool:
+    """Whether ``name`` (a path or key) is collectfast's deploy record."""
+    return f"{RECORD_DIR}/" in f"/{name}"
+
+
+def file_keys(proxy: Any, op: str = "PutObject") -> list[str]:
+    """Keys of the proxy's ``op`` requests for static files (not the record)."""
+    return [r.key for r in proxy.log if r.op == op and not is_record(r.key)]
+
+
+def record_ops(proxy: Any) -> list[str]:
+    """The operations on the deploy record, in order: a deploy that writes reads
+    it (GetObject), takes the lease (PutObject), and records its names (PutObject;
+    with a manifest or --prune, one more to release the lease)."""
+    return [r.op for r in proxy.log if is_record(r.key)]
+
+
+def with_record(counts: dict[str, int], *, writes: int = 0) -> dict[str, int]:
+    """An emulator's request counts by kind, plus the deploy record's requests:
+    every deploy reads the record before it lists (one download); one that
+    writes takes the lease and records its files (``writes`` uploads: two, or
+    three when a manifest or --prune follows the record and the lease is
+    released after them)."""
+    result = dict(counts)
+    result["download"] = result.get("download", 0) + 1
+    if writes:
+        result["upload"] = result.get("upload", 0) + writes
+    return result
+
+
 def tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (the deploy record left out)."""
     return {
         str(path.relative_to(root)): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file()
+        if path.is_file() and not is_record(str(path.relative_to(root)))
     }
 
 
 def bucket_objects(client: Any, bucket: str, prefix: str = "") -> dict[str, bytes]:
-    """Every object under ``prefix``, by name, as stored (gunzipped if gzipped)."""
+    """Every object under ``prefix``, by name, as stored (gunzipped if gzipped);
+    the deploy record left out (tests/test_deploy_record.py reads it)."""
     objects: dict[str, bytes] = {}
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for entry in page.get("Contents", ()):
+            if is_record(entry["Key"]):
+                continue
             response = client.get_object(Bucket=bucket, Key=entry["Key"])
             body = response["Body"].read()
             if response.get("ContentEncoding") == "gzip":
@@ -149,6 +187,7 @@ def assert_bucket_etags_equal_tree(
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for entry in page.get("Contents", ()):
-            etags[entry["Key"][len(prefix) :]] = entry["ETag"].strip('"')
+            if not is_record(entry["Key"]):
+                etags[entry["Key"][len(prefix) :]] = entry["ETag"].strip('"')
     local = {name: md5(data) for name, data in tree(root).items()}
     assert etags == local

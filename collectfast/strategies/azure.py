@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
+from azure.core import MatchConditions
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -37,6 +38,10 @@ from collectfast.strategies.base import (
     Source,
     Strategy,
 )
+from collectfast.strategies.conditional import watched_names
+
+if TYPE_CHECKING:
+    from collectfast.strategies.azure_conditional import AzureConditionalStore
 
 # Metadata keys must be C# identifiers: no hyphens.
 MD5_METADATA = "collectfast_md5"
@@ -58,12 +63,9 @@ class AzureStrategy(Strategy):
         probe = self.key("x")  # the storage's own mapping of names to keys
         self.prefix = probe[: -len("x")]
         self.max_concurrency = max(1, int(storage.upload_max_conn or 1))
-        self._lock = threading.Lock()
-        # Keys of names the storage stores under another name (see compare):
-        # never deleted as stale in this run.
-        self._aliased_keys: set[str] = set()
-        # The listing, as handed to the collector (compare renames entries).
-        self._index: dict[str, RemoteObject] = {}
+        #: ETags of the listed blobs the deploy record asks about (the manifest),
+        #: for its conditional write.
+        self.etags: dict[str, str] = {}
         self._client_lock = threading.Lock()
         self._connected: tuple[BlobServiceClient, ContainerClient] | None = None
 
@@ -159,11 +161,25 @@ class AzureStrategy(Strategy):
     def key(self, name: str) -> str:
         return str(self.storage._get_valid_path(name))
 
+    def stored_name(self, name: str) -> str:
+        # AzureStorage strips leading and trailing dots and slashes: a file is
+        # compared, reported and pruned under the name its blob has.
+        return self.key(name)[len(self.prefix) :]
+
+    def conditional_store(self) -> AzureConditionalStore:
+        from collectfast.strategies.azure_conditional import AzureConditionalStore
+
+        return AzureConditionalStore(self)
+
+    def expected_tag(self, name: str, local: LocalDigest) -> str | None:
+        return local.md5  # every upload sets Content-MD5, which the listing shows
+
     # -- what is stored -------------------------------------------------
 
     def list_remote(self) -> dict[str, RemoteObject]:
         index: dict[str, RemoteObject] = {}
         skip = len(self.prefix)
+        watched = watched_names(self)
         blobs = self.container.list_blobs(
             name_starts_with=self.prefix or None,
             include=["metadata"],
@@ -181,31 +197,11 @@ class AzureStrategy(Strategy):
                 # Block uploads by other tools: only our recorded digest, if any.
                 tag = (blob.metadata or {}).get(MD5_METADATA, "")
             index[name] = RemoteObject(tag, int(blob.size))
-        self._index = index
+            if name in watched:
+                self.etags[name] = str(blob.etag)
         return index
 
     # -- the decision -----------------------------------------------------
-
-    def compare(
-        self,
-        name: str,
-        source: Source,
-        local: LocalDigest,
-        remote: RemoteObject | None,
-    ) -> Decision:
-        key = self.key(name)
-        relative = key[len(self.prefix) :]
-        if relative != name:
-            # AzureStorage strips leading and trailing dots and slashes: file
-            # the blob under the name collectstatic knows, or --prune would
-            # take it for a stale one.
-            with self._lock:
-                self._aliased_keys.add(key)
-                stored = self._index.pop(relative, None)
-                if stored is not None:
-                    self._index[name] = stored
-            remote = stored or remote
-        return super().compare(name, source, local, remote)
 
     def compare_stored(
         self, name: str, source: Source, local: LocalDigest, remote: RemoteObject
@@ -218,8 +214,21 @@ class AzureStrategy(Strategy):
 
     # -- writing ----------------------------------------------------------
 
-    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
+    def upload(
+        self,
+        name: str,
+        source: Source,
+        local: LocalDigest,
+        *,
+        etag: str | None = None,
+        if_none_match: bool = False,
+    ) -> None:
+        """Upload; with ``etag``, only over that blob, with ``if_none_match``
+        only if there is none (the manifest's conditional write)."""
         key = self.key(name)
+        conditions: dict[str, Any] = {"overwrite": not if_none_match}
+        if etag is not None:
+            conditions.update(etag=etag, match_condition=MatchConditions.IfNotModified)
         settings = dict(self.storage._get_content_settings_parameters(key))
         cache_policy.apply(self.storage, name, settings, "cache_control")
         settings["content_md5"] = bytearray.fromhex(local.md5)
@@ -234,16 +243,12 @@ class AzureStrategy(Strategy):
                 metadata={MD5_METADATA: local.md5},
                 max_concurrency=self.max_concurrency,
                 timeout=self.storage.timeout,
-                overwrite=True,
+                **conditions,
             )
 
     def delete(self, names: Iterable[str]) -> None:
-        names = list(names)
-        with self._lock:
-            for name in names:
-                self._index.pop(name, None)
-            keep = set(self._aliased_keys)
-        keys = [key for key in map(self.key, names) if key not in keep]
+        # Names as listed: the raw blob name, not normalised.
+        keys = [self.prefix + name for name in names]
         for start in range(0, len(keys), DELETE_BATCH):
             batch = keys[start : start + DELETE_BATCH]
             responses = self.container.delete_blobs(

@@ -19,7 +19,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, ClassVar, NamedTuple, Protocol
+from typing import IO, TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, Storage
@@ -28,6 +28,9 @@ from django.utils.module_loading import import_string
 
 from collectfast.hashing import LocalDigest, digest_file, digest_stream
 from collectfast.preconditions import inherits, unwrap_ready, user_overrides
+
+if TYPE_CHECKING:
+    from collectfast.strategies.conditional import ConditionalStore
 
 
 class RemoteObject(NamedTuple):
@@ -278,6 +281,28 @@ class Strategy(ABC):
 
     def describe_error(self, exc: BaseException) -> str | None:
         """A one-sentence explanation of a backend error, or None for the default."""
+        return None
+
+    # -- the deploy record (optional: see strategies/conditional.py) --------
+
+    def stored_name(self, name: str) -> str:
+        """The name ``name`` is stored under, as the listing shows it.
+
+        Default: ``name``. Override where the storage normalises names (such
+        as django-storages turning ``a\\b.css`` into ``a/b.css``), so that
+        files are compared, reported and pruned under the stored name.
+        """
+        return name
+
+    def conditional_store(self) -> ConditionalStore | None:
+        """Compare-and-swap writes for the deploy record, or None if the store
+        has none (then collectfast keeps no record and refuses --prune)."""
+        return None
+
+    def expected_tag(self, name: str, local: LocalDigest) -> str | None:
+        """The tag the listing will show for ``name`` just uploaded from
+        ``local``, or None if it can't be known (then --prune deletes the
+        name later without checking that nobody replaced it)."""
         return None
 
     def close(self) -> None:

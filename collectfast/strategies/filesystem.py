@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.storage import FileSystemStorage
 
@@ -26,6 +26,9 @@ from collectfast.strategies.base import (
     Source,
     Strategy,
 )
+
+if TYPE_CHECKING:
+    from collectfast.strategies.conditional import ConditionalStore
 
 
 class FileSystemStrategy(Strategy):
@@ -60,6 +63,15 @@ class FileSystemStrategy(Strategy):
     @property
     def namespace(self) -> str:
         return f"file:{self.root}"
+
+    def conditional_store(self) -> ConditionalStore | None:
+        try:
+            from collectfast.strategies.filesystem_conditional import (
+                FileSystemConditionalStore,
+            )
+        except ImportError:  # no fcntl (Windows): no record, and no --prune
+            return None
+        return FileSystemConditionalStore(self)
 
     def list_remote(self) -> dict[str, RemoteObject]:
         index: dict[str, RemoteObject] = {}

@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import google_crc32c
 import requests
@@ -36,12 +36,16 @@ from collectfast.strategies.base import (
     Source,
     Strategy,
 )
+from collectfast.strategies.conditional import watched_names
+
+if TYPE_CHECKING:
+    from collectfast.strategies.gcloud_conditional import GcsConditionalStore
 
 # A listing's tag for an object without an md5 (a composite object): its CRC32C.
 CRC32C_TAG = "crc32c:"
 DELETE_BATCH = 100  # calls per batch request, GCS's limit
 LIST_PAGE = 1000  # objects.list's maximum
-LIST_FIELDS = "items(name,size,md5Hash,crc32c),nextPageToken"
+LIST_FIELDS = "items(name,size,md5Hash,crc32c,generation),nextPageToken"
 DEFAULT_TIMEOUT = 60
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 
@@ -72,6 +76,9 @@ class GoogleCloudStrategy(Strategy):
         self.timeout = conf.timeout or DEFAULT_TIMEOUT
         self._client_lock = threading.Lock()
         self._connected: tuple[Any, Any] | None = None
+        #: Generations of the listed objects the deploy record asks about (the
+        #: manifest), for its conditional write.
+        self.generations: dict[str, int] = {}
 
     @property
     def client(self) -> Any:
@@ -147,11 +154,24 @@ class GoogleCloudStrategy(Strategy):
     def key(self, name: str) -> str:
         return str(self.storage._normalize_name(clean_name(name)))
 
+    def stored_name(self, name: str) -> str:
+        # What the storage's own normalisation makes of it ('a\\b' is 'a/b').
+        return self.key(name)[len(self.prefix) :]
+
+    def conditional_store(self) -> GcsConditionalStore:
+        from collectfast.strategies.gcloud_conditional import GcsConditionalStore
+
+        return GcsConditionalStore(self)
+
+    def expected_tag(self, name: str, local: LocalDigest) -> str | None:
+        return local.md5  # GCS keeps the md5 of the stored bytes
+
     # -- what is stored -------------------------------------------------
 
     def list_remote(self) -> dict[str, RemoteObject]:
         index: dict[str, RemoteObject] = {}
         skip = len(self.prefix)
+        watched = watched_names(self)
         blobs = self.client.list_blobs(
             self.bucket,
             prefix=self.prefix or None,
@@ -170,6 +190,8 @@ class GoogleCloudStrategy(Strategy):
                 # Composite objects have no md5, but every object has a CRC32C.
                 tag = CRC32C_TAG + (blob.crc32c or "")
             index[name] = RemoteObject(tag, int(blob.size or 0))
+            if name in watched and blob.generation is not None:
+                self.generations[name] = int(blob.generation)
         return index
 
     # -- what a local file becomes ----------------------------------------
@@ -233,11 +255,23 @@ class GoogleCloudStrategy(Strategy):
 
     # -- writing ----------------------------------------------------------
 
-    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
+    def upload(
+        self,
+        name: str,
+        source: Source,
+        local: LocalDigest,
+        *,
+        if_generation_match: int | None = None,
+    ) -> None:
+        """Upload; with ``if_generation_match``, only over that generation (0:
+        only if there is none), in one request: the manifest's conditional write."""
         key = self.key(name)
         params = self.write_parameters(key)
         cache_policy.apply(self.storage, name, params.blob_properties, "cache_control")
-        blob = self.bucket.blob(key, chunk_size=self.storage.blob_chunk_size)
+        chunk_size = self.storage.blob_chunk_size
+        if if_generation_match is not None:
+            chunk_size = None  # one request, so that the condition holds for it
+        blob = self.bucket.blob(key, chunk_size=chunk_size)
         for prop, value in params.blob_properties.items():
             setattr(blob, prop, value)
         # GCS refuses the upload if the bytes differ from the digest we
@@ -255,10 +289,12 @@ class GoogleCloudStrategy(Strategy):
                 checksum=None,
                 retry=DEFAULT_RETRY,
                 timeout=self.timeout,
+                if_generation_match=if_generation_match,
             )
 
     def delete(self, names: Iterable[str]) -> None:
-        keys = [self.key(name) for name in names]
+        # Names as listed: the raw object name, not normalised.
+        keys = [self.prefix + name for name in names]
         for start in range(0, len(keys), DELETE_BATCH):
             batch_keys = keys[start : start + DELETE_BATCH]
             with self.client.batch(raise_exception=False) as batch:

@@ -45,6 +45,8 @@ from collectfast.strategies.s3_listing import ListingParserFactory, SplitListing
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from collectfast.strategies.s3_conditional import S3ConditionalStore
+
 # Recorded on every upload, for objects whose ETag is not an md5.
 MD5_METADATA = "collectfast-md5"
 MD5_HEX = re.compile(r"[0-9a-f]{32}")
@@ -118,6 +120,20 @@ class S3Strategy(Strategy):
 
     def key(self, name: str) -> str:
         return str(self.storage._normalize_name(clean_name(name)))
+
+    def stored_name(self, name: str) -> str:
+        # What the storage's own normalisation makes of it ('a\\b' is 'a/b').
+        return self.key(name)[len(self.prefix) :]
+
+    def conditional_store(self) -> S3ConditionalStore:
+        from collectfast.strategies.s3_conditional import S3ConditionalStore
+
+        return S3ConditionalStore(self)
+
+    def expected_tag(self, name: str, local: LocalDigest) -> str | None:
+        if not self.etags_are_md5("" if self._uniform_parameters else self.key(name)):
+            return None  # SSE-KMS, SSE-C: the ETag is not a digest
+        return local.multipart_etag or local.md5
 
     # -- what is stored -------------------------------------------------
 
@@ -320,7 +336,8 @@ class S3Strategy(Strategy):
         return spool
 
     def delete(self, names: Iterable[str]) -> None:
-        keys = [self.key(name) for name in names]
+        # Names as listed: the raw key, not normalised ('a/../b' is a key too).
+        keys = [self.prefix + name for name in names]
         for start in range(0, len(keys), DELETE_BATCH):
             batch = keys[start : start + DELETE_BATCH]
             response = self.client.delete_objects(

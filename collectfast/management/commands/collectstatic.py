@@ -9,30 +9,37 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 from django.contrib.staticfiles.management.commands import collectstatic
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser, OutputWrapper
 
 from collectfast.after_collect import AfterCollectSteps, FoundFiles
 from collectfast.cdn import after_deploy
 from collectfast.collector import Collector, Job, Outcome, RemoteState
 from collectfast.conf import conf
+from collectfast.deploy_finish import Finish, finish_deploy
+from collectfast.deploy_guard import DeployStopped
+from collectfast.deploy_record import is_reserved
 from collectfast.early import EarlyListing
 from collectfast.errors import describe
 from collectfast.finders import list_static_files, one_walk, sources_have_paths
 from collectfast.gc_tuning import fewer_gc_passes
+from collectfast.guarded import GuardedStrategy, guarded
 from collectfast.progress import Progress
 from collectfast.report import DeployReport, FileEntry, format_bytes
 from collectfast.strategies.base import (
+    Decision,
     LocalFile,
     Strategy,
     dotted_name,
     strategy_for,
+    unwrap,
 )
 
 logger = logging.getLogger("collectfast")
@@ -45,6 +52,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
     post_process_error: BaseException | None = None
     #: What was stored when the deploy began (after --clear).
     remote_index: Mapping[str, Any] = MappingProxyType({})
+    held_manifest = None
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -87,7 +95,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
     def execute(self, *args: Any, **options: Any) -> str | None:
         with fewer_gc_passes():
             # The listing overlaps the system checks, which walk the finders.
-            self.early = EarlyListing.start(self.storage, options)
+            self.early = EarlyListing.start(self.storage, options, notes(options))
             try:
                 with one_walk():  # the W004 check and collect() share a walk
                     output: str | None = super().execute(*args, **options)
@@ -117,7 +125,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         self.strategy = strategy
         self.report = DeployReport(
             storage=dotted_name(type(strategy.storage)),
-            strategy=dotted_name(type(strategy)),
+            strategy=dotted_name(type(getattr(strategy, "inner", strategy))),
             dry_run=self.dry_run,
         )
         try:
@@ -135,27 +143,44 @@ class Command(AfterCollectSteps, collectstatic.Command):
         if not getattr(self, "collectfast_enabled", conf.enabled) or self.symlink:
             return None
         try:
-            return strategy_for(
+            strategy = strategy_for(
                 self.storage, configured=conf.strategy, threads=int(conf.threads)
             )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
+        if strategy is None:
+            return None
+        return guarded(strategy, notes({"verbosity": self.verbosity}, self.stderr))
 
-    def find_files(self) -> tuple[FoundFiles, list[Job]]:
-        """Django's finder loop: the first file found for a destination wins."""
+    def find_files(self, strategy: Strategy) -> tuple[FoundFiles, list[Job]]:
+        """Django's finder loop: the first file found for a destination wins.
+
+        A destination is the name the storage stores a file under ('a\\b.css'
+        is 'a/b.css' on S3): jobs carry that name, so that files are compared,
+        reported and pruned as stored.
+        """
         found_files: FoundFiles = {}
         jobs: list[Job] = []
         self.found_another: dict[int, list[tuple[str, int]]] = {}
+        destinations: set[str] = set()
         for path, storage, filesystem_path in list_static_files(self.ignore_patterns):
             # Prefix the relative path if the source storage contains it
             if getattr(storage, "prefix", None):
                 prefixed_path = os.path.join(storage.prefix, path)
             else:
                 prefixed_path = path
-            if prefixed_path not in found_files:
+            name = stored_name(strategy, prefixed_path)
+            if name not in destinations:
+                if is_reserved(name):
+                    raise CommandError(
+                        f"the static file {prefixed_path!r} is stored under "
+                        "'.collectfast/', which collectfast keeps for its deploy "
+                        "record; rename it (or ignore it with --ignore)."
+                    )
+                destinations.add(name)
                 found_files[prefixed_path] = (storage, path)
                 source = LocalFile(storage, path, filesystem_path)
-                jobs.append(Job(prefixed_path, path, source))
+                jobs.append(Job(name, path, source))
             else:
                 # Django 6.0+ counts these and logs them at -v 2 only.
                 skipped = getattr(self, "skipped_files", None)
@@ -182,6 +207,8 @@ class Command(AfterCollectSteps, collectstatic.Command):
     def collect_fast(
         self, strategy: Strategy, report: DeployReport, collector: Collector | None
     ) -> dict[str, list[str]]:
+        if self.prune and not isinstance(strategy, GuardedStrategy):
+            raise CommandError(no_record_to_prune(strategy))
         if collector is None:
             collector = Collector(
                 strategy,
@@ -193,7 +220,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         # The listing waits on the network: let it overlap walking the finders.
         collector.start_listing()
         try:
-            found_files, jobs = self.find_files()
+            found_files, jobs = self.find_files(strategy)
             strategy.expect([job.name for job in jobs])
         except BaseException:
             collector.wait_for_listing()  # leave no request running behind us
@@ -212,12 +239,13 @@ class Command(AfterCollectSteps, collectstatic.Command):
             if failures:
                 self.fail(failures, strategy)
             index = collector.remote_state().index
-            previous = self.previous_manifest(index) if self.prune else set()
             phase = time.perf_counter()
             produced = self.post_process_files(strategy, index, found_files, report)
             report.phases["post-process"] = time.perf_counter() - phase
-            if self.prune:
-                self.prune_stale(strategy, index, produced | previous)
+            if isinstance(strategy, GuardedStrategy):
+                self.finish(strategy, produced, jobs)
+        except DeployStopped as stop:
+            raise CommandError(str(stop)) from stop
         except (CommandError, KeyboardInterrupt):
             raise
         except Exception as exc:
@@ -227,6 +255,37 @@ class Command(AfterCollectSteps, collectstatic.Command):
         finally:
             progress.close()
         return self.collected()
+
+    def finish(
+        self, strategy: GuardedStrategy, produced: set[str], jobs: Sequence[Job]
+    ) -> None:
+        """Record the deploy, store the manifest, prune (deploy_finish.py)."""
+        names = {strategy.stored_name(name) for name in produced}
+        names.update(job.name for job in jobs)
+        manifest_name = getattr(unwrap(self.storage), "manifest_name", None)
+        finish_deploy(
+            strategy,
+            names,
+            manifest_name=manifest_name if isinstance(manifest_name, str) else None,
+            manifest=self.held_manifest,
+            finish=Finish(
+                dry_run=self.dry_run,
+                prune=self.prune,
+                prune_previous=self.prune_previous,
+                log_deleted=self.log_deleted,
+                log_uploaded=self.log_manifest,
+                log=self.log,
+            ),
+        )
+
+    def log_manifest(self, name: str, decision: Decision, size: int) -> None:
+        assert self.report is not None
+        if decision.upload:
+            self.report.uploaded.append(FileEntry(name, decision.reason, size))
+            verb = "Would upload" if self.dry_run else "Uploading"
+            self.log(f"{verb} '{name}' ({decision.reason})", level=2)
+        else:
+            self.report.unchanged += 1
 
     def collected(self) -> dict[str, list[str]]:
         """What Django's collect() returns, with the keys this Django uses."""
@@ -355,3 +414,42 @@ class Command(AfterCollectSteps, collectstatic.Command):
             self.stderr.write(line, style_func=lambda text: text)
         if self.report_path:
             report.write(self.report_path)
+
+
+def stored_name(strategy: Strategy, name: str) -> str:
+    """The storage's name for ``name``; ``name`` itself where the storage
+    refuses it (the upload then reports why, for that file)."""
+    try:
+        return strategy.stored_name(name)
+    except Exception:
+        return name
+
+
+def no_record_to_prune(strategy: Strategy) -> str:
+    if not conf.deploy_record:
+        why = "COLLECTFAST_DEPLOY_RECORD is False"
+    else:
+        why = (
+            f"the strategy {dotted_name(type(strategy))} has no conditional "
+            "writes to keep one (its conditional_store() returns None)"
+        )
+    return (
+        "--prune deletes only files collectfast recorded in its deploy record, "
+        f"and {why}; remove --prune (and COLLECTFAST_PRUNE), or keep a record."
+    )
+
+
+def notes(
+    options: Mapping[str, Any], stderr: OutputWrapper | None = None
+) -> Callable[[str], None] | None:
+    """Where collectfast's notes go as they happen: stderr, unless -v 0.
+
+    Called before Django's execute() sets the command's stderr up, so it
+    wraps the stream the options name, as Django will.
+    """
+    if options.get("verbosity", 1) < 1:
+        return None
+    if stderr is None:
+        stderr = OutputWrapper(options.get("stderr") or sys.stderr)
+    out = stderr
+    return lambda message: out.write(message, style_func=lambda text: text)

@@ -1,0 +1,211 @@
+"""The end of a deploy under the deploy record: record, manifest, prune, release.
+
+After every file (post-processed ones included) is stored, and in this order:
+
+1. the record, with this deploy's names and the names it will prune
+   (compare-and-swap: another deploy's change stops this one here);
+2. the manifest, only if it is still the one listed (a conditional write);
+3. the deletions, each batch under the lease;
+4. the record again, without the lease and without what was deleted.
+
+A deploy that changed nothing and prunes nothing writes nothing, not even
+the record. ``--dry-run`` prints exactly the deletions the real run would make.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+from collectfast.deploy_guard import DeployStopped
+from collectfast.guarded import GuardedStrategy
+from collectfast.hashing import LocalDigest, digest_stream
+from collectfast.prune import Manifests, PrunePlan, plan_prune
+from collectfast.strategies.base import Decision, Source
+from collectfast.strategies.conditional import PreconditionFailed
+
+
+@dataclass(frozen=True)
+class HeldManifest:
+    """The manifest post-processing made, held back until the record is written."""
+
+    name: str
+    source: Source
+
+
+@dataclass
+class Finish:
+    """What finishing needs from the command."""
+
+    dry_run: bool
+    prune: bool
+    prune_previous: bool
+    #: Django's lines for deleted names (and the report).
+    log_deleted: Callable[[Sequence[str], str], None]
+    #: The manifest's upload line and report entry: (name, decision, size).
+    log_uploaded: Callable[[str, Decision, int], None]
+    log: Callable[[str, int], None]
+
+
+def finish_deploy(
+    strategy: GuardedStrategy,
+    produced: Collection[str],
+    *,
+    manifest_name: str | None,
+    manifest: HeldManifest | None,
+    finish: Finish,
+) -> None:
+    """Steps 1-4 above; ``produced`` are storage names, the manifest's aside."""
+    Finishing(strategy, set(produced), manifest_name, manifest, finish).run()
+
+
+class Finishing:
+    def __init__(
+        self,
+        strategy: GuardedStrategy,
+        produced: set[str],
+        manifest_name: str | None,
+        manifest: HeldManifest | None,
+        finish: Finish,
+    ) -> None:
+        assert strategy.index is not None, "the listing ran"
+        self.strategy = strategy
+        self.guard = strategy.guard
+        # What is stored now: the listing, less what --clear deleted.
+        self.index = {
+            name: remote
+            for name, remote in strategy.index.items()
+            if name not in self.guard.deleted
+        }
+        self.produced = produced
+        self.finish = finish
+        self.manifest = manifest
+        self.stored_manifest = (
+            strategy.stored_name(manifest_name) if manifest_name else None
+        )
+        self.local: LocalDigest | None = None
+        self.decision: Decision | None = None
+        if manifest is not None and self.stored_manifest is not None:
+            self.local = strategy.digest(manifest.name, manifest.source)
+            self.decision = strategy.compare(
+                manifest.name,
+                manifest.source,
+                self.local,
+                self.index.get(self.stored_manifest),
+            )
+            produced.add(self.stored_manifest)
+        self.manifests: Manifests | None = None
+        if self.stored_manifest is not None:
+            self.manifests = Manifests(
+                self.stored_manifest,
+                stored=self.stored_manifest in self.index,
+                live_md5=strategy.store.stored_md5(self.stored_manifest, self.index),
+                new_md5=self.local.md5 if self.local is not None else None,
+            )
+
+    @property
+    def upload_manifest(self) -> bool:
+        return self.decision is not None and self.decision.upload
+
+    def plan(self) -> PrunePlan:
+        if not self.finish.prune:
+            return PrunePlan([])
+        plan = plan_prune(
+            self.guard.record,
+            self.index,
+            self.produced,
+            manifests=self.manifests,
+            prune_previous=self.finish.prune_previous,
+        )
+        for note in plan.notes:
+            self.finish.log(f"collectfast: --prune: {note}.", 2)
+        return plan
+
+    def run(self) -> None:
+        plan = self.plan()
+        if self.finish.dry_run:
+            self.log_manifest()
+            self.finish.log_deleted(plan.stale, "--prune")
+            return
+        if not (self.guard.holding or self.upload_manifest or plan.stale):
+            return  # nothing changed: nothing to record
+        last = not (self.upload_manifest or plan.stale)
+        self.guard.commit(
+            self.tags(),
+            listed=self.index,
+            manifest_md5=self.live_md5(),
+            tombstones=plan.stale,
+            release=last,
+        )
+        if last:
+            return
+        if self.upload_manifest:
+            self.store_manifest()
+            self.guard.stage = "after writing the manifest, before pruning anything"
+        if plan.stale:
+            self.strategy.delete(plan.stale)
+            self.finish.log_deleted(plan.stale, "--prune")
+            self.guard.stage = "after pruning, before releasing its lease"
+        self.guard.release()
+
+    def tags(self) -> dict[str, str | None]:
+        """Each produced name's tag, as the listing will show it."""
+        stored, index = self.guard.stored, self.index
+        tags = {
+            name: stored[name]
+            if name in stored
+            else (index[name].etag if name in index else None)
+            for name in self.produced
+        }
+        if self.upload_manifest:
+            assert self.local is not None
+            assert self.stored_manifest is not None
+            # Sent in one request: the tag is the md5, where the store shows one.
+            tags[self.stored_manifest] = self.strategy.expected_tag(
+                self.stored_manifest, self.local._replace(multipart_etag=None)
+            )
+        return tags
+
+    def live_md5(self) -> str | None:
+        """The md5 of the manifest live once this deploy is done."""
+        manifests = self.manifests
+        if manifests is None:
+            return None
+        return manifests.new_md5 if manifests.replaced else manifests.live_md5
+
+    def store_manifest(self) -> None:
+        manifest, local = self.manifest, self.local
+        assert manifest is not None
+        assert local is not None
+        assert self.stored_manifest is not None
+        store = self.strategy.store
+        version = store.listed_version(self.stored_manifest, self.index)
+        try:
+            self.strategy.upload_manifest(
+                manifest.name, manifest.source, local, version
+            )
+        except PreconditionFailed as exc:
+            if not self.stored_is_ours(local):
+                raise DeployStopped(
+                    f"the manifest {store.describe(self.stored_manifest)!r} "
+                    "changed since this deploy listed the storage, so this deploy "
+                    "left it as it was and pruned nothing; run collectstatic again."
+                ) from exc
+            # Else a retry of our own write, refused: the first one was stored.
+        self.log_manifest()
+
+    def stored_is_ours(self, local: LocalDigest) -> bool:
+        """Whether the stored manifest holds exactly the bytes we sent."""
+        assert self.stored_manifest is not None
+        current = self.strategy.store.read(self.stored_manifest)
+        if current is None:
+            return False
+        return digest_stream(io.BytesIO(current.data)).md5 == local.md5
+
+    def log_manifest(self) -> None:
+        if self.decision is not None and self.local is not None:
+            assert self.stored_manifest is not None
+            self.finish.log_uploaded(
+                self.stored_manifest, self.decision, self.local.size
+            )

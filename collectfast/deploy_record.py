@@ -1,0 +1,253 @@
+"""The deploy record: what collectfast stored in one location, and who is writing.
+
+One object per location, ``<location>/.collectfast/record.json.gz`` (gzipped
+JSON), never listed as a static file, changed only by compare-and-swap
+(``strategies/conditional.py``). It holds:
+
+* ``owned``: every name a recorded deploy stored or confirmed, and that was
+  not deleted since, with the tag the listing showed for it (None when the
+  store's tag can't be predicted, such as SSE-KMS ETags) and the sequence
+  number of the latest deploy that stored or confirmed it. ``--prune`` deletes
+  only these;
+* ``deploys``: the latest few deploys that wrote (id, sequence number, time,
+  and the tag of the manifest they left live), to find which deploy wrote the
+  live manifest and the previous one;
+* ``lease``: the deploy writing now, until when, and the names it is about to
+  delete (its tombstones).
+
+This module is pure: no I/O, no clock of its own.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+#: Where the record lives, relative to the storage's location.
+RECORD_NAME = ".collectfast/record.json.gz"
+#: Names under this prefix are collectfast's own: never static files.
+RESERVED_PREFIX = ".collectfast/"
+FORMAT = 1
+#: Deploys remembered (the live manifest's writer is nearly always the last).
+HISTORY = 10
+
+
+def is_reserved(name: str) -> bool:
+    return name.startswith(RESERVED_PREFIX)
+
+
+class RecordError(Exception):
+    """The stored record can't be read or was written by a newer collectfast."""
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """A name collectfast stored: the listing's tag then, and the deploy's number."""
+
+    tag: str | None
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeployEntry:
+    id: str
+    seq: int
+    finished_at: float
+    #: The listing tag of the manifest this deploy left live (None: no manifest).
+    manifest_md5: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A deploy that may be writing until ``expires_at`` (seconds since the epoch)."""
+
+    deploy: str
+    started_at: float
+    expires_at: float
+    tombstones: tuple[str, ...] = ()
+
+    def live(self, now: float) -> bool:
+        return now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    revision: int = 0
+    owned: Mapping[str, Owned] = field(default_factory=dict)
+    deploys: tuple[DeployEntry, ...] = ()
+    lease: Lease | None = None
+
+    # -- reading the history ---------------------------------------------------
+
+    @property
+    def next_seq(self) -> int:
+        return self.deploys[-1].seq + 1 if self.deploys else 1
+
+    def manifest_writer(self, tag: str | None) -> DeployEntry | None:
+        """The latest recorded deploy that left the manifest with ``tag`` live."""
+        if tag is None:
+            return None
+        for entry in reversed(self.deploys):
+            if entry.manifest_md5 == tag:
+                return entry
+        return None
+
+    def writer_before(self, entry: DeployEntry) -> DeployEntry | None:
+        """The latest deploy before ``entry`` that left another manifest live."""
+        earlier = [d for d in self.deploys if d.seq < entry.seq]
+        for candidate in reversed(earlier):
+            if candidate.manifest_md5 != entry.manifest_md5:
+                return candidate if candidate.manifest_md5 is not None else None
+        return None
+
+    def names_since(self, seq: int) -> set[str]:
+        """Owned names a deploy numbered ``seq`` or later stored or confirmed."""
+        return {name for name, owned in self.owned.items() if owned.seq >= seq}
+
+    # -- changing it (new records; the caller writes them by compare-and-swap) --
+
+    def with_lease(self, lease: Lease | None) -> Record:
+        return replace(self, revision=self.revision + 1, lease=lease)
+
+    def with_deploy(
+        self,
+        entry: DeployEntry,
+        produced: Mapping[str, str | None],
+        *,
+        listed: Mapping[str, Any],
+        deleted: Iterable[str],
+        lease: Lease | None,
+    ) -> Record:
+        """This record after ``entry`` stored or confirmed ``produced`` (name to
+        tag) and deleted ``deleted``, given what the listing showed."""
+        owned = self.still_owned(listed, deleted)
+        for name, tag in produced.items():
+            owned[name] = Owned(tag, entry.seq)
+        deploys = (*self.deploys, entry)[-HISTORY:]
+        return Record(self.revision + 1, owned, deploys, lease)
+
+    def with_stored(
+        self,
+        stored: Mapping[str, str | None],
+        *,
+        listed: Mapping[str, Any] | None,
+        deleted: Iterable[str],
+    ) -> Record:
+        """This record, without a lease, after an unfinished deploy stored
+        ``stored`` and deleted ``deleted`` (no history entry: it left no
+        manifest live)."""
+        gone = set(deleted)
+        if listed is None:  # nothing to check against: keep what isn't gone
+            owned = {n: o for n, o in self.owned.items() if n not in gone}
+        else:
+            owned = self.still_owned(listed, gone)
+        for name, tag in stored.items():
+            owned[name] = Owned(tag, self.next_seq)
+        return Record(self.revision + 1, owned, self.deploys, None)
+
+    def without(
+        self,
+        deleted: Iterable[str],
+        lease: Lease | None,
+        tags: Mapping[str, str | None] | None = None,
+    ) -> Record:
+        """This record without ``deleted``; owned names in ``tags`` get that tag."""
+        gone = set(deleted)
+        owned = {name: o for name, o in self.owned.items() if name not in gone}
+        for name, tag in (tags or {}).items():
+            if name in owned:
+                owned[name] = Owned(tag, owned[name].seq)
+        return Record(self.revision + 1, owned, self.deploys, lease)
+
+    def still_owned(
+        self, listed: Mapping[str, Any], deleted: Iterable[str]
+    ) -> dict[str, Owned]:
+        """Owned names still stored as collectfast stored them.
+
+        A name no longer listed is gone; one listed with another tag was
+        replaced by someone else: neither is collectfast's to delete any more.
+        """
+        gone = set(deleted)
+        kept: dict[str, Owned] = {}
+        for name, owned in self.owned.items():
+            remote = listed.get(name)
+            if remote is None or name in gone:
+                continue
+            if owned.tag is not None and remote.etag != owned.tag:
+                continue
+            kept[name] = owned
+        return kept
+
+    # -- bytes -------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        lease = self.lease
+        document = {
+            "format": FORMAT,
+            "revision": self.revision,
+            "deploys": [
+                {
+                    "id": d.id,
+                    "seq": d.seq,
+                    "finished_at": d.finished_at,
+                    "manifest_md5": d.manifest_md5,
+                }
+                for d in self.deploys
+            ],
+            "lease": None
+            if lease is None
+            else {
+                "deploy": lease.deploy,
+                "started_at": lease.started_at,
+                "expires_at": lease.expires_at,
+                "tombstones": list(lease.tombstones),
+            },
+            "owned": {name: [o.tag, o.seq] for name, o in sorted(self.owned.items())},
+        }
+        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        # mtime=0: the same record gives the same bytes. Level 3: at 100,000
+        # names (2.5 MB), a tenth of the time of level 9 for 8% more bytes.
+        return gzip.compress(text.encode(), compresslevel=3, mtime=0)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Record:
+        try:
+            document = json.loads(gzip.decompress(data))
+            version = document["format"]
+        except (OSError, EOFError, ValueError, TypeError, KeyError) as exc:
+            raise RecordError(f"it is not gzipped JSON with a format ({exc})") from exc
+        if version != FORMAT:
+            raise RecordError(
+                f"it has format {version!r}, this collectfast reads {FORMAT}"
+            )
+        try:
+            lease_doc = document["lease"]
+            return cls(
+                revision=int(document["revision"]),
+                owned={
+                    str(name): Owned(None if tag is None else str(tag), int(seq))
+                    for name, (tag, seq) in document["owned"].items()
+                },
+                deploys=tuple(
+                    DeployEntry(
+                        str(d["id"]),
+                        int(d["seq"]),
+                        float(d["finished_at"]),
+                        None if d["manifest_md5"] is None else str(d["manifest_md5"]),
+                    )
+                    for d in document["deploys"]
+                ),
+                lease=None
+                if lease_doc is None
+                else Lease(
+                    str(lease_doc["deploy"]),
+                    float(lease_doc["started_at"]),
+                    float(lease_doc["expires_at"]),
+                    tuple(str(name) for name in lease_doc["tombstones"]),
+                ),
+            )
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise RecordError(f"a field is missing or mistyped ({exc!r})") from exc

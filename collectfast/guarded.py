@@ -1,0 +1,160 @@
+"""A strategy that reads the deploy record first and leases before it writes.
+
+:class:`GuardedStrategy` wraps the strategy collectstatic uses, so that every
+path that lists, uploads or deletes (the collect phase, ``--clear``,
+post-processing, ``--prune``) goes through the deploy record's protocol
+(``deploy_guard.py``) without knowing about it:
+
+* ``list_remote`` reads the record, then lists; collectfast's own objects
+  (``.collectfast/``) are left out of the index;
+* ``upload`` and ``delete`` hold the lease before sending anything, and
+  note what the store confirmed.
+
+Everything else is the wrapped strategy's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from collectfast.conf import conf
+from collectfast.deploy_guard import DeployGuard
+from collectfast.deploy_record import RECORD_NAME, is_reserved
+from collectfast.errors import describe
+from collectfast.hashing import LocalDigest
+from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+from collectfast.strategies.conditional import ConditionalStore
+
+logger = logging.getLogger("collectfast")
+
+
+def guarded(
+    strategy: Strategy, notify: Callable[[str], None] | None = None
+) -> Strategy:
+    """``strategy`` behind the deploy record, where the store and the settings
+    allow one; else ``strategy`` itself. ``notify`` shows the record's notes
+    (such as "waiting for deploy ...") as they happen."""
+    if isinstance(strategy, GuardedStrategy) or not conf.deploy_record:
+        return strategy
+    store = strategy.conditional_store()
+    if store is None:
+        return strategy
+    guard = DeployGuard(
+        store,
+        lease_seconds=conf.lease_seconds,
+        wait_seconds=conf.wait_for_deploy,
+        explain=lambda exc: describe(exc, strategy),
+    )
+    guard.notify = notify
+    return GuardedStrategy(strategy, store, guard)
+
+
+class GuardedStrategy(Strategy):
+    """``inner``, with the deploy record read first and the lease held to write."""
+
+    def __init__(
+        self, inner: Strategy, store: ConditionalStore, guard: DeployGuard
+    ) -> None:
+        super().__init__(inner.storage, threads=inner.threads)
+        self.inner = inner
+        self.store = store
+        self.guard = guard
+        #: The index as listed (collectfast's own objects left out).
+        self.index: Mapping[str, RemoteObject] | None = None
+
+    @property
+    def requests(self) -> int:
+        return self.inner.requests
+
+    @requests.setter
+    def requests(self, value: int) -> None:
+        self.inner.requests = value
+
+    @property
+    def namespace(self) -> str:
+        return self.inner.namespace
+
+    # -- reading -------------------------------------------------------------
+
+    def list_remote(self) -> Mapping[str, RemoteObject]:
+        # The record first, the listing after: a deploy that finished before
+        # the record was read is entirely in the listing (README).
+        self.guard.read()
+        index = self.inner.list_remote()
+        own = [name for name in index if is_reserved(name)]
+        if own:
+            index = dict(index)
+            for name in own:
+                del index[name]
+        self.index = index
+        return index
+
+    def expect(self, names: Sequence[str]) -> None:
+        # The record is listed too: a listing split by names counts it.
+        self.inner.expect([*names, RECORD_NAME])
+
+    def digest(self, name: str, source: Source) -> LocalDigest:
+        return self.inner.digest(name, source)
+
+    def compare(
+        self,
+        name: str,
+        source: Source,
+        local: LocalDigest,
+        remote: RemoteObject | None,
+    ) -> Decision:
+        return self.inner.compare(name, source, local, remote)
+
+    # -- writing -------------------------------------------------------------
+
+    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
+        self.guard.before_write()
+        self.inner.upload(name, source, local)
+        self.guard.note_stored(
+            self.inner.stored_name(name), self.inner.expected_tag(name, local)
+        )
+
+    def upload_manifest(
+        self, name: str, source: Source, local: LocalDigest, version: str | None
+    ) -> None:
+        """Store the manifest only if it is still the one listed."""
+        self.guard.before_write()
+        tag = self.store.upload_if(name, source, local, version)
+        self.guard.note_stored(self.inner.stored_name(name), tag)
+
+    def delete(self, names: Iterable[str]) -> None:
+        names = list(names)
+        if not names:
+            return
+        self.guard.before_write()
+        self.inner.delete(names)
+        self.guard.note_deleted(names)
+
+    # -- the rest is the wrapped strategy's ------------------------------------
+
+    def stored_name(self, name: str) -> str:
+        return self.inner.stored_name(name)
+
+    def conditional_store(self) -> ConditionalStore | None:
+        return self.store
+
+    def expected_tag(self, name: str, local: LocalDigest) -> str | None:
+        return self.inner.expected_tag(name, local)
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        return self.inner.describe_error(exc)
+
+    def count_request(self, *args: Any, **kwargs: Any) -> None:
+        self.inner.count_request(*args, **kwargs)
+
+    def close(self) -> None:
+        try:
+            # A deploy that failed after taking the lease gives it back (with
+            # what it stored), so the next one needn't wait for it to expire.
+            self.guard.release(listed=self.index)
+        except BaseException as exc:  # the deploy's own error matters more
+            logger.warning("collectfast: could not release the deploy lease: %s", exc)
+        finally:
+            self.inner.close()
