@@ -113,8 +113,11 @@ def invalidate_cloudfront(
     """Invalidate ``report.stale`` in the configured distribution (or, with
     --dry-run, print what would be)."""
     distribution = str(conf.cloudfront_distribution_id)
+    from collectfast.guarded import GuardedStrategy
     from collectfast.strategies.s3 import S3Strategy
 
+    if isinstance(strategy, GuardedStrategy):
+        strategy = strategy.inner  # behind the deploy record
     if not isinstance(strategy, S3Strategy):
         raise CommandError(
             f"COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID is set, but the static "

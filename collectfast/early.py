@@ -49,7 +49,10 @@ class EarlyListing:
             return None  # collect() meets the same error and reports it
         if strategy is None:
             return None
-        strategy = guarded(strategy, notify)
+        prune = options.get("prune")
+        strategy = guarded(
+            strategy, notify, pruning=bool(conf.prune if prune is None else prune)
+        )
         collector = Collector(
             strategy, threads=threads, dry_run=bool(options.get("dry_run")), clear=False
         )

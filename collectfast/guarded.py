@@ -26,17 +26,25 @@ from collectfast.errors import describe
 from collectfast.hashing import LocalDigest
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 from collectfast.strategies.conditional import ConditionalStore
+from collectfast.strategies.filesystem import FileSystemStrategy
 
 logger = logging.getLogger("collectfast")
 
 
 def guarded(
-    strategy: Strategy, notify: Callable[[str], None] | None = None
+    strategy: Strategy,
+    notify: Callable[[str], None] | None = None,
+    *,
+    pruning: bool = True,
 ) -> Strategy:
     """``strategy`` behind the deploy record, where the store and the settings
     allow one; else ``strategy`` itself. ``notify`` shows the record's notes
     (such as "waiting for deploy ...") as they happen."""
     if isinstance(strategy, GuardedStrategy) or not conf.deploy_record:
+        return strategy
+    if not pruning and isinstance(strategy, FileSystemStrategy):
+        # A local STATIC_ROOT holds exactly Django's files (a web server
+        # serves it as it is) unless --prune needs the record there.
         return strategy
     store = strategy.conditional_store()
     if store is None:

@@ -54,6 +54,10 @@ class Bucket:
         for page in paginator.paginate(Bucket=self.name, Prefix=self.prefix):
             for entry in page.get("Contents", ()):
                 key = entry["Key"]
+                if key.startswith(f"{self.prefix}.collectfast/"):
+                    # collectfast's deploy record (README: "Two deploys at
+                    # once"): its own object, never a static file.
+                    continue
                 response = self.client.get_object(Bucket=self.name, Key=key)
                 # collectfast records the md5 in the metadata: not the user's.
                 metadata = dict(response.get("Metadata", {}))
@@ -68,8 +72,10 @@ class Bucket:
         return stored
 
     def empty(self) -> None:
-        for key in self.objects():
-            self.client.delete_object(Bucket=self.name, Key=key)
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.name, Prefix=self.prefix):
+            for entry in page.get("Contents", ()):
+                self.client.delete_object(Bucket=self.name, Key=entry["Key"])
 
 
 @dataclass

@@ -209,7 +209,8 @@ def test_a_backslash_stays_in_the_name_as_django_stores_it(root, static_dir):
 
 def test_prune_deletes_only_what_collectfast_deployed(root, static_dir):
     write_files(static_dir, {"old.css": "x"})
-    run_collectstatic()
+    # A local STATIC_ROOT gets a deploy record only from --prune runs.
+    run_collectstatic(prune=True)
     write_files(root, {"robots.txt": "put here by hand"})
     (static_dir / "old.css").unlink()
     output = run_collectstatic(prune=True, verbosity=2)

@@ -150,7 +150,11 @@ class Command(AfterCollectSteps, collectstatic.Command):
             raise CommandError(str(exc)) from exc
         if strategy is None:
             return None
-        return guarded(strategy, notes({"verbosity": self.verbosity}, self.stderr))
+        return guarded(
+            strategy,
+            notes({"verbosity": self.verbosity}, self.stderr),
+            pruning=bool(self.prune),
+        )
 
     def find_files(self, strategy: Strategy) -> tuple[FoundFiles, list[Job]]:
         """Django's finder loop: the first file found for a destination wins.
@@ -274,7 +278,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
                 prune_previous=self.prune_previous,
                 log_deleted=self.log_deleted,
                 log_uploaded=self.log_manifest,
-                log=self.log,
+                log=self.note,
             ),
         )
 
@@ -283,7 +287,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         if decision.upload:
             self.report.uploaded.append(FileEntry(name, decision.reason, size))
             verb = "Would upload" if self.dry_run else "Uploading"
-            self.log(f"{verb} '{name}' ({decision.reason})", level=2)
+            self.note(f"{verb} '{name}' ({decision.reason})", level=2)
         else:
             self.report.unchanged += 1
 
