@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any
 
@@ -293,7 +293,17 @@ class S3Strategy(Strategy):
 
     # -- writing ----------------------------------------------------------
 
-    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
+    def upload(
+        self,
+        name: str,
+        source: Source,
+        local: LocalDigest,
+        *,
+        conditions: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Upload; with ``conditions`` (``IfMatch``/``IfNoneMatch``), in one PUT
+        whatever the size, stored only if they hold: the manifest's
+        conditional write (s3_conditional.py)."""
         key = self.key(name)
         params, gzipped = self.write_parameters(key)
         cache_policy.apply(self.storage, name, params, "CacheControl")
@@ -301,7 +311,7 @@ class S3Strategy(Strategy):
         metadata[MD5_METADATA] = local.md5
         params["Metadata"] = metadata
         with source.open() as raw, self._stored_bytes(raw, gzipped) as body:
-            if local.size < self.multipart_threshold:
+            if local.size < self.multipart_threshold or conditions:
                 response = self.client.put_object(
                     Bucket=self.bucket,
                     Key=key,
@@ -310,6 +320,7 @@ class S3Strategy(Strategy):
                     # compared: a file edited mid-deploy is never half-recorded.
                     ContentMD5=base64.b64encode(bytes.fromhex(local.md5)).decode(),
                     **params,
+                    **(conditions or {}),
                 )
                 etag = response["ETag"].strip('"')
                 if etag != local.md5 or not self.etags_are_md5(key):

@@ -9,7 +9,6 @@ write can be conditional too.
 
 from __future__ import annotations
 
-import base64
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -19,7 +18,6 @@ from collectfast.strategies.conditional import (
     PreconditionFailed,
     Versioned,
 )
-from collectfast.strategies.s3 import MD5_METADATA
 
 if TYPE_CHECKING:
     from collectfast.hashing import LocalDigest
@@ -70,22 +68,16 @@ class S3ConditionalStore(ConditionalStore):
     def upload_if(
         self, name: str, source: Source, local: LocalDigest, version: str | None
     ) -> str | None:
-        strategy = self.strategy
-        key = strategy.key(name)
-        params, gzipped = strategy.write_parameters(key)
-        params["Metadata"] = {**(params.get("Metadata") or {}), MD5_METADATA: local.md5}
-        with source.open() as raw, strategy._stored_bytes(raw, gzipped) as body:
-            response = self._put(
-                Key=key,
-                Body=body,
-                ContentMD5=base64.b64encode(bytes.fromhex(local.md5)).decode(),
-                **params,
-                **_conditions(version),
-            )
-        etag = str(response["ETag"]).strip('"')
-        if etag != local.md5 or not strategy.etags_are_md5(key):
-            strategy.digests.record(name, etag, local.md5)
-        return local.md5 if strategy.etags_are_md5(key) else None
+        try:
+            self.strategy.upload(name, source, local, conditions=_conditions(version))
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in LOST:
+                raise PreconditionFailed(code) from exc
+            raise
+        # One PUT: its ETag is the md5 of the bytes, where ETags are md5s.
+        key = self.strategy.key(name)
+        return local.md5 if self.strategy.etags_are_md5(key) else None
 
     def _put(self, **params: Any) -> Any:
         try:
