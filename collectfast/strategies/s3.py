@@ -33,6 +33,8 @@ from collectfast.hashing import (
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 from collectfast.strategies.s3_errors import describe_s3_error
 from collectfast.strategies.s3_listing import ListingParserFactory, SplitListing
+from collectfast.strategies.s3_put import DIRECT_PUT_MAX_BYTES, DirectPut
+from collectfast.strategies.s3_put_probe import direct_put_for
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -43,6 +45,8 @@ MD5_HEX = re.compile(r"[0-9a-f]{32}")
 MULTIPART_ETAG = re.compile(r"([0-9a-f]{32})-(\d+)")
 KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
 DELETE_BATCH = 1000  # DeleteObjects' limit
+#: The name whose PutObject the direct path is proved on (never sent).
+PROBE_NAME = "collectfast-probe/a b+c~d\u00e9.css"
 
 
 class S3Strategy(Strategy):
@@ -100,7 +104,28 @@ class S3Strategy(Strategy):
             config=config,
             verify=storage.verify,
         )
+        # Proved on the client before anything counts its requests.
+        self.direct_put = self._direct_put(client, session)
         return client
+
+    def _direct_put(self, client: Any, session: Any) -> DirectPut | None:
+        """PutObject without botocore's per-request overhead, where proved
+        equal (collectfast/strategies/s3_put_probe.py), else None."""
+        key = self.key(PROBE_NAME)
+        try:
+            params = self.write_parameters(key)[0]
+            credentials = session.get_credentials()
+        except Exception:  # a storage that can't answer for the probe
+            return None
+        return direct_put_for(
+            client=client,
+            credentials=credentials,
+            bucket=self.bucket,
+            probe_key=key,
+            probe_params=params,
+            varying_metadata=MD5_METADATA,
+            count_request=self.count_request,
+        )
 
     def key(self, name: str) -> str:
         return str(self.storage._normalize_name(clean_name(name)))
@@ -271,16 +296,19 @@ class S3Strategy(Strategy):
         params["Metadata"] = metadata
         with source.open() as raw, self._stored_bytes(raw, gzipped) as body:
             if local.size < self.multipart_threshold:
-                response = self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=body,
-                    # S3 refuses the PUT if the bytes differ from the digest we
-                    # compared: a file edited mid-deploy is never half-recorded.
-                    ContentMD5=base64.b64encode(bytes.fromhex(local.md5)).decode(),
-                    **params,
-                )
-                etag = response["ETag"].strip('"')
+                # S3 refuses the PUT if the bytes differ from the digest we
+                # compared: a file edited mid-deploy is never half-recorded.
+                content_md5 = base64.b64encode(bytes.fromhex(local.md5)).decode()
+                etag = self._put_directly(key, body, local, content_md5, params)
+                if etag is None:
+                    etag = self.client.put_object(
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=body,
+                        ContentMD5=content_md5,
+                        **params,
+                    )["ETag"]
+                etag = etag.strip('"')
                 if etag != local.md5 or not self.etags_are_md5(key):
                     # The next run can't read this ETag as an md5: remember it.
                     self.digests.record(name, etag, local.md5)
@@ -292,6 +320,26 @@ class S3Strategy(Strategy):
                     ExtraArgs=params,
                     Config=self.transfer_config,
                 )
+
+    def _put_directly(
+        self,
+        key: str,
+        body: IO[bytes],
+        local: LocalDigest,
+        content_md5: str,
+        params: dict[str, Any],
+    ) -> str | None:
+        """The ETag of a PUT through the direct path, or None if not taken."""
+        direct = self.direct_put
+        if direct is None or local.size > DIRECT_PUT_MAX_BYTES:
+            return None
+        data = body.read(DIRECT_PUT_MAX_BYTES + 1)
+        etag = None
+        if len(data) <= DIRECT_PUT_MAX_BYTES:  # else it grew since hashing
+            etag = direct.put_object(key, data, content_md5, params)
+        if etag is None:
+            body.seek(0)
+        return etag
 
     def _stored_bytes(self, raw: IO[bytes], gzipped: bool) -> IO[bytes]:
         """A seekable stream of the bytes to store (retries rewind it)."""
@@ -329,4 +377,6 @@ class S3Strategy(Strategy):
         )
 
     def close(self) -> None:
+        if self.direct_put is not None:
+            self.direct_put.close()
         self.digests.flush()
