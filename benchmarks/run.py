@@ -112,6 +112,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="time each thread by its CPU time or by the wall clock (cpu)",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each contender N times in repeatable scenarios; the table shows medians (1)",
+    )
+    parser.add_argument(
         "--proxy",
         choices=("process", "thread"),
         default="thread",
@@ -197,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout=args.timeout,
             profile=args.profile,
             profile_clock=args.profile_clock,
+            repeat=max(1, args.repeat),
             tree=args.tree.resolve() if args.tree else None,
             work_dir=Path(work),
             logs_dir=results_dir / "logs" / run_id,
@@ -242,6 +249,7 @@ def describe_setup(
         "files option": files,
         "latency": f"{args.latency * 1000:.0f} ms per request (proxy)",
         "threads": args.threads,
+        "repeats": args.repeat,
         "proxy": args.proxy,
         "server": args.server,
         "contenders": [c.label for c in bench.contenders],

@@ -32,7 +32,11 @@ from collectfast.hashing import (
 )
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 from collectfast.strategies.s3_errors import describe_s3_error
-from collectfast.strategies.s3_listing import ListingParserFactory, SplitListing
+from collectfast.strategies.s3_listing import (
+    LIST_RANGES,
+    ListingParserFactory,
+    SplitListing,
+)
 from collectfast.strategies.s3_put import DIRECT_PUT_MAX_BYTES, DirectPut
 from collectfast.strategies.s3_put_probe import direct_put_for
 
@@ -88,14 +92,16 @@ class S3Strategy(Strategy):
             "response_parser_factory", ListingParserFactory()
         )
         # Retries: botocore's standard mode unless the storage's own config
-        # says otherwise; the pool must hold one connection per worker thread.
+        # says otherwise; the pool must hold one connection per worker thread
+        # (uploads, or the listing's ranges and its encryption question).
         config = Config(
             retries={"mode": "standard", "total_max_attempts": int(conf.retries)},
             connect_timeout=conf.timeout or 60,
             read_timeout=conf.timeout or 60,
         ).merge(storage.client_config)
-        if (getattr(config, "max_pool_connections", None) or 10) < self.threads + 2:
-            config = config.merge(Config(max_pool_connections=self.threads + 2))
+        connections = max(self.threads, LIST_RANGES) + 2
+        if (getattr(config, "max_pool_connections", None) or 10) < connections:
+            config = config.merge(Config(max_pool_connections=connections))
         client: S3Client = session.client(
             "s3",
             region_name=storage.region_name,
@@ -136,8 +142,10 @@ class S3Strategy(Strategy):
         index: dict[str, RemoteObject] = {}
         skip = len(self.prefix)
         # The encryption question costs a round trip: ask it alongside the
-        # pages; the second worker lists the upper range of keys.
-        with ThreadPoolExecutor(2, thread_name_prefix="collectfast-index") as side:
+        # pages; the other workers list the other ranges of keys.
+        with ThreadPoolExecutor(
+            LIST_RANGES, thread_name_prefix="collectfast-index"
+        ) as side:
             uses_kms = side.submit(self._bucket_uses_kms)
             for key, etag, size in self.listing.run(side):
                 name = key[skip:]
