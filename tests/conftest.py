@@ -119,7 +119,7 @@ def without_moto_stubber() -> Iterator[None]:
 
     Importing moto (for its server) adds a ``before-send`` handler to every
     botocore client created afterwards, for ``mock_aws``, which no test
-    uses. collectfast's direct PutObject path (strategies/s3_put_probe.py)
+    uses. collectfast's direct S3 path (strategies/s3_probe.py)
     rightly steps aside for a handler it doesn't know, so with the stubber
     the suite would only ever test botocore's path. Tests of that fallback
     register a handler of their own.

@@ -37,8 +37,8 @@ from collectfast.strategies.s3_listing import (
     ListingParserFactory,
     SplitListing,
 )
+from collectfast.strategies.s3_probe import DirectPaths, direct_paths_for
 from collectfast.strategies.s3_put import DIRECT_PUT_MAX_BYTES, DirectPut
-from collectfast.strategies.s3_put_probe import direct_put_for
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -78,7 +78,12 @@ class S3Strategy(Strategy):
             type(storage).get_object_parameters is S3Storage.get_object_parameters
         )
         self._etags_are_md5: dict[str, bool] = {}
-        self.listing = SplitListing(self.client, self.bucket, self.prefix)
+        self.listing = SplitListing(
+            self.client,
+            self.bucket,
+            self.prefix,
+            direct=None if self.direct is None else self.direct.list,
+        )
 
     @property
     def namespace(self) -> str:
@@ -111,27 +116,32 @@ class S3Strategy(Strategy):
             verify=storage.verify,
         )
         # Proved on the client before anything counts its requests.
-        self.direct_put = self._direct_put(client, session)
+        self.direct = self._direct_paths(client, session)
         return client
 
-    def _direct_put(self, client: Any, session: Any) -> DirectPut | None:
-        """PutObject without botocore's per-request overhead, where proved
-        equal (collectfast/strategies/s3_put_probe.py), else None."""
+    def _direct_paths(self, client: Any, session: Any) -> DirectPaths | None:
+        """PutObject and ListObjectsV2 without botocore's per-request work,
+        where proved equal (collectfast/strategies/s3_probe.py), else None."""
         key = self.key(PROBE_NAME)
         try:
             params = self.write_parameters(key)[0]
             credentials = session.get_credentials()
         except Exception:  # a storage that can't answer for the probe
             return None
-        return direct_put_for(
+        return direct_paths_for(
             client=client,
             credentials=credentials,
             bucket=self.bucket,
+            prefix=self.prefix,
             probe_key=key,
             probe_params=params,
             varying_metadata=MD5_METADATA,
             count_request=self.count_request,
         )
+
+    @property
+    def direct_put(self) -> DirectPut | None:
+        return None if self.direct is None else self.direct.put
 
     def key(self, name: str) -> str:
         return str(self.storage._normalize_name(clean_name(name)))
@@ -385,6 +395,6 @@ class S3Strategy(Strategy):
         )
 
     def close(self) -> None:
-        if self.direct_put is not None:
-            self.direct_put.close()
+        if self.direct is not None:
+            self.direct.close()
         self.digests.flush()

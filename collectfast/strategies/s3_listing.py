@@ -16,9 +16,12 @@ import bisect
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.parsers import ResponseParser, ResponseParserFactory, RestXMLParser
+
+if TYPE_CHECKING:
+    from collectfast.strategies.s3_list_direct import DirectList
 
 LIST_PAGE = 1000  # ListObjectsV2's limit
 #: Most key ranges listed at once. Measured on an unchanged deploy of 100,000
@@ -127,9 +130,16 @@ class SplitListing:
     """
 
     def __init__(
-        self, client: Any, bucket: str, prefix: str, ranges: int = LIST_RANGES
+        self,
+        client: Any,
+        bucket: str,
+        prefix: str,
+        ranges: int = LIST_RANGES,
+        direct: DirectList | None = None,
     ) -> None:
         self.client = client
+        #: Pages without botocore's per-request work, where proved equal.
+        self.direct = direct
         self.bucket = bucket
         self.prefix = prefix
         self.ranges = max(2, ranges)
@@ -198,12 +208,11 @@ class SplitListing:
             self._start_other_ranges()
         entries: list[Listed] = []
         try:
-            for page in self._paginate(None):
-                contents = page.get("Contents", [])
-                entries += _compact(contents)
+            for page in self._entries(None):
+                entries += page
                 with self._lock:
-                    if contents:
-                        self._last_key = contents[-1]["Key"]
+                    if page:
+                        self._last_key = page[-1][0]
                     splits = self._splits
                     last = self._last_key
                     if splits and last is not None and last >= splits[0]:
@@ -217,12 +226,19 @@ class SplitListing:
 
     def _pages(self, start_after: str, stop: str | None) -> list[Listed]:
         entries: list[Listed] = []
-        for page in self._paginate(start_after):
-            contents = page.get("Contents", [])
-            entries += _compact(contents)
-            if stop is not None and contents and contents[-1]["Key"] >= stop:
+        for page in self._entries(start_after):
+            entries += page
+            if stop is not None and page and page[-1][0] >= stop:
                 break
         return entries
+
+    def _entries(self, start_after: str | None) -> Iterator[list[Listed]]:
+        """Each page's entries, from ``start_after`` on."""
+        if self.direct is not None:
+            return self.direct.pages(self.prefix, start_after)
+        return (
+            _compact(page.get("Contents", [])) for page in self._paginate(start_after)
+        )
 
     def _paginate(self, start_after: str | None) -> Iterator[dict[str, Any]]:
         params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix}
