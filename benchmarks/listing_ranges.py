@@ -5,8 +5,9 @@
 Fills a bucket of moto (benchmarks/fastmoto.py, in its own process) with
 ``--keys`` objects directly, then lists it through the counting proxy with
 ``--latency`` seconds per request, as ``S3Strategy.list_remote`` does
-(``collectfast.strategies.s3_listing.SplitListing``), once per K, with the
-deploy's names known from the start. Prints the wall time, the CPU time of
+(``collectfast.strategies.s3_listing.SplitListing``, through the direct path
+unless ``--botocore``), once per K, with the deploy's names known from the
+start. Prints the wall time, the CPU time of
 this process and of moto, and the requests of each listing. K = 1 is one
 sequential pass. The CPU is this process's (parsing pages) and moto's (moto
 answers pages one at a time, under its GIL): with enough ranges the listing
@@ -50,9 +51,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--ranges", default="1,2,4,8,16")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--botocore",
+        action="store_true",
+        help="botocore's paginator, not the direct path",
+    )
     args = parser.parse_args(argv)
     apply_s3_env()
+    # tests.servers imported moto, whose in-process stubber joins every new
+    # botocore client; the direct path rightly refuses an unknown handler.
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    BUILTIN_HANDLERS[:] = [
+        h for h in BUILTIN_HANDLERS if type(h[1]).__name__ != "BotocoreStubber"
+    ]
     from collectfast.strategies.s3_listing import ListingParserFactory, SplitListing
+    from collectfast.strategies.s3_probe import direct_paths_for
 
     # The proxy in a process of its own: this process's CPU is the lister's.
     stack = start_stack(0.0, proxy_process=True)
@@ -80,11 +94,31 @@ def main(argv: list[str] | None = None) -> int:
                 max_pool_connections=32,
             ),
         )
+        paths = None
+        if not args.botocore:
+            paths = direct_paths_for(
+                client=client,
+                credentials=session.get_credentials(),
+                bucket=BUCKET,
+                prefix=PREFIX,
+                probe_key=PREFIX + "probe.css",
+                probe_params={"ContentType": "text/css"},
+                varying_metadata="collectfast-md5",
+                count_request=lambda: None,
+            )
+            if paths is None or paths.list is None:
+                raise SystemExit("the direct listing was not proved for this client")
         print("K  wall s  CPU s (lister)  CPU s (moto)  LIST requests  keys")
         for _ in range(args.repeat):
             for ranges in (int(k) for k in args.ranges.split(",")):
                 stack.proxy.reset()
-                listing = SplitListing(client, BUCKET, PREFIX, ranges=max(2, ranges))
+                listing = SplitListing(
+                    client,
+                    BUCKET,
+                    PREFIX,
+                    ranges=max(2, ranges),
+                    direct=None if paths is None else paths.list,
+                )
                 if ranges > 1:
                     listing.expect(keys)
                 moto_cpu = process_cpu(stack.moto.process.pid)

@@ -3,7 +3,7 @@
 
     python benchmarks/run.py                 # the full run (about 30 minutes)
     python benchmarks/run.py --quick         # a smoke run (300 files, 4 scenarios)
-    python benchmarks/run.py --files 2000 --latency 0.02 --threads 20 \\
+    python benchmarks/run.py --files 2000 --latency 0.02 --threads 64 \\
         --scenarios first,unchanged --scale 100000 --peers
 
 See benchmarks/README.md for what each scenario does and how to read the table.
@@ -63,8 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--threads",
         type=int,
-        default=20,
-        help="COLLECTFAST_THREADS and the peers' threads (20)",
+        default=64,
+        help="COLLECTFAST_THREADS and the peers' threads (64, collectfast's default)",
     )
     parser.add_argument(
         "--scenarios",

@@ -157,10 +157,15 @@ class S3Strategy(Strategy):
             LIST_RANGES, thread_name_prefix="collectfast-index"
         ) as side:
             uses_kms = side.submit(self._bucket_uses_kms)
-            for key, etag, size in self.listing.run(side):
-                name = key[skip:]
-                if name:
-                    index[name] = RemoteObject(etag.strip('"'), size)
+
+            def add(page: list[tuple[str, str, int]]) -> None:
+                # Page by page: the listing is never held twice in memory.
+                for key, etag, size in page:
+                    name = key[skip:]
+                    if name:
+                        index[name] = RemoteObject(etag.strip('"'), size)
+
+            self.listing.run(side, add)
             self.bucket_uses_kms = uses_kms.result()
         self._etags_are_md5.clear()
         return index

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 LIST_PAGE = 1000  # ListObjectsV2's limit
 #: Most key ranges listed at once. Measured on an unchanged deploy of 100,000
 #: files at 100 ms per request (benchmarks/README.md, "Parallel listing").
-LIST_RANGES = 8
+LIST_RANGES = 16
 #: Ranges beyond the second are opened only for this many pages each or more:
 #: a range costs at most one request more than its pages.
 PAGES_PER_RANGE = 2
@@ -108,6 +108,23 @@ class ListingParserFactory(ResponseParserFactory):
 Listed = tuple[str, str, int]
 
 
+def _ignore(page: list[Listed]) -> None:
+    pass
+
+
+def _serialised(
+    consume: Callable[[list[Listed]], None],
+) -> Callable[[list[Listed]], None]:
+    """``consume``, called by one thread at a time."""
+    lock = threading.Lock()
+
+    def serialised(page: list[Listed]) -> None:
+        with lock:
+            consume(page)
+
+    return serialised
+
+
 def _compact(contents: list[dict[str, Any]]) -> list[Listed]:
     return [(entry["Key"], entry["ETag"], entry["Size"]) for entry in contents]
 
@@ -147,16 +164,18 @@ class SplitListing:
         self._last_key: str | None = None
         self._expected: list[str] | None = None
         self._splits: list[str] | None = None
-        self._others: list[Future[list[Listed]]] = []
+        self._others: list[Future[None]] = []
         self._pool: ThreadPoolExecutor | None = None
         self._done = False
+        self._consume: Callable[[list[Listed]], None] = _ignore
 
     def expect(self, names: Sequence[str]) -> None:
         """The names the deploy will store (any order); may come at any time."""
         keys = sorted(self.prefix + name for name in names)
         with self._lock:
-            self._expected = keys
-            self._start_other_ranges()
+            if not self._done:  # else the listing is over: nothing to plan
+                self._expected = keys
+                self._start_other_ranges()
 
     def split_points(self, keys: Sequence[str], covered: int) -> list[str]:
         """Where the ranges after this pass start, ``keys[:covered]`` being
@@ -188,6 +207,7 @@ class SplitListing:
             return
         covered = bisect.bisect_right(keys, self._last_key) if self._last_key else 0
         splits = self.split_points(keys, covered + LIST_PAGE)  # + the page in flight
+        self._expected = None  # planned: 100 bytes a name no longer needed
         if not splits:
             return
         self._splits = splits
@@ -195,21 +215,31 @@ class SplitListing:
             stop = splits[number + 1] if number + 1 < len(splits) else None
             self._others.append(self._pool.submit(self._pages, start_after, stop))
 
-    def run(self, pool: ThreadPoolExecutor) -> list[Listed]:
+    def run(
+        self,
+        pool: ThreadPoolExecutor,
+        consume: Callable[[list[Listed]], None] | None = None,
+    ) -> list[Listed]:
         """Every key under the prefix (some twice where the ranges meet).
 
-        ``pool`` needs a free worker for each range after the first.
+        ``pool`` needs a free worker for each range after the first. With
+        ``consume``, each page goes to it as it comes (from any range's
+        thread, one call at a time) and nothing is returned: a big listing
+        is never held twice in memory.
         """
-        with self._lock:  # a fresh pass (the expected names stay)
+        with self._lock:  # a fresh pass
             self._pool = pool
             self._last_key = self._splits = None
             self._others = []
             self._done = False
             self._start_other_ranges()
         entries: list[Listed] = []
+        if consume is None:
+            consume = entries.extend
+        self._consume = _serialised(consume)
         try:
             for page in self._entries(None):
-                entries += page
+                self._consume(page)
                 with self._lock:
                     if page:
                         self._last_key = page[-1][0]
@@ -220,17 +250,16 @@ class SplitListing:
         finally:
             with self._lock:
                 self._done = True
+                self._expected = None
         for other in self._others:
-            entries += other.result()
+            other.result()
         return entries
 
-    def _pages(self, start_after: str, stop: str | None) -> list[Listed]:
-        entries: list[Listed] = []
+    def _pages(self, start_after: str, stop: str | None) -> None:
         for page in self._entries(start_after):
-            entries += page
+            self._consume(page)
             if stop is not None and page and page[-1][0] >= stop:
                 break
-        return entries
 
     def _entries(self, start_after: str | None) -> Iterator[list[Listed]]:
         """Each page's entries, from ``start_after`` on."""
