@@ -201,15 +201,6 @@ class Bench:
         runs = [self.measure_once(contender, scenario) for _ in range(repeats)]
         record = runs[-1]
         if repeats > 1:
-            record.wall_seconds = statistics.median(r.wall_seconds for r in runs)
-            record.cpu_seconds = statistics.median(r.cpu_seconds for r in runs)
-            record.peak_rss_bytes = int(
-                statistics.median(r.peak_rss_bytes for r in runs)
-            )
-            record.server_cpu_seconds = statistics.median(
-                r.server_cpu_seconds or 0.0 for r in runs
-            )
-            record.bucket_equal = all(r.bucket_equal for r in runs)
             record.extra["repeats"] = [
                 {
                     "wall_seconds": round(r.wall_seconds, 3),
@@ -221,7 +212,16 @@ class Bench:
                 }
                 for r in runs
             ]
-        record.baseline_cpu_seconds = self.baseline_cpu(contender, scenario)
+            # Medians, each computed before the last run's figures change.
+            wall = statistics.median(r.wall_seconds for r in runs)
+            cpu = statistics.median(r.cpu_seconds for r in runs)
+            rss = int(statistics.median(r.peak_rss_bytes for r in runs))
+            server = statistics.median(r.server_cpu_seconds or 0.0 for r in runs)
+            record.wall_seconds, record.cpu_seconds = wall, cpu
+            record.peak_rss_bytes, record.server_cpu_seconds = rss, server
+            record.bucket_equal = all(r.bucket_equal for r in runs)
+        if not scenario.changes_nothing:  # CPU per uploaded file: where uploads are
+            record.baseline_cpu_seconds = self.baseline_cpu(contender, scenario)
         return record
 
     def baseline_cpu(self, contender: Contender, scenario: Scenario) -> float:
