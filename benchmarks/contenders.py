@@ -27,13 +27,16 @@ class Contender:
     # Our own contenders import collectfast from this checkout; peers must not.
     uses_checkout: bool = True
     is_peer: bool = False
+    #: Whether it reads and hashes every local file (stock Django doesn't):
+    #: that CPU is not counted as upload work (benchmarks/floor.py).
+    hashes: bool = True
 
 
 def builtin_contenders() -> dict[str, Contender]:
     python = sys.executable
     return {
         DJANGO: Contender(
-            DJANGO, "Django (stock)", python, "bench_site.settings_stock"
+            DJANGO, "Django (stock)", python, "bench_site.settings_stock", hashes=False
         ),
         COLLECTFAST: Contender(
             COLLECTFAST, "collectfast", python, "bench_site.settings"
@@ -44,5 +47,6 @@ def builtin_contenders() -> dict[str, Contender]:
             python,
             "bench_site.settings",
             extra_args=("--disable-collectfast",),
+            hashes=False,
         ),
     }

@@ -16,6 +16,15 @@ setting the contenders meet:
 
 The floor is their sum. A collectstatic that overlaps the listing with the
 hashing can come in under it; the target is at most 1.5 times it.
+
+A deploy that uploads has another floor, the latency limit: every upload
+waits at least one round trip, ``concurrency`` at a time, so N files take at
+least ``N x latency / concurrency`` (:func:`latency_limit`).
+
+What a run's CPU spends on uploading is its CPU time minus what it would
+spend uploading nothing: its start-up (:data:`STARTUP`, in the contender's own
+interpreter, measured by ``rusage``) and, for contenders that hash every
+file, hashing the tree (:func:`hashing_cpu`).
 """
 
 from __future__ import annotations
@@ -66,10 +75,17 @@ def time_startup(
     argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_stem: Path
 ) -> float:
     """Wall time of ``argv`` (``manage.py`` + :data:`STARTUP`), as a process of its own."""
+    return startup(argv, env=env, cwd=cwd, log_stem=log_stem)[0]
+
+
+def startup(
+    argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_stem: Path
+) -> tuple[float, float]:
+    """Wall and CPU seconds of ``argv`` (``manage.py`` + :data:`STARTUP`)."""
     outcome = run_process(argv, env=env, cwd=cwd, log_stem=log_stem, timeout=120)
     if outcome.exit_code != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{outcome.error_tail}")
-    return outcome.wall_seconds
+    return outcome.wall_seconds, outcome.cpu_seconds
 
 
 def time_hashing(root: Path) -> float:
@@ -84,6 +100,23 @@ def time_hashing(root: Path) -> float:
             while chunk := file.read(READ_SIZE):
                 digest.update(chunk)
     return time.perf_counter() - started
+
+
+def hashing_cpu(root: Path) -> float:
+    """CPU seconds to read and md5 every file once, in this (idle) process."""
+    paths = [str(path) for _, path in iter_local_files(root)]
+    started = time.process_time()
+    for path in paths:
+        digest = hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as file:
+            while chunk := file.read(READ_SIZE):
+                digest.update(chunk)
+    return time.process_time() - started
+
+
+def latency_limit(files: int, latency: float, concurrency: int) -> float:
+    """Seconds ``files`` uploads take at least, one round trip each."""
+    return files * latency / concurrency
 
 
 def time_listing(endpoint_url: str, bucket: str, prefix: str) -> tuple[float, int]:

@@ -4,7 +4,9 @@ contender as its own process through the proxy, and checks the bucket."""
 from __future__ import annotations
 
 import random
+import re
 import shutil
+import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +23,15 @@ from benchmarks.corpus import (
     write_site,
     write_tiny_files,
 )
-from benchmarks.floor import STARTUP, Floor, time_hashing, time_listing, time_startup
+from benchmarks.floor import (
+    STARTUP,
+    Floor,
+    hashing_cpu,
+    latency_limit,
+    startup,
+    time_hashing,
+    time_listing,
+)
 from benchmarks.report import RunRecord, fill_ratios, text_table
 from benchmarks.runner import ProcessOutcome, run_process
 from benchmarks.scenarios import Scenario
@@ -34,6 +44,7 @@ MANAGE_PY = PROJECT_DIR / "manage.py"
 PROFILER = HERE / "profiled.py"
 LOCATION = "static"  # the storages' location option (bench_site/settings.py)
 BIG_BUCKET = 10_000  # objects; where moto's slow listing starts to show
+COPIED = re.compile(r"(\d+) static files? copied")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,7 @@ class BenchConfig:
     timeout: float
     profile: bool
     profile_clock: str
+    repeat: int
     tree: Path | None
     work_dir: Path
     logs_dir: Path
@@ -64,6 +76,8 @@ class Bench:
         # Buckets that hold the current tree as their contender deployed it.
         self.deployed: set[str] = set()
         self.edit_round = 0
+        self._startup_cpu: dict[tuple[str, str], float] = {}
+        self._hashing_cpu: dict[str, float] = {}
 
     # -- the local trees ------------------------------------------------------
 
@@ -181,12 +195,65 @@ class Bench:
         self.deployed.add(bucket)
 
     def measure(self, contender: Contender, scenario: Scenario) -> RunRecord:
+        """Run ``contender`` (``--repeat`` times where the scenario allows:
+        the record keeps each figure's median and every run in ``extra``)."""
+        repeats = self.config.repeat if scenario.repeatable else 1
+        runs = [self.measure_once(contender, scenario) for _ in range(repeats)]
+        record = runs[-1]
+        if repeats > 1:
+            record.extra["repeats"] = [
+                {
+                    "wall_seconds": round(r.wall_seconds, 3),
+                    "cpu_seconds": round(r.cpu_seconds, 3),
+                    "peak_rss_bytes": r.peak_rss_bytes,
+                    "server_cpu_seconds": round(r.server_cpu_seconds or 0.0, 3),
+                    "exit_code": r.exit_code,
+                    "bucket": r.bucket_check,
+                }
+                for r in runs
+            ]
+            # Medians, each computed before the last run's figures change.
+            wall = statistics.median(r.wall_seconds for r in runs)
+            cpu = statistics.median(r.cpu_seconds for r in runs)
+            rss = int(statistics.median(r.peak_rss_bytes for r in runs))
+            server = statistics.median(r.server_cpu_seconds or 0.0 for r in runs)
+            record.wall_seconds, record.cpu_seconds = wall, cpu
+            record.peak_rss_bytes, record.server_cpu_seconds = rss, server
+            record.bucket_equal = all(r.bucket_equal for r in runs)
+        if not scenario.changes_nothing:  # CPU per uploaded file: where uploads are
+            record.baseline_cpu_seconds = self.baseline_cpu(contender, scenario)
+        return record
+
+    def baseline_cpu(self, contender: Contender, scenario: Scenario) -> float:
+        """CPU seconds ``contender`` spends uploading nothing: its start-up,
+        plus hashing the tree if it hashes (benchmarks/floor.py)."""
+        key = (contender.key, scenario.storage)
+        if key not in self._startup_cpu:
+            bucket = self.bucket(contender, scenario)
+            _, cpu = startup(
+                [contender.python, str(MANAGE_PY), *STARTUP],
+                env=self.environment(contender, scenario, bucket),
+                cwd=PROJECT_DIR,
+                log_stem=self.config.logs_dir / f"startup-{contender.key}",
+            )
+            self._startup_cpu[key] = cpu
+        total = self._startup_cpu[key]
+        if contender.hashes:
+            if scenario.corpus not in self._hashing_cpu:
+                self._hashing_cpu[scenario.corpus] = hashing_cpu(
+                    self.tree(scenario.corpus)
+                )
+            total += self._hashing_cpu[scenario.corpus]
+        return total
+
+    def measure_once(self, contender: Contender, scenario: Scenario) -> RunRecord:
         bucket = self.bucket(contender, scenario)
         self.start_from(contender, scenario)
         proxy = self.stack.proxy
         proxy.reset()
         if scenario.error_rate:
             proxy.inject_errors(scenario.error_rate, self.config.seed)
+        server_cpu = self.stack.server_cpu_seconds()
         try:
             outcome = self.collectstatic(
                 contender, scenario, f"{scenario.key}-{contender.key}"
@@ -194,6 +261,7 @@ class Bench:
         finally:
             if scenario.error_rate:
                 proxy.clear_faults()
+        server_cpu = self.stack.server_cpu_seconds() - server_cpu
         traffic = proxy.traffic()
         check = check_bucket(
             self.stack.direct,
@@ -207,6 +275,7 @@ class Bench:
             self.deployed.add(bucket)
         else:
             self.deployed.discard(bucket)
+        copied = COPIED.search(outcome.summary_line)
         return RunRecord(
             scenario=scenario.key,
             scenario_title=scenario.title,
@@ -224,6 +293,8 @@ class Bench:
             bucket_check=check.describe(),
             summary_line=outcome.summary_line,
             error_tail=outcome.error_tail if outcome.exit_code else "",
+            uploaded_files=int(copied.group(1)) if copied else None,
+            server_cpu_seconds=server_cpu,
             extra={
                 "objects_in_bucket": check.objects,
                 "moto_seconds_per_list_page": round(list_page, 4),
@@ -252,7 +323,7 @@ class Bench:
         if ours is None:
             return
         bucket = self.bucket(ours, scenario)
-        startup = time_startup(
+        startup_wall, _ = startup(
             [ours.python, str(MANAGE_PY), *STARTUP],
             env=self.environment(ours, scenario, bucket),
             cwd=PROJECT_DIR,
@@ -260,11 +331,32 @@ class Bench:
         )
         hashing = time_hashing(self.tree(scenario.corpus))
         listing, pages = time_listing(self.stack.endpoint_url, bucket, f"{LOCATION}/")
-        floor = Floor(startup, hashing, listing, pages)
+        floor = Floor(startup_wall, hashing, listing, pages)
         say(f"  floor: {floor.describe()}")
         for record in records:
             record.floor_seconds = floor.total
+            record.floor_kind = "listing"
             record.extra["floor"] = floor.describe()
+
+    def fill_upload_floor(
+        self, scenario: Scenario, records: Sequence[RunRecord]
+    ) -> None:
+        """The latency limit of the files collectfast uploaded, for every run."""
+        ours = next((r for r in records if r.contender == COLLECTFAST), None)
+        if ours is None or not ours.uploaded_files or self.config.latency <= 0:
+            return
+        limit = latency_limit(
+            ours.uploaded_files, self.config.latency, self.config.threads
+        )
+        describe = (
+            f"{limit:.2f} s = {ours.uploaded_files:,} files x "
+            f"{self.config.latency * 1000:.0f} ms / {self.config.threads} threads"
+        )
+        say(f"  latency limit: {describe}")
+        for record in records:
+            record.floor_seconds = limit
+            record.floor_kind = "latency limit"
+            record.extra["floor"] = describe
 
     # -- scenarios ---------------------------------------------------------------
 
@@ -300,6 +392,8 @@ class Bench:
         fill_ratios(records, DJANGO)
         if scenario.changes_nothing:
             self.fill_floor(scenario, records)
+        elif scenario.storage == "s3" and scenario.error_rate == 0:
+            self.fill_upload_floor(scenario, records)
         self.records += records
         say(text_table(records).split("\n\n")[0])
         return records
@@ -307,9 +401,12 @@ class Bench:
 
 def progress_line(record: RunRecord) -> str:
     line = (
-        f"{record.wall_seconds:.2f} s, exit {record.exit_code}, "
-        f"{record.total_requests} requests, bucket {record.bucket_check}"
+        f"{record.wall_seconds:.2f} s, {record.cpu_seconds:.2f} CPU s, "
+        f"exit {record.exit_code}, {record.total_requests} requests, "
+        f"bucket {record.bucket_check}"
     )
+    if record.cpu_ms_per_file is not None:
+        line += f", {record.cpu_ms_per_file:.2f} CPU ms per uploaded file"
     if record.extra["objects_in_bucket"] >= BIG_BUCKET:
         page = record.extra["moto_seconds_per_list_page"]
         line += f" (moto takes {page:.2f} s per 1,000-key list page of it)"

@@ -38,6 +38,7 @@ class ProxyControl(Protocol):
     def reset(self) -> None: ...
     def traffic(self) -> Traffic: ...
     def stop(self) -> None: ...
+    def pid(self) -> int | None: ...
 
 
 class ProxyService:
@@ -77,6 +78,10 @@ class ProxyService:
     def stop(self) -> None:
         self._proxy.stop()
 
+    def pid(self) -> int | None:
+        """None: the proxy runs in the harness's own process."""
+        return None
+
 
 class _ProxyManager(BaseManager):
     pass
@@ -113,6 +118,10 @@ class ProxyProcess:
 
     def traffic(self) -> Traffic:
         return self._service.traffic()
+
+    def pid(self) -> int | None:
+        process = getattr(self._manager, "_process", None)
+        return None if process is None else int(process.pid)
 
     def stop(self) -> None:
         try:

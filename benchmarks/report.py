@@ -47,8 +47,16 @@ class RunRecord:
     summary_line: str
     error_tail: str = ""
     ratio_to_django: float | None = None
-    #: What any content-deciding redeploy must spend (benchmarks/floor.py).
+    #: What any content-deciding redeploy must spend, or the latency limit of
+    #: the uploads (benchmarks/floor.py); ``floor_kind`` says which.
     floor_seconds: float | None = None
+    floor_kind: str | None = None
+    #: Files the run's summary line says it copied (uploaded).
+    uploaded_files: int | None = None
+    #: CPU the contender spends uploading nothing: start-up (+ hashing).
+    baseline_cpu_seconds: float | None = None
+    #: CPU moto and the proxy spent during the run.
+    server_cpu_seconds: float | None = None
     profile: str | None = None
     profiled_wall_seconds: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -56,6 +64,14 @@ class RunRecord:
     @property
     def total_requests(self) -> int:
         return sum(self.requests.values())
+
+    @property
+    def cpu_ms_per_file(self) -> float | None:
+        """Milliseconds of CPU per uploaded file, start-up and hashing excluded."""
+        if not self.uploaded_files or self.baseline_cpu_seconds is None:
+            return None
+        upload_cpu = self.cpu_seconds - self.baseline_cpu_seconds
+        return 1000 * upload_cpu / self.uploaded_files
 
 
 def fill_ratios(records: Sequence[RunRecord], baseline: str) -> None:
@@ -93,6 +109,8 @@ COLUMNS = (
     "vs Django",
     "vs floor",
     "CPU s",
+    "CPU ms/file",
+    "server CPU s",
     "requests",
     "by operation",
     "MiB up",
@@ -114,6 +132,10 @@ def row(record: RunRecord, *, abbreviate: bool) -> list[str]:
         if record.floor_seconds
         else "-",
         f"{record.cpu_seconds:.1f}",
+        "-" if record.cpu_ms_per_file is None else f"{record.cpu_ms_per_file:.2f}",
+        "-"
+        if record.server_cpu_seconds is None
+        else f"{record.server_cpu_seconds:.1f}",
         f"{record.total_requests}{faults}",
         operations(record.requests, abbreviate=abbreviate),
         f"{record.uploaded_bytes / MIB:.1f}",
@@ -165,11 +187,17 @@ def markdown(records: Sequence[RunRecord], meta: dict[str, Any]) -> str:
         f"{markdown_table(records)}\n\n"
         "Wall time is the whole `manage.py collectstatic` process. `vs Django` is "
         "the wall time over stock Django's in the same scenario and run (below 1 "
-        "is faster). `vs floor` is the wall time over the floor of a redeploy that "
-        "changes nothing (Django start-up + hashing the tree + the listing round "
-        "trips, each measured in the same run: benchmarks/floor.py). `CPU s` is the process's user + system time, `RSS MiB` its "
-        "peak resident memory. Requests are counted by the proxy, failed ones "
-        "included; `MiB up` is the request bodies of PutObject and UploadPart.\n\n"
+        "is faster). `vs floor` is the wall time over the scenario's floor: for a "
+        "redeploy that changes nothing, Django start-up + hashing the tree + the "
+        "listing round trips, each measured in the same run; for uploads, the "
+        "latency limit, files x latency / threads (benchmarks/floor.py). `CPU s` "
+        "is the process's user + system time, `CPU ms/file` that time minus the "
+        "contender's start-up (and hashing, for contenders that hash), per "
+        "uploaded file; `server CPU s` what moto and the proxy spent meanwhile; "
+        "`RSS MiB` the process's peak resident memory. With `--repeat`, each "
+        "figure is the median of the repeats. Requests are counted by the proxy, "
+        "failed ones included; `MiB up` is the request bodies of PutObject and "
+        "UploadPart.\n\n"
         f"## Scenarios\n\n{scenario_list}\n\n## Setup\n\n{setup}\n"
     )
 

@@ -3,7 +3,7 @@
 
     python benchmarks/run.py                 # the full run (about 30 minutes)
     python benchmarks/run.py --quick         # a smoke run (300 files, 4 scenarios)
-    python benchmarks/run.py --files 2000 --latency 0.02 --threads 20 \\
+    python benchmarks/run.py --files 2000 --latency 0.02 --threads 64 \\
         --scenarios first,unchanged --scale 100000 --peers
 
 See benchmarks/README.md for what each scenario does and how to read the table.
@@ -63,8 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--threads",
         type=int,
-        default=20,
-        help="COLLECTFAST_THREADS and the peers' threads (20)",
+        default=64,
+        help="COLLECTFAST_THREADS and the peers' threads (64, collectfast's default)",
     )
     parser.add_argument(
         "--scenarios",
@@ -110,6 +110,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("cpu", "wall"),
         default="cpu",
         help="time each thread by its CPU time or by the wall clock (cpu)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each contender N times in repeatable scenarios; the table shows medians (1)",
     )
     parser.add_argument(
         "--proxy",
@@ -197,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout=args.timeout,
             profile=args.profile,
             profile_clock=args.profile_clock,
+            repeat=max(1, args.repeat),
             tree=args.tree.resolve() if args.tree else None,
             work_dir=Path(work),
             logs_dir=results_dir / "logs" / run_id,
@@ -242,6 +249,7 @@ def describe_setup(
         "files option": files,
         "latency": f"{args.latency * 1000:.0f} ms per request (proxy)",
         "threads": args.threads,
+        "repeats": args.repeat,
         "proxy": args.proxy,
         "server": args.server,
         "contenders": [c.label for c in bench.contenders],

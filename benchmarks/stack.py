@@ -4,6 +4,8 @@ setup and checks the proxy must not count)."""
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -54,11 +56,29 @@ class S3Stack:
                     },
                 )
 
+    def server_cpu_seconds(self) -> float:
+        """CPU time moto and the proxy have used so far: what a run costs the
+        fake S3 (real S3 costs the deploy machine nothing). The proxy runs in
+        this process (idle otherwise while a contender runs) or its own."""
+        proxy_pid = self.proxy.pid()
+        proxy = time.process_time() if proxy_pid is None else process_cpu(proxy_pid)
+        return process_cpu(self.moto.process.pid) + proxy
+
     def stop(self) -> None:
         try:
             self.proxy.stop()
         finally:
             self.moto.stop()
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux; else 0)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 #: ``--server`` choices: the module each runs as ``python -m MODULE -H host -p port``.

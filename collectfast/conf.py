@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 
-DEFAULT_THREADS = 20
+DEFAULT_THREADS = 64  # measured: benchmarks/README.md, "Concurrency"
 DEFAULT_CACHE = "default"
 DEFAULT_RETRIES = 5
 # More changed paths than this in one deploy are invalidated with one wildcard

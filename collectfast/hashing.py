@@ -72,17 +72,21 @@ def new_md5_of(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def digest_stream(stream: Readable, part_size: int | None = None) -> LocalDigest:
+def digest_stream(
+    stream: Readable, part_size: int | None = None, head: bytes = b""
+) -> LocalDigest:
     """Digest ``stream`` in one pass; with ``part_size``, also its multipart ETag.
 
     The multipart ETag is only reported when the stream spans more than one part
     boundary's worth of bytes as S3 would split it (``part_size`` given).
+    ``head``: bytes already read from the stream, without ``part_size``.
     """
     whole = new_md5()
+    whole.update(head)
     part = new_md5() if part_size else None
     part_digests: list[bytes] = []
     in_part = 0
-    size = 0
+    size = len(head)
     while True:
         want = CHUNK_SIZE if not part_size else min(CHUNK_SIZE, part_size - in_part)
         chunk = stream.read(want)
@@ -143,8 +147,15 @@ def digest_file(
         status = os.fstat(fd)
         if stat.S_ISDIR(status.st_mode):  # open() refuses these as well
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-        return digest_stream(
-            _Descriptor(fd, status.st_size), part_size_for(status.st_size)
-        )
+        size = status.st_size
+        part_size = part_size_for(size)
+        if size < CHUNK_SIZE and part_size is None:
+            # A small file in one read: asked for a byte more than fstat()
+            # said, a regular file answers short only at its end.
+            data = os.read(fd, size + 1)
+            if len(data) <= size:
+                return LocalDigest(new_md5_of(data), len(data))
+            return digest_stream(_Descriptor(fd, -1), None, data)
+        return digest_stream(_Descriptor(fd, size), part_size)
     finally:
         os.close(fd)

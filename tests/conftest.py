@@ -114,3 +114,23 @@ def fresh_storage_and_cache() -> Iterator[None]:
         cache.clear()
     yield
     staticfiles_storage._wrapped = empty
+
+
+@pytest.fixture(autouse=True, scope="session")
+def without_moto_stubber() -> Iterator[None]:
+    """Clients as a deploy creates them: without moto's in-process stubber.
+
+    Importing moto (for its server) adds a ``before-send`` handler to every
+    botocore client created afterwards, for ``mock_aws``, which no test
+    uses. collectfast's direct S3 path (strategies/s3_probe.py)
+    rightly steps aside for a handler it doesn't know, so with the stubber
+    the suite would only ever test botocore's path. Tests of that fallback
+    register a handler of their own.
+    """
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    stubbers = [h for h in BUILTIN_HANDLERS if type(h[1]).__name__ == "BotocoreStubber"]
+    for handler in stubbers:
+        BUILTIN_HANDLERS.remove(handler)
+    yield
+    BUILTIN_HANDLERS.extend(stubbers)

@@ -50,3 +50,9 @@ def test_quick_benchmark_runs_and_buckets_equal_their_trees(tmp_path):
     assert unchanged
     assert all(run["floor_seconds"] > 0 for run in unchanged)
     assert "(1 page)" in unchanged[0]["extra"]["floor"]
+    # The first deploy's CPU per uploaded file can be worked out: the files
+    # its summary line counts, and what the contender spends uploading nothing.
+    first = [run for run in runs if run["scenario"] == "first"]
+    assert [run["uploaded_files"] for run in first] == [50] * len(first)
+    assert all(run["baseline_cpu_seconds"] > 0 for run in first)
+    assert all(run["server_cpu_seconds"] > 0 for run in first)

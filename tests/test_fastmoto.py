@@ -148,3 +148,21 @@ def test_versioned_buckets_and_multipart_objects_list_like_moto(
     mine, theirs = both(moto_endpoint, bucket, prefix="static/")
     assert mine == theirs
     assert b"static/z.txt" not in mine[0]
+
+
+def test_the_backend_list_is_read_once_and_is_motos_own(
+    moto_endpoint: str, direct_client: Any, bucket: str
+) -> None:
+    from moto import backends
+
+    original = backends.list_of_moto_modules
+    own = list(original())
+    with fastmoto.installed():
+        assert list(backends.list_of_moto_modules()) == own
+        # Requests are still routed to their backends.
+        direct_client.put_object(Bucket=bucket, Key="static/new.css", Body=b"x")
+        assert (
+            direct_client.get_object(Bucket=bucket, Key="static/new.css")["Body"].read()
+            == b"x"
+        )
+    assert backends.list_of_moto_modules is original

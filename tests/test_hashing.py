@@ -91,3 +91,15 @@ def test_a_directory_is_refused_by_name_as_open_refuses_it(tmp_path: Path) -> No
         digest_file(str(tmp_path))
     assert raised.value.filename == str(tmp_path)
     assert raised.value.errno == errno.EISDIR
+
+
+def test_bytes_read_ahead_count_towards_the_digest(tmp_path: Path) -> None:
+    # A small file that grew after fstat(): its first read is handed on.
+    data = write(tmp_path / "f", 3 * CHUNK_SIZE + 7)
+    fd = os.open(tmp_path / "f", os.O_RDONLY)
+    try:
+        head = os.read(fd, 11)
+        local = digest_stream(_Descriptor(fd, -1), None, head)
+    finally:
+        os.close(fd)
+    assert local == (hashlib.md5(data).hexdigest(), len(data), None)

@@ -40,7 +40,13 @@ from collectfast.strategies.base import (
     Strategy,
 )
 from collectfast.strategies.s3_errors import describe_s3_error
-from collectfast.strategies.s3_listing import ListingParserFactory, SplitListing
+from collectfast.strategies.s3_listing import (
+    LIST_RANGES,
+    ListingParserFactory,
+    SplitListing,
+)
+from collectfast.strategies.s3_probe import DirectPaths, direct_paths_for
+from collectfast.strategies.s3_put import DIRECT_PUT_MAX_BYTES, DirectPut
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -53,6 +59,8 @@ MD5_HEX = re.compile(r"[0-9a-f]{32}")
 MULTIPART_ETAG = re.compile(r"([0-9a-f]{32})-(\d+)")
 KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
 DELETE_BATCH = 1000  # DeleteObjects' limit
+#: The name whose PutObject the direct path is proved on (never sent).
+PROBE_NAME = "collectfast-probe/a b+c~d\u00e9.css"
 
 
 class S3Strategy(Strategy):
@@ -80,7 +88,12 @@ class S3Strategy(Strategy):
         # the encryption) are the storage's object_parameters for every file.
         self._uniform_parameters = inherits(storage, S3Storage, "get_object_parameters")
         self._etags_are_md5: dict[str, bool] = {}
-        self.listing = SplitListing(self.client, self.bucket, self.prefix)
+        self.listing = SplitListing(
+            self.client,
+            self.bucket,
+            self.prefix,
+            direct=None if self.direct is None else self.direct.list,
+        )
 
     @property
     def namespace(self) -> str:
@@ -94,14 +107,16 @@ class S3Strategy(Strategy):
             "response_parser_factory", ListingParserFactory()
         )
         # Retries: botocore's standard mode unless the storage's own config
-        # says otherwise; the pool must hold one connection per worker thread.
+        # says otherwise; the pool must hold one connection per worker thread
+        # (uploads, or the listing's ranges and its encryption question).
         config = Config(
             retries={"mode": "standard", "total_max_attempts": int(conf.retries)},
             connect_timeout=conf.timeout or 60,
             read_timeout=conf.timeout or 60,
         ).merge(storage.client_config)
-        if (getattr(config, "max_pool_connections", None) or 10) < self.threads + 2:
-            config = config.merge(Config(max_pool_connections=self.threads + 2))
+        connections = max(self.threads, LIST_RANGES) + 2
+        if (getattr(config, "max_pool_connections", None) or 10) < connections:
+            config = config.merge(Config(max_pool_connections=connections))
         client: S3Client = session.client(
             "s3",
             region_name=storage.region_name,
@@ -110,6 +125,8 @@ class S3Strategy(Strategy):
             config=config,
             verify=storage.verify,
         )
+        # Proved on the client before anything counts its requests.
+        self.direct = self._direct_paths(client, session)
         return client
 
     def saved_name(self, name: str) -> str:
@@ -117,6 +134,30 @@ class S3Strategy(Strategy):
         # outside its location), and returns the cleaned name.
         self.key(name)
         return str(clean_name(name))
+
+    def _direct_paths(self, client: Any, session: Any) -> DirectPaths | None:
+        """PutObject and ListObjectsV2 without botocore's per-request work,
+        where proved equal (collectfast/strategies/s3_probe.py), else None."""
+        key = self.key(PROBE_NAME)
+        try:
+            params = self.write_parameters(key)[0]
+            credentials = session.get_credentials()
+        except Exception:  # a storage that can't answer for the probe
+            return None
+        return direct_paths_for(
+            client=client,
+            credentials=credentials,
+            bucket=self.bucket,
+            prefix=self.prefix,
+            probe_key=key,
+            probe_params=params,
+            varying_metadata=MD5_METADATA,
+            count_request=self.count_request,
+        )
+
+    @property
+    def direct_put(self) -> DirectPut | None:
+        return None if self.direct is None else self.direct.put
 
     def key(self, name: str) -> str:
         return str(self.storage._normalize_name(clean_name(name)))
@@ -141,13 +182,20 @@ class S3Strategy(Strategy):
         index: dict[str, RemoteObject] = {}
         skip = len(self.prefix)
         # The encryption question costs a round trip: ask it alongside the
-        # pages; the second worker lists the upper range of keys.
-        with ThreadPoolExecutor(2, thread_name_prefix="collectfast-index") as side:
+        # pages; the other workers list the other ranges of keys.
+        with ThreadPoolExecutor(
+            LIST_RANGES, thread_name_prefix="collectfast-index"
+        ) as side:
             uses_kms = side.submit(self._bucket_uses_kms)
-            for key, etag, size in self.listing.run(side):
-                name = key[skip:]
-                if name:
-                    index[name] = RemoteObject(etag.strip('"'), size)
+
+            def add(page: list[tuple[str, str, int]]) -> None:
+                # Page by page: the listing is never held twice in memory.
+                for key, etag, size in page:
+                    name = key[skip:]
+                    if name:
+                        index[name] = RemoteObject(etag.strip('"'), size)
+
+            self.listing.run(side, add)
             self.bucket_uses_kms = uses_kms.result()
         self._etags_are_md5.clear()
         return index
@@ -312,17 +360,22 @@ class S3Strategy(Strategy):
         params["Metadata"] = metadata
         with source.open() as raw, self._stored_bytes(raw, gzipped) as body:
             if local.size < self.multipart_threshold or conditions:
-                response = self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=body,
-                    # S3 refuses the PUT if the bytes differ from the digest we
-                    # compared: a file edited mid-deploy is never half-recorded.
-                    ContentMD5=base64.b64encode(bytes.fromhex(local.md5)).decode(),
-                    **params,
-                    **(conditions or {}),
-                )
-                etag = response["ETag"].strip('"')
+                # S3 refuses the PUT if the bytes differ from the digest we
+                # compared: a file edited mid-deploy is never half-recorded.
+                content_md5 = base64.b64encode(bytes.fromhex(local.md5)).decode()
+                etag = None
+                if not conditions:  # the direct path sends no conditions
+                    etag = self._put_directly(key, body, local, content_md5, params)
+                if etag is None:
+                    etag = self.client.put_object(
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=body,
+                        ContentMD5=content_md5,
+                        **params,
+                        **(conditions or {}),
+                    )["ETag"]
+                etag = etag.strip('"')
                 if etag != local.md5 or not self.etags_are_md5(key):
                     # The next run can't read this ETag as an md5: remember it.
                     self.digests.record(name, etag, local.md5)
@@ -334,6 +387,26 @@ class S3Strategy(Strategy):
                     ExtraArgs=params,
                     Config=self.transfer_config,
                 )
+
+    def _put_directly(
+        self,
+        key: str,
+        body: IO[bytes],
+        local: LocalDigest,
+        content_md5: str,
+        params: dict[str, Any],
+    ) -> str | None:
+        """The ETag of a PUT through the direct path, or None if not taken."""
+        direct = self.direct_put
+        if direct is None or local.size > DIRECT_PUT_MAX_BYTES:
+            return None
+        data = body.read(DIRECT_PUT_MAX_BYTES + 1)
+        etag = None
+        if len(data) <= DIRECT_PUT_MAX_BYTES:  # else it grew since hashing
+            etag = direct.put_object(key, data, content_md5, params)
+        if etag is None:
+            body.seek(0)
+        return etag
 
     def _stored_bytes(self, raw: IO[bytes], gzipped: bool) -> IO[bytes]:
         """A seekable stream of the bytes to store (retries rewind it)."""
@@ -372,4 +445,6 @@ class S3Strategy(Strategy):
         )
 
     def close(self) -> None:
+        if self.direct is not None:
+            self.direct.close()
         self.digests.flush()

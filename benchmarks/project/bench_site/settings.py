@@ -56,6 +56,6 @@ CACHES = {
     },
 }
 
-THREADS = int(os.environ.get("BENCH_THREADS", "20"))
+THREADS = int(os.environ.get("BENCH_THREADS", "64"))
 COLLECTFAST_CACHE = "default"
 COLLECTFAST_THREADS = THREADS

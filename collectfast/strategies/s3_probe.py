@@ -1,0 +1,466 @@
+"""Whether the direct path (s3_direct.py) may replace botocore's PutObject
+and ListObjectsV2 for a client, proved without sending anything.
+
+The client runs each operation once through its whole pipeline (the
+storage's parameters, endpoint resolution, checksums, signing), stopped by a
+``before-send`` handler just before the request would leave. The direct path
+is used for an operation only if its own request for the same input and time
+is the same, header for header and signature included, and only if nothing
+else could make botocore behave differently:
+
+* every event handler on the operations' path is one of botocore's own that
+  was reviewed for them (:data:`REVIEWED_HANDLERS`), so a storage or project
+  that registers its own handlers keeps botocore's path;
+* botocore's standard retry mode (legacy and adaptive keep botocore's path);
+* no HTTP proxy, client certificate or TCP keep-alive option, which the
+  direct transport doesn't implement; no access point ARN or S3 Express
+  directory bucket, which botocore signs differently.
+
+botocore's private names are read only inside ``try``: any surprise means
+botocore's path, never an error.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import logging
+import os
+import re
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import parse_qsl, urlsplit
+
+from botocore.httpsession import get_cert_path
+from botocore.retries import standard
+from botocore.utils import get_environ_proxies, percent_encode
+
+from collectfast.strategies.s3_direct import (
+    DirectRequests,
+    Endpoint,
+    differing_headers,
+)
+from collectfast.strategies.s3_list_direct import DirectList, ListShape
+from collectfast.strategies.s3_listing import LIST_PAGE
+from collectfast.strategies.s3_put import (
+    CRC32_HEADER,
+    TRAILER_PAYLOAD,
+    UNSIGNED_PAYLOAD,
+    DirectPut,
+    PutShape,
+)
+
+logger = logging.getLogger(__name__)
+
+PROBE_BODY = b"collectfast probe\n"
+PROBE_TOKEN = "collectfast/probe+token="
+OPERATIONS = ("PutObject", "ListObjectsV2")
+#: The events of one call, and the botocore handlers on them that were read
+#: for the direct path: each either does nothing for these calls, or its
+#: effect shows in the probed request (and is reproduced), or its job is done
+#: the same way (retries, redirects, errors, decoding listed keys).
+EVENTS = (
+    "provide-client-params",
+    "before-parameter-build",
+    "before-endpoint-resolution",
+    "before-call",
+    "request-created",
+    "choose-signer",
+    "before-sign",
+    "before-send",
+    "response-received",
+    "needs-retry",
+    "after-call",
+    "after-call-error",
+    "before-parse",
+    "after-parse",
+)
+REVIEWED_HANDLERS = frozenset(
+    {
+        "botocore.client.ClientCreator._default_s3_presign_to_sigv2",
+        "botocore.client.ClientCreator._inject_s3_input_parameters",
+        "botocore.handlers._handle_200_error",
+        "botocore.handlers._handle_request_validation_mode_member",
+        "botocore.handlers._set_auth_scheme_preference_signer",
+        "botocore.handlers._set_extra_headers_for_unsigned_request",
+        "botocore.handlers._update_status_code",
+        "botocore.handlers.add_expect_header",
+        "botocore.handlers.add_recursion_detection_header",
+        "botocore.handlers.add_retry_headers",
+        "botocore.handlers.convert_body_to_file_like_object",
+        "botocore.handlers.customize_endpoint_resolver_builtins",
+        "botocore.handlers.decode_list_object_v2",
+        "botocore.handlers.generate_idempotent_uuid",
+        "botocore.handlers.handle_expires_header",
+        "botocore.handlers.inject_api_version_header_if_needed",
+        "botocore.handlers.remove_arn_from_signing_path",
+        "botocore.handlers.remove_bucket_from_url_paths_from_model",
+        "botocore.handlers.set_list_objects_encoding_type_url",
+        "botocore.handlers.set_operation_specific_signer",
+        "botocore.handlers.sse_md5",
+        "botocore.handlers.validate_ascii_metadata",
+        "botocore.handlers.validate_bucket_name",
+        "botocore.retries.standard.MaxAttemptsSeeder.seed_max_attempts",
+        "botocore.retries.standard.RetryHandler.needs_retry",
+        "botocore.retries.standard.RetryQuotaChecker.release_retry_quota",
+        "botocore.signers.RequestSigner.handler",
+        "botocore.useragent.UserAgentString.rebuild_and_replace_user_agent_handler",
+        "botocore.utils.S3ExpressIdentityResolver.apply_signing_cache_key",
+        "botocore.utils.S3ExpressIdentityResolver.resolve_s3express_identity",
+        "botocore.utils.S3RegionRedirectorv2.annotate_request_context",
+        "botocore.utils.S3RegionRedirectorv2.redirect_from_cache",
+        "botocore.utils.S3RegionRedirectorv2.redirect_from_error",
+    }
+)
+#: Headers botocore adds that vary by request or only ask for something the
+#: direct path doesn't need (the 100-continue round trip before a small body).
+IGNORED_HEADERS = frozenset({"expect", "amz-sdk-invocation-id"})
+#: Unsigned headers the direct path writes itself.
+OWN_UNSIGNED = frozenset(
+    {"user-agent", "content-length", "transfer-encoding", "authorization"}
+    | {"amz-sdk-request"}
+)
+AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<day>\d{8})/(?P<region>[^/]+)/"
+    r"(?P<service>[^/]+)/aws4_request, SignedHeaders=(?P<signed>[a-z0-9;_.-]+), "
+    r"Signature=[0-9a-f]{64}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DirectPaths:
+    """The direct path of each operation, where proved (else botocore's)."""
+
+    requests: DirectRequests
+    put: DirectPut | None
+    list: DirectList | None
+
+    def close(self) -> None:
+        self.requests.close()
+
+
+class _Captured(Exception):
+    """Stops a probe request before it is sent."""
+
+    def __init__(self, request: Any) -> None:
+        super().__init__("collectfast probe")
+        self.request = request
+
+
+def direct_paths_for(
+    *,
+    client: Any,
+    credentials: Any,
+    bucket: str,
+    prefix: str,
+    probe_key: str,
+    probe_params: Mapping[str, Any],
+    varying_metadata: str,
+    count_request: Callable[[], None],
+) -> DirectPaths | None:
+    """The direct paths proved equal to ``client``'s calls, or None.
+
+    ``probe_params`` are the storage's parameters for ``probe_key``, with the
+    ``varying_metadata`` entry in their Metadata. Never raises.
+    """
+    try:
+        reason = unsupported(client, bucket)
+        if reason is None:
+            paths, reason = _probe(
+                client,
+                credentials,
+                bucket=bucket,
+                prefix=prefix,
+                probe_key=probe_key,
+                probe_params=probe_params,
+                varying_metadata=varying_metadata,
+                count_request=count_request,
+            )
+            if paths is not None:
+                return paths
+    except Exception as exc:  # the proof failed: botocore's path is right
+        reason = f"the probe failed ({type(exc).__name__}: {exc})"
+    logger.debug("collectfast: S3 requests go through botocore: %s", reason)
+    return None
+
+
+def handler_name(handler: Any) -> str:
+    function = getattr(handler, "__func__", handler)
+    module = getattr(function, "__module__", None)
+    name = getattr(function, "__qualname__", None)
+    return f"{module}.{name}" if module and name else repr(handler)
+
+
+def unsupported(client: Any, bucket: str) -> str | None:
+    """Why the direct path can't serve ``client``, or None."""
+    config = client.meta.config
+    retries = config.retries or {}
+    if retries.get("mode") != "standard":
+        return f"retry mode {retries.get('mode')!r}"
+    endpoint = client.meta.endpoint_url
+    if urlsplit(endpoint).scheme not in ("http", "https"):
+        return "an endpoint that is neither http nor https"
+    if config.proxies or get_environ_proxies(endpoint):
+        return "an HTTP proxy"
+    if config.client_cert or config.tcp_keepalive:
+        return "a client certificate or TCP keep-alive"
+    if bucket.startswith("arn:") or bucket.endswith(("--x-s3", "--xa-s3")):
+        return "an access point or directory bucket"
+    handlers = client.meta.events._emitter._handlers  # private: a prefix trie
+    for operation in OPERATIONS:
+        for event in EVENTS:
+            for handler in handlers.prefix_search(f"{event}.s3.{operation}"):
+                name = handler_name(handler)
+                if name not in REVIEWED_HANDLERS:
+                    return f"the event handler {name} on {event}"
+    return None
+
+
+def _probe(
+    client: Any,
+    credentials: Any,
+    *,
+    bucket: str,
+    prefix: str,
+    probe_key: str,
+    probe_params: Mapping[str, Any],
+    varying_metadata: str,
+    count_request: Callable[[], None],
+) -> tuple[DirectPaths | None, str]:
+    md5 = hashlib.md5(PROBE_BODY, usedforsecurity=False)
+    content_md5 = base64.b64encode(md5.digest()).decode()
+    metadata = {**probe_params.get("Metadata", {}), varying_metadata: md5.hexdigest()}
+    params = {**probe_params, "Metadata": metadata}
+    put_url, put_headers = capture(
+        client,
+        "put_object",
+        Bucket=bucket,
+        Key=probe_key,
+        Body=io.BytesIO(PROBE_BODY),
+        ContentMD5=content_md5,
+        **params,
+    )
+    endpoint = endpoint_of(client, put_url, put_headers)
+    if isinstance(endpoint, str):
+        return None, endpoint
+    if credentials is None:
+        return None, "no credentials"
+    match = AUTHORIZATION.fullmatch(put_headers.get("authorization", ""))
+    frozen = credentials.get_frozen_credentials()
+    if match is None or match["key"] != frozen.access_key:
+        return None, "a signature not made with the session's credentials"
+    config = client.meta.config
+    requests = DirectRequests(
+        endpoint,
+        client=client,
+        credentials=credentials,
+        count_request=count_request,
+        retry_handlers=retry_handlers(client, endpoint.max_attempts),
+        connect_timeout=float(config.connect_timeout),
+        read_timeout=float(config.read_timeout),
+        ssl_context=ssl_context(client) if endpoint.scheme == "https" else None,
+    )
+    put, put_reason = _prove_put(
+        requests,
+        put_url,
+        put_headers,
+        bucket=bucket,
+        probe_key=probe_key,
+        params=params,
+        varying_metadata=varying_metadata,
+        content_md5=content_md5,
+    )
+    listing, list_reason = _prove_list(requests, client, bucket, prefix, probe_key)
+    if put is None and listing is None:
+        return None, f"PutObject: {put_reason}; ListObjectsV2: {list_reason}"
+    for operation, reason in (
+        ("PutObject", put_reason),
+        ("ListObjectsV2", list_reason),
+    ):
+        if reason:
+            logger.debug("collectfast: %s goes through botocore: %s", operation, reason)
+    return DirectPaths(requests, put, listing), ""
+
+
+def _prove_put(
+    requests: DirectRequests,
+    url: str,
+    headers: dict[str, str],
+    *,
+    bucket: str,
+    probe_key: str,
+    params: Mapping[str, Any],
+    varying_metadata: str,
+    content_md5: str,
+) -> tuple[DirectPut | None, str]:
+    parts = urlsplit(url)
+    encoded = percent_encode(probe_key, safe="/~")
+    if parts.query or not parts.path.endswith(encoded):
+        return None, "an unusual URL"
+    payload = headers.get("x-amz-content-sha256")
+    trailer = payload == TRAILER_PAYLOAD
+    if trailer:
+        crc32 = headers.get("x-amz-trailer") == CRC32_HEADER
+    else:
+        crc32 = CRC32_HEADER in headers
+        if payload not in (UNSIGNED_PAYLOAD, hashlib.sha256(PROBE_BODY).hexdigest()):
+            return None, "an unusual payload hash"
+    shape = PutShape(
+        path_prefix=parts.path[: len(parts.path) - len(encoded)],
+        user_agent=headers.get("user-agent", ""),
+        constant_headers=constant_headers(headers),
+        sign_payload=payload not in (UNSIGNED_PAYLOAD, TRAILER_PAYLOAD),
+        trailer=trailer,
+        crc32=crc32,
+    )
+    direct = DirectPut(
+        requests, shape, bucket=bucket, varying_metadata=varying_metadata
+    )
+    param_headers = direct.headers_for(params)
+    if param_headers is None:
+        return None, "the storage's parameters"
+    ours = direct.prepare(
+        probe_key,
+        PROBE_BODY,
+        content_md5=content_md5,
+        digest=params["Metadata"][varying_metadata],
+        param_headers=param_headers,
+        date=headers["x-amz-date"],
+        attempt=1,
+    )
+    if requests.endpoint.url + ours.target != url:
+        return None, "a different URL"
+    differing = differing_headers(headers, ours.headers, IGNORED_HEADERS)
+    if differing:
+        return None, f"different headers: {', '.join(differing)}"
+    return direct, ""
+
+
+def _prove_list(
+    requests: DirectRequests, client: Any, bucket: str, prefix: str, probe_key: str
+) -> tuple[DirectList | None, str]:
+    url, headers = capture(
+        client,
+        "list_objects_v2",
+        Bucket=bucket,
+        Prefix=prefix,
+        StartAfter=probe_key,
+        MaxKeys=LIST_PAGE,
+        ContinuationToken=PROBE_TOKEN,
+    )
+    parts = urlsplit(url)
+    shape = ListShape(
+        path=parts.path,
+        user_agent=headers.get("user-agent", ""),
+        constant_headers=constant_headers(headers),
+    )
+    direct = DirectList(requests, shape, bucket=bucket)
+    ours = direct.prepare(
+        prefix, probe_key, PROBE_TOKEN, date=headers["x-amz-date"], attempt=1
+    )
+    if (
+        f"{parts.scheme}://{parts.netloc}" != requests.endpoint.url
+        or parts.path != ours.path
+        or sorted(parse_qsl(parts.query, keep_blank_values=True))
+        != sorted(parse_qsl(ours.target.partition("?")[2], keep_blank_values=True))
+    ):
+        return None, "a different URL"
+    differing = differing_headers(headers, ours.headers, IGNORED_HEADERS)
+    if differing:
+        return None, f"different headers: {', '.join(differing)}"
+    return direct, ""
+
+
+def capture(client: Any, method: str, **params: Any) -> tuple[str, dict[str, str]]:
+    """The URL and headers botocore would send for ``method(**params)``."""
+    operation = client.meta.method_to_api_mapping[method]
+    event = f"before-send.s3.{operation}"
+
+    def stop(request: Any, **kwargs: Any) -> None:
+        raise _Captured(request)
+
+    client.meta.events.register_last(event, stop, unique_id="collectfast-probe")
+    try:
+        getattr(client, method)(**params)
+    except _Captured as captured:
+        request = captured.request
+        headers = {
+            str(name).lower(): value.decode()
+            if isinstance(value, bytes)
+            else str(value)
+            for name, value in request.headers.items()
+        }
+        return str(request.url), headers
+    finally:
+        client.meta.events.unregister(event, unique_id="collectfast-probe")
+    raise RuntimeError("the probe request was sent")
+
+
+def endpoint_of(client: Any, url: str, headers: Mapping[str, str]) -> Endpoint | str:
+    """Where botocore sends the client's requests, or why that's unusual."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.fragment:
+        return "an unusual URL"
+    match = AUTHORIZATION.fullmatch(headers.get("authorization", ""))
+    if match is None:
+        return "a signature other than SigV4"
+    return Endpoint(
+        scheme=parts.scheme,
+        host=parts.hostname or "",
+        port=parts.port or (443 if parts.scheme == "https" else 80),
+        host_header=headers.get("host", parts.netloc),
+        region=match["region"],
+        service=match["service"],
+        max_attempts=int(client.meta.config.retries["total_max_attempts"]),
+    )
+
+
+def constant_headers(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Unsigned headers botocore adds that the direct path copies as they are."""
+    match = AUTHORIZATION.fullmatch(headers.get("authorization", ""))
+    signed = set(match["signed"].split(";")) if match else set()
+    return tuple(
+        (name, value)
+        for name, value in headers.items()
+        if name not in signed and name not in OWN_UNSIGNED | IGNORED_HEADERS
+    )
+
+
+def retry_handlers(
+    client: Any, max_attempts: int
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """botocore's standard retry decision and quota release, as it builds
+    them for a client (with a quota of their own)."""
+    registered: dict[str, Callable[..., Any]] = {}
+
+    class Events:
+        def register(self, event: str, handler: Any, **kwargs: Any) -> None:
+            registered[event.split(".", maxsplit=1)[0]] = handler
+
+    class Meta:
+        service_model = client.meta.service_model
+        events = Events()
+
+    class Shadow:
+        meta = Meta()
+
+    standard.register_retry_handler(cast(Any, Shadow()), max_attempts=max_attempts)
+    return registered["needs-retry"], registered["after-call"]
+
+
+def ssl_context(client: Any) -> ssl.SSLContext:
+    """A TLS context verifying as the client's own HTTP session does."""
+    verify = client._endpoint.http_session._verify  # private: the resolved value
+    if not verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    # Only botocore's bundle (certifi's, or AWS_CA_BUNDLE...), as botocore.
+    path = str(get_cert_path(verify))
+    if os.path.isdir(path):
+        return ssl.create_default_context(capath=path)
+    return ssl.create_default_context(cafile=path)
