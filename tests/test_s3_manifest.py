@@ -244,7 +244,7 @@ def test_prune_dry_run_lists_deletions_and_writes_nothing(site, s3, proxy):
         line[len("Pretending to delete '") : -1]
         for line in output.splitlines()
         if line.startswith("Pretending to delete")
-    ] == gone
+    ] == ["img/logo.png", *gone]  # Django's line for the replaced logo first
     assert writes(proxy) == []
     assert record_ops(proxy) == ["GetObject"]
     assert proxy.count("DeleteObjects") == 0
@@ -255,7 +255,7 @@ def test_prune_dry_run_lists_deletions_and_writes_nothing(site, s3, proxy):
         line[len("Deleting '") : -1]
         for line in output.splitlines()
         if line.startswith("Deleting")
-    ] == gone
+    ] == ["img/logo.png", *gone]
 
 
 def test_prune_never_runs_after_a_failed_upload(static_dir, s3, proxy):
