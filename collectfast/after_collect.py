@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any
 import django
 from django.core.management.base import CommandError
 
+from collectfast.collector import delete_confirmed
 from collectfast.conf import conf
-from collectfast.errors import describe
+from collectfast.errors import StoreStopped, describe, describe_deletion, quoted
 from collectfast.post_process import PostProcessor, UploadsFailed, runs_unchanged
-from collectfast.report import DeployReport, FileEntry
+from collectfast.report import DeployReport, FileEntry, plural
 from collectfast.strategies.base import Strategy, unwrap
+from collectfast.workers import Stop
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -38,6 +40,8 @@ class AfterCollectSteps:
     prune: bool
     prune_previous: bool
     post_process_error: BaseException | None
+    #: Whether a stop now leaves the previous manifest in place.
+    manifest_at_stake: bool
 
     if TYPE_CHECKING:
 
@@ -51,6 +55,7 @@ class AfterCollectSteps:
         index: Any,
         found_files: FoundFiles,
         report: DeployReport,
+        stop: Stop,
     ) -> set[str]:
         """Django's post-processing; returns every name the deploy produced."""
         if not (self.post_process and hasattr(self.storage, "post_process")):
@@ -67,35 +72,58 @@ class AfterCollectSteps:
             found_files,
             threads=int(conf.threads),
             upload=not self.dry_run,
+            stop=stop,
         )
+        self.manifest_at_stake = hasattr(storage, "manifest_name")
         try:
-            if self.dry_run and self.prune:
-                # Work out the hashed names silently: pruning needs them.
+            if self.dry_run:
+                # Django's dry run post-processes nothing, but the real run
+                # stores the hashed copies and the manifest: work them out
+                # silently (stdout stays Django's), so that the dry run lists
+                # what the real run writes, and --prune what it keeps.
                 for _ in processor.run(dry_run=False):
                     pass
             else:
-                self.consume(processor.run(dry_run=self.dry_run))
+                self.consume(processor.run(dry_run=False))
         except UploadsFailed as exc:
             for name, error in exc.failures:
                 report.failed.append(FileEntry(name, describe(error, strategy)))
             if conf.debug:
                 raise exc.failures[0][1] from None
-            names = ", ".join(repr(name) for name, _ in exc.failures[:5])
+            names = ", ".join(quoted(name) for name, _ in exc.failures[:5])
             first_name, first_error = exc.failures[0]
             count = len(exc.failures)
             raise CommandError(
                 f"{count} post-processed file{'s' if count != 1 else ''} could "
                 f"not be uploaded: {names}; the manifest was not uploaded, so the "
                 f"site keeps using the previous one. First error, for "
-                f"{first_name!r}: {describe(first_error, strategy)}"
+                f"{quoted(first_name)}: {describe(first_error, strategy)}"
             ) from first_error
-        for name, (decision, size) in processor.decisions.items():
-            if decision.upload:
-                report.uploaded.append(FileEntry(name, decision.reason, size))
-                self.log(f"Uploading '{name}' ({decision.reason})", level=2)
-            else:
-                report.unchanged += 1
+        except (StoreStopped, KeyboardInterrupt):
+            for name in processor.saved:
+                if name not in processor.decisions:
+                    report.not_attempted.append(
+                        FileEntry(name, "not stored: the deploy stopped first")
+                    )
+            raise
+        finally:
+            # Whatever happened, the report lists every upload that was stored.
+            self.record_post_processed(processor, report)
+        self.manifest_at_stake = False
         return processor.produced
+
+    def record_post_processed(
+        self, processor: PostProcessor, report: DeployReport
+    ) -> None:
+        for name, (decision, size) in processor.decisions.items():
+            if not decision.upload:
+                report.unchanged += 1
+                continue
+            report.uploaded.append(FileEntry(name, decision.reason, size))
+            if self.dry_run:
+                self.log(f"Would upload '{name}' ({decision.reason})", level=1)
+            else:
+                self.log(f"Uploading '{name}' ({decision.reason})", level=2)
 
     def consume(self, processor: Any) -> None:
         """Django's loop over a post_process generator, unchanged."""
@@ -137,8 +165,48 @@ class AfterCollectSteps:
             paths = loaded[0] if isinstance(loaded, tuple) else loaded
         return set(paths.values())
 
-    def prune_stale(self, strategy: Strategy, index: Any, keep: set[str]) -> None:
+    def prune_stale(
+        self, strategy: Strategy, index: Any, keep: set[str], report: DeployReport
+    ) -> None:
         stale = sorted(name for name in index if name not in keep)
-        self.log_deleted(stale, "--prune")
-        if stale and not self.dry_run:
-            strategy.delete(stale)
+        if self.dry_run:
+            self.log_deleted(stale, "--prune")
+            return
+        failures = delete_confirmed(strategy, stale)
+        failed = {name for name, _ in failures}
+        # Only what the store confirmed is said (and reported) to be deleted.
+        self.log_deleted([name for name in stale if name not in failed], "--prune")
+        if failures:
+            self.deletion_failed(failures, "--prune", strategy, report)
+
+    def deletion_failed(
+        self,
+        failures: Sequence[tuple[str, BaseException]],
+        flag: str,
+        strategy: Strategy,
+        report: DeployReport,
+    ) -> None:
+        """Report deletions the store did not confirm, and stop (non-zero)."""
+        for name, error in failures:
+            reason = describe_deletion(error, strategy)
+            report.failed.append(FileEntry(name, f"not deleted ({flag}): {reason}"))
+        first_name, first_error = failures[0]
+        if isinstance(first_error, Exception) and strategy.stopped_answering(
+            first_error
+        ):
+            raise StoreStopped(first_error, f"deleting for {flag}")
+        if conf.debug:
+            raise first_error
+        count = len(failures)
+        names = ", ".join(quoted(name) for name, _ in failures[:5])
+        more = f" and {count - 5} more" if count > 5 else ""
+        if flag == "--clear":
+            what = f"{plural(count, 'stored file')} could not be deleted by --clear"
+            consequence = ", so nothing was uploaded"
+        else:
+            what = f"{plural(count, 'stale file')} could not be deleted by --prune"
+            consequence = " (everything else was deployed)"
+        raise CommandError(
+            f"{what}{consequence}: {names}{more}. First error, for "
+            f"{quoted(first_name)}: {describe_deletion(first_error, strategy)}"
+        ) from first_error

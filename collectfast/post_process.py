@@ -16,12 +16,14 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from functools import partial
 from typing import Any
 
 from django.core.files import File
 from django.core.files.storage import Storage
 
+from collectfast.errors import StoreStopped, quoted
 from collectfast.strategies.base import (
     BytesFile,
     Decision,
@@ -30,6 +32,7 @@ from collectfast.strategies.base import (
     Source,
     Strategy,
 )
+from collectfast.workers import DaemonPool, Stop
 
 FoundFiles = Mapping[str, tuple[Storage, str]]
 
@@ -82,6 +85,7 @@ class PostProcessor:
         *,
         threads: int,
         upload: bool = True,
+        stop: Stop | None = None,
     ) -> None:
         self.storage = storage
         self.strategy = strategy
@@ -89,10 +93,12 @@ class PostProcessor:
         self.found_files = found_files
         self.threads = threads
         self.upload_enabled = upload
+        self.stop = stop if stop is not None else Stop()
         # Every found file is stored by now: the collect phase succeeded.
         self.present: set[str] = set(index) | set(found_files)
         self.saved: dict[str, Source] = {}
         self.stored: set[str] = set()
+        #: Each file compared, and uploaded if it had to be: (decision, size).
         self.decisions: dict[str, tuple[Decision, int]] = {}
         self.shadow = self._make_shadow()
 
@@ -163,29 +169,52 @@ class PostProcessor:
             self.storage.hashed_files = self.shadow.hashed_files
 
     def store_saved(self) -> None:
-        """Compare and upload, in parallel, what was saved and not yet stored."""
+        """Compare and upload, in parallel, what was saved and not yet stored.
+
+        Stops (raising StoreStopped) as soon as a failure says the store
+        stopped answering: queued uploads are cancelled, running ones
+        abandoned (daemon threads).
+        """
         names = [name for name in self.saved if name not in self.stored]
         self.stored.update(names)
         failures: list[tuple[str, BaseException]] = []
-        with ThreadPoolExecutor(
-            self.threads, thread_name_prefix="collectfast-post"
-        ) as pool:
+        pool = DaemonPool(self.threads, thread_name_prefix="collectfast-post")
+        try:
             futures = [(name, pool.submit(self._store, name)) for name in names]
             for name, future in futures:
+                future.add_done_callback(partial(self._check, name))
+            for name, future in futures:
+                if not self.stop.wait_for(future):
+                    break
                 try:
                     future.result()
                 except Exception as exc:
                     failures.append((name, exc))
+        finally:
+            pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
+        if isinstance(self.stop.reason, StoreStopped):
+            raise self.stop.reason
         if failures:
             raise UploadsFailed(failures)
 
+    def _check(self, name: str, future: Future[None]) -> None:
+        """Stop if a failed upload says the store stopped answering."""
+        if future.cancelled() or future.exception() is None:
+            return
+        exc = future.exception()
+        if isinstance(exc, Exception) and self.strategy.stopped_answering(exc):
+            self.stop.set(StoreStopped(exc, f"uploading {quoted(name)}"))
+
     def _store(self, name: str) -> None:
+        if self.stop.is_set():
+            return  # the run stopped: never tried
         source = self.saved[name]
         local = self.strategy.digest(name, source)
         decision = self.strategy.compare(name, source, local, self.index.get(name))
-        self.decisions[name] = (decision, local.size)
         if decision.upload and self.upload_enabled:
-            self.strategy.upload(name, source, local)
+            local = self.strategy.upload(name, source, local) or local
+        # Only now: the report lists an upload once it is stored.
+        self.decisions[name] = (decision, local.size)
 
     @property
     def produced(self) -> set[str]:

@@ -33,7 +33,13 @@ if _env.get("COLLECTFAST_TEST_SSE"):
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _options},
+    "staticfiles": {
+        # e.g. "tests.storages.ManifestS3" for hashed names and a manifest
+        "BACKEND": _env.get(
+            "COLLECTFAST_TEST_BACKEND", "storages.backends.s3.S3Storage"
+        ),
+        "OPTIONS": _options,
+    },
 }
 
 if _env.get("COLLECTFAST_TEST_CACHE_DIR"):
@@ -48,3 +54,7 @@ if _env.get("COLLECTFAST_TEST_CACHE_DIR"):
 
 COLLECTFAST_THREADS = int(_env.get("COLLECTFAST_TEST_THREADS", "4"))
 COLLECTFAST_DEBUG = _env.get("COLLECTFAST_TEST_DEBUG") == "1"
+if _env.get("COLLECTFAST_TEST_TIMEOUT"):
+    COLLECTFAST_TIMEOUT = float(_env["COLLECTFAST_TEST_TIMEOUT"])
+if _env.get("COLLECTFAST_TEST_RETRIES"):
+    COLLECTFAST_RETRIES = int(_env["COLLECTFAST_TEST_RETRIES"])

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.core.management import call_command
@@ -350,13 +350,29 @@ def test_unreachable_endpoint_is_a_clear_error(site, az, settings):
     )
 
 
-def test_single_put_is_refused_when_bytes_differ_from_the_digest(az):
-    # As when a file is edited between hashing and uploading.
+def test_upload_sends_the_md5_of_the_bytes_sent(az):
+    # As when a file is edited between hashing and uploading: the bytes
+    # stored are sent (and recorded) with their own md5.
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    data = b"console.log('hello');\n"
+    stored = strategy.upload(
+        "js/app.js", BytesFile(data), LocalDigest(md5(b"other"), len(data))
+    )
+    assert stored == LocalDigest(md5(data), len(data))
+    assert strategy.list_remote()["js/app.js"].etag == md5(data)
+
+
+def test_single_put_is_refused_when_bytes_differ_from_the_md5_sent(az):
+    # What Azure does if the bytes ever differ from the Content-MD5 sent.
     strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
     data = b"console.log('hello');\n"
     with pytest.raises(HttpResponseError) as excinfo:
-        strategy.upload(
-            "js/app.js", BytesFile(data), LocalDigest(md5(b"other"), len(data))
+        strategy.container.upload_blob(
+            strategy.key("js/app.js"),
+            data,
+            content_settings=ContentSettings(
+                content_md5=bytearray.fromhex(md5(b"other"))
+            ),
         )
     assert strategy.describe_error(excinfo.value) == (
         "the file changed while it was being uploaded, so Azure refused it; run "

@@ -7,7 +7,9 @@ not make the background bucket-metadata request, whatever the environment.
 
 from __future__ import annotations
 
+import base64
 import gzip
+import io
 import os
 import subprocess
 import sys
@@ -360,13 +362,26 @@ def test_unreachable_endpoint_is_described(gcs):
 
 
 @pytest.mark.parametrize("size", [100, 9 * MiB], ids=["multipart", "resumable"])
-def test_upload_is_refused_when_bytes_differ_from_the_digest(gcs, size):
-    # As when a file is edited between hashing and uploading.
+def test_upload_sends_the_md5_of_the_bytes_sent(gcs, size):
+    # As when a file is edited between hashing and uploading: the bytes
+    # stored are sent with their own md5, and the caller learns it.
     strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
     data = os.urandom(size)
     compared = LocalDigest(md5=md5(data[:-1] + b"!"), size=size)
+    stored = strategy.upload("js/app.js", BytesFile(data), compared)
+    assert stored == LocalDigest(md5(data), size)
+    assert strategy.list_remote()["js/app.js"].etag == md5(data)
+
+
+@pytest.mark.parametrize("size", [100, 9 * MiB], ids=["multipart", "resumable"])
+def test_bytes_that_differ_from_the_md5_sent_are_refused_and_explained(gcs, size):
+    # What GCS does if the bytes ever differ from the md5 sent with them.
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    data = os.urandom(size)
+    blob = strategy.bucket.blob(strategy.key("js/app.js"))
+    blob.md5_hash = base64.b64encode(bytes.fromhex(md5(data + b"!"))).decode()
     with pytest.raises(GoogleAPICallError) as excinfo:
-        strategy.upload("js/app.js", BytesFile(data), compared)
+        blob.upload_from_file(io.BytesIO(data), size=size, checksum=None)
     assert strategy.describe_error(excinfo.value) == (
         "the file changed while it was being uploaded, so Google Cloud Storage "
         "refused it; run collectstatic again once the build has finished."

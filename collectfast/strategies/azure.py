@@ -20,6 +20,7 @@ from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
     ServiceRequestError,
+    ServiceResponseError,
 )
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.transport import RequestsTransport
@@ -27,7 +28,8 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettin
 from storages.backends.azure_storage import AzureStorage
 
 from collectfast.conf import conf
-from collectfast.hashing import LocalDigest
+from collectfast.errors import require_utf8
+from collectfast.hashing import LocalDigest, snapshot
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 
 # Metadata keys must be C# identifiers: no hyphens.
@@ -96,12 +98,13 @@ class AzureStrategy(Strategy):
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=pool_size)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
+        self.read_timeout = conf.timeout or 60
         transport = RequestsTransport(
             session=session,
             session_owner=True,
             # The SDK's defaults for the transport it would build itself.
             connection_timeout=conf.timeout or 20,
-            read_timeout=conf.timeout or 60,
+            read_timeout=self.read_timeout,
         )
         options: dict[str, Any] = {
             "transport": transport,
@@ -112,6 +115,7 @@ class AzureStrategy(Strategy):
         if storage.api_version:
             options["api_version"] = storage.api_version
         user_hook = options.get("raw_request_hook")
+        user_response_hook = options.get("raw_response_hook")
 
         def count_request(request: PipelineRequest[Any]) -> None:
             # Called once per HTTP attempt, retries included.
@@ -119,7 +123,13 @@ class AzureStrategy(Strategy):
             if user_hook is not None:
                 user_hook(request)
 
+        def note_answer(response: Any) -> None:
+            self.note_answer()
+            if user_response_hook is not None:
+                user_response_hook(response)
+
         options["raw_request_hook"] = count_request
+        options["raw_response_hook"] = note_answer
         if storage.connection_string is not None:
             return BlobServiceClient.from_connection_string(
                 storage.connection_string, **options
@@ -144,6 +154,10 @@ class AzureStrategy(Strategy):
         return str(self.storage._get_valid_path(name))
 
     # -- what is stored -------------------------------------------------
+
+    def digest(self, name: str, source: Source) -> LocalDigest:
+        require_utf8(name, source.filesystem_path)
+        return super().digest(name, source)
 
     def list_remote(self) -> dict[str, RemoteObject]:
         index: dict[str, RemoteObject] = {}
@@ -202,51 +216,101 @@ class AzureStrategy(Strategy):
 
     # -- writing ----------------------------------------------------------
 
-    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
+    def upload(
+        self, name: str, source: Source, local: LocalDigest
+    ) -> LocalDigest | None:
         key = self.key(name)
         settings = dict(self.storage._get_content_settings_parameters(key))
-        settings["content_md5"] = bytearray.fromhex(local.md5)
-        with source.open() as body:
+        # The bytes sent are copied once and digested as copied: Content-MD5
+        # and the recorded md5 are theirs even if the file was edited since
+        # it was hashed (block uploads are not checked by the service).
+        body, sent = snapshot(source.open, path=source.filesystem_path or name)
+        settings["content_md5"] = bytearray.fromhex(sent.md5)
+        with body:
             self.container.upload_blob(
                 key,
                 body,
-                length=local.size,
+                length=sent.size,
                 # A single Put Blob is refused if the bytes differ from this
                 # md5; for block uploads it is stored as given.
                 content_settings=ContentSettings(**settings),
-                metadata={MD5_METADATA: local.md5},
+                metadata={MD5_METADATA: sent.md5},
                 max_concurrency=self.max_concurrency,
                 timeout=self.storage.timeout,
                 overwrite=True,
             )
+        return None if sent == local else sent
 
-    def delete(self, names: Iterable[str]) -> None:
+    def delete(self, names: Iterable[str]) -> list[tuple[str, BaseException]]:
         names = list(names)
         with self._lock:
             for name in names:
                 self._index.pop(name, None)
             keep = set(self._aliased_keys)
-        keys = [key for key in map(self.key, names) if key not in keep]
+        failures: list[tuple[str, BaseException]] = []
+        by_key: dict[str, str] = {}
+        for name in names:
+            try:
+                key = self.key(name)
+            except Exception as exc:  # a name django-storages refuses
+                failures.append((name, exc))
+                continue
+            if key not in keep:
+                by_key[key] = name
+        keys = list(by_key)
         for start in range(0, len(keys), DELETE_BATCH):
             batch = keys[start : start + DELETE_BATCH]
-            responses = self.container.delete_blobs(
-                *batch, raise_on_any_failure=False, timeout=self.storage.timeout
-            )
-            failed = [
-                (key, response.status_code)
-                for key, response in zip(batch, responses, strict=False)
-                if not 200 <= response.status_code < 300
-                and response.status_code != 404  # already gone
-            ]
-            if failed:
-                key, status = failed[0]
-                raise OSError(
-                    f"Azure refused to delete {len(failed)} blob(s), first "
-                    f"{key!r}: HTTP {status}"
+            try:
+                responses = list(
+                    self.container.delete_blobs(
+                        *batch, raise_on_any_failure=False, timeout=self.storage.timeout
+                    )
                 )
+            except Exception as exc:
+                # Nothing from here on is confirmed deleted.
+                failures += [(by_key[key], exc) for key in keys[start:]]
+                break
+            for position, key in enumerate(batch):
+                status = (
+                    responses[position].status_code if position < len(responses) else 0
+                )
+                if not 200 <= status < 300 and status != 404:  # 404: already gone
+                    failures.append((by_key[key], BlobNotDeleted(key, status)))
+        return failures
+
+    def stopped_answering(self, exc: BaseException) -> bool:
+        if isinstance(exc, ServiceResponseError):  # no answer in time
+            return self.silent_for(float(self.read_timeout))
+        if isinstance(exc, ServiceRequestError):  # no connection
+            # "Stopped" only if it answered before: else the endpoint is
+            # wrong, which describe_error says.
+            return self.last_answer > float("-inf")
+        return False
+
+    def describe_stop(self, exc: BaseException) -> str | None:
+        where = f"Azure Blob Storage at {self.endpoint!r}"
+        if isinstance(exc, ServiceResponseError):
+            return (
+                f"{where} stopped answering (no answer within "
+                f"{self.read_timeout} s, in {int(conf.retries)} attempt(s); raise "
+                "COLLECTFAST_TIMEOUT if it is only slow)"
+            )
+        return f"{where} stopped answering (connections to it failed)"
 
     def describe_error(self, exc: BaseException) -> str | None:
         container = self.container_name
+        if isinstance(exc, BlobNotDeleted):
+            if exc.status == 403:
+                return (
+                    f"Azure denied deleting {exc.key!r} from container "
+                    f"{container!r}; give the deploy identity delete permission "
+                    "on it (the Storage Blob Data Contributor role, or a SAS "
+                    "token with delete)."
+                )
+            return (
+                f"Azure did not delete {exc.key!r} from container {container!r} "
+                f"(HTTP {exc.status}); run collectstatic again."
+            )
         if isinstance(exc, ServiceRequestError):
             return (
                 f"could not connect to Azure Blob Storage at {self.endpoint!r}; "
@@ -304,3 +368,12 @@ class AzureStrategy(Strategy):
     def close(self) -> None:
         if self._connected is not None:
             self._connected[0].close()
+
+
+class BlobNotDeleted(Exception):
+    """One blob a batch of deletions did not delete (its HTTP status)."""
+
+    def __init__(self, key: str, status: int) -> None:
+        self.key = key
+        self.status = status
+        super().__init__(f"{key!r} not deleted (HTTP {status})")

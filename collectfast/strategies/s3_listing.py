@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from typing import Any
 
 from botocore.parsers import ResponseParser, ResponseParserFactory, RestXMLParser
@@ -124,7 +124,7 @@ class SplitListing:
         self._expected: list[str] | None = None
         self._split: str | None = None
         self._upper: Future[list[Listed]] | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: Executor | None = None
         self._done = False
 
     def expect(self, names: Sequence[str]) -> None:
@@ -151,7 +151,7 @@ class SplitListing:
         self._split = keys[split_index]
         self._upper = self._pool.submit(self._pages, self._split)
 
-    def run(self, pool: ThreadPoolExecutor) -> list[Listed]:
+    def run(self, pool: Executor) -> list[Listed]:
         """Every key under the prefix (some twice where the ranges meet)."""
         with self._lock:  # a fresh pass (the expected names stay)
             self._pool = pool

@@ -21,19 +21,37 @@ from collectfast.after_collect import AfterCollectSteps, FoundFiles
 from collectfast.collector import Collector, Job, Outcome, RemoteState
 from collectfast.conf import conf
 from collectfast.early import EarlyListing
-from collectfast.errors import describe
+from collectfast.errors import Abandoned, NotAttempted, StoreStopped, describe, quoted
 from collectfast.finders import list_static_files, one_walk
 from collectfast.gc_tuning import fewer_gc_passes
+from collectfast.interrupts import Interrupted, sigterm_raises
 from collectfast.progress import Progress
-from collectfast.report import DeployReport, FileEntry, format_bytes
+from collectfast.report import (
+    COMPLETE,
+    FAILED,
+    INTERRUPTED,
+    DeployReport,
+    FileEntry,
+    ReportPathError,
+    check_report_path,
+    format_bytes,
+)
+from collectfast.request_count import RequestCount, counting_requests
 from collectfast.strategies.base import (
     LocalFile,
     Strategy,
     dotted_name,
     strategy_for,
+    unwrap,
 )
 
 logger = logging.getLogger("collectfast")
+
+#: Seconds uploads in flight get to finish after Ctrl-C or SIGTERM, so that
+#: the summary can count them; then they are abandoned.
+INTERRUPT_GRACE = 2.0
+#: The report's "strategy" when Django's own logic ran.
+DJANGOS_OWN = "django.contrib.staticfiles.management.commands.collectstatic"
 
 
 class Command(AfterCollectSteps, collectstatic.Command):
@@ -41,6 +59,12 @@ class Command(AfterCollectSteps, collectstatic.Command):
     report: DeployReport | None = None
     strategy: Strategy | None = None
     post_process_error: BaseException | None = None
+    request_count: RequestCount | None = None
+    #: The report's path, and the flag or setting that gave it.
+    report_path: str | None = None
+    report_given_by = "--report"
+    #: Set when the run stops early: nothing more is waited for.
+    aborted = False
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -78,20 +102,48 @@ class Command(AfterCollectSteps, collectstatic.Command):
         prune = options.get("prune")
         self.prune = conf.prune if prune is None else prune
         self.prune_previous = bool(options.get("prune_previous"))
-        self.report_path = options.get("report") or conf.report
 
     def execute(self, *args: Any, **options: Any) -> str | None:
-        with fewer_gc_passes():
-            # The listing overlaps the system checks, which walk the finders.
-            self.early = EarlyListing.start(self.storage, options)
+        self.check_report_path(options)  # before anything is listed or stored
+        failure: BaseException | None = None
+        with fewer_gc_passes(), sigterm_raises(), counting_requests() as count:
+            self.request_count = count
             try:
+                # The listing overlaps the system checks, which walk the finders.
+                self.early = EarlyListing.start(self.storage, options)
                 with one_walk():  # the W004 check and collect() share a walk
                     output: str | None = super().execute(*args, **options)
+            except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM
+                self.aborted = True
+                failure = Interrupted(exc, self.how_far())
+                raise failure from None
+            except BaseException as exc:
+                failure = exc
+                raise
             finally:
                 if self.early is not None:
-                    self.early.discard()
-                self.finish_report()
+                    self.early.discard(wait=not self.aborted)
+                self.finish_report(failure)
         return output
+
+    def check_report_path(self, options: dict[str, Any]) -> None:
+        self.report_path = options.get("report") or conf.report
+        if not self.report_path:
+            return
+        self.report_given_by = (
+            "--report" if options.get("report") else ("COLLECTFAST_REPORT")
+        )
+        try:
+            check_report_path(self.report_path, self.report_given_by)
+        except ReportPathError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def how_far(self) -> str:
+        return self.report.how_far() if self.report else "nothing was uploaded"
+
+    def other_requests(self) -> int:
+        """Requests of the run made by clients other than the strategy's."""
+        return self.request_count.count if self.request_count else 0
 
     def collect(self) -> dict[str, list[str]]:
         strategy: Strategy | None
@@ -101,7 +153,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         else:
             strategy = self.fast_strategy()
         if strategy is None:
-            return super().collect()
+            return self.collect_with_django()
         started = time.perf_counter()
         self.strategy = strategy
         self.report = DeployReport(
@@ -113,8 +165,49 @@ class Command(AfterCollectSteps, collectstatic.Command):
             return self.collect_fast(strategy, self.report, collector)
         finally:
             strategy.close()
-            self.report.requests = strategy.requests
+            self.report.requests = strategy.requests + self.other_requests()
             self.report.seconds = time.perf_counter() - started
+
+    def collect_with_django(self) -> dict[str, list[str]]:
+        """Django's own collect(); with --report, a report of what it did."""
+        if not self.report_path:
+            return super().collect()
+        started = time.perf_counter()
+        report = self.report = DeployReport(
+            storage=dotted_name(type(unwrap(self.storage))),
+            strategy=DJANGOS_OWN,
+            dry_run=self.dry_run,
+        )
+        report.notes.append(
+            "collectfast was disabled, so Django's own collectstatic ran: "
+            "'uploaded' lists the files it copied (not the hashed copies "
+            "post-processing wrote) and 'unchanged' those it skipped as not "
+            "modified."
+        )
+        self.copied_sizes: dict[str, int] = {}
+        try:
+            return super().collect()
+        finally:
+            reason = "would be copied" if self.dry_run else "copied"
+            for name in self.copied_files + self.symlinked_files:
+                size = self.copied_sizes.get(name, 0)
+                report.uploaded.append(FileEntry(name, reason, size))
+            report.unchanged = len(self.unmodified_files)
+            for name in getattr(self, "deleted_files", None) or ():  # Django 6.0+
+                report.deleted.append(FileEntry(name, "--clear"))
+            report.requests = self.other_requests()
+            report.seconds = time.perf_counter() - started
+
+    def copy_file(self, path: str, prefixed_path: str, source_storage: Any) -> None:
+        copied = len(self.copied_files)
+        super().copy_file(path, prefixed_path, source_storage)
+        # Only Django's own logic copies files this way: sizes for its report.
+        sizes = getattr(self, "copied_sizes", None)
+        if sizes is not None and len(self.copied_files) > copied:
+            try:
+                sizes[prefixed_path] = source_storage.size(path)
+            except Exception:  # a size for the report only; never fail for it
+                sizes[prefixed_path] = 0
 
     def fast_strategy(self) -> Strategy | None:
         """The strategy to use, or None where Django's own logic must run."""
@@ -165,22 +258,21 @@ class Command(AfterCollectSteps, collectstatic.Command):
                 dry_run=self.dry_run,
                 clear=self.clear,
             )
+        stop = collector.stop
         phase = time.perf_counter()
         # The listing waits on the network: let it overlap walking the finders.
         collector.start_listing()
         try:
             found_files, jobs = self.find_files()
             strategy.expect([job.name for job in jobs])
-        except BaseException:
-            collector.wait_for_listing()  # leave no request running behind us
+        except BaseException as exc:
+            if not isinstance(exc, KeyboardInterrupt):
+                collector.wait_for_listing()  # leave no request running behind us
             raise
-        failures: list[Outcome] = []
         progress = Progress(self.stderr, total=len(jobs), verbosity=self.verbosity)
+        self.manifest_at_stake = False
         try:
-            for outcome in collector.run(jobs, self.log_cleared):
-                self.record(outcome, report, progress)
-                if outcome.error is not None:
-                    failures.append(outcome)
+            failures = self.collect_files(collector, jobs, report, progress)
             progress.close()
             self.log_timings(collector, jobs, phase)
             if failures:
@@ -188,12 +280,25 @@ class Command(AfterCollectSteps, collectstatic.Command):
             index = collector.remote_state().index
             previous = self.previous_manifest(index) if self.prune else set()
             phase = time.perf_counter()
-            produced = self.post_process_files(strategy, index, found_files, report)
+            produced = self.post_process_files(
+                strategy, index, found_files, report, stop
+            )
             report.phases["post-process"] = time.perf_counter() - phase
             if self.prune:
-                self.prune_stale(strategy, index, produced | previous)
+                self.prune_stale(strategy, index, produced | previous, report)
         except (CommandError, KeyboardInterrupt):
             raise
+        except StoreStopped as stopped:
+            self.aborted = True
+            if conf.debug:
+                raise stopped.cause from None
+            stopped.done = self.how_far()
+            if self.manifest_at_stake:
+                stopped.done += (
+                    "; the manifest was not uploaded, so the site keeps using "
+                    "the previous one"
+                )
+            raise CommandError(describe(stopped, strategy)) from stopped.cause
         except Exception as exc:
             if conf.debug or exc is self.post_process_error:
                 raise  # Django lets post-processing errors through as they are
@@ -201,6 +306,52 @@ class Command(AfterCollectSteps, collectstatic.Command):
         finally:
             progress.close()
         return self.collected()
+
+    def collect_files(
+        self,
+        collector: Collector,
+        jobs: Sequence[Job],
+        report: DeployReport,
+        progress: Progress,
+    ) -> list[Outcome]:
+        """Record every outcome of the collect phase; the failed ones.
+
+        Raises StoreStopped if the store stopped answering with work left,
+        and re-raises an interrupt once what was stored is recorded.
+        """
+        failures: list[Outcome] = []
+        cut_short: list[Outcome] = []  # never tried, or abandoned in flight
+
+        def record(outcome: Outcome) -> None:
+            self.record(outcome, report, progress)
+            if isinstance(outcome.error, (NotAttempted, Abandoned)):
+                cut_short.append(outcome)
+            if outcome.error is not None and not isinstance(
+                outcome.error, NotAttempted
+            ):
+                failures.append(outcome)
+
+        try:
+            for outcome in collector.run(jobs, self.log_cleared):
+                record(outcome)
+        except KeyboardInterrupt as exc:
+            self.aborted = True
+            for outcome in collector.abandon(exc, grace=INTERRUPT_GRACE):
+                record(outcome)
+            raise
+        except StoreStopped as exc:  # the listing, or --clear
+            self.aborted = True
+            collector.abandon(exc)
+            raise
+        if collector.stopped:
+            reason = collector.stop.reason
+            assert reason is not None
+            for outcome in collector.abandon(reason):
+                record(outcome)
+            # Stopped with nothing left to do: report the failures as usual.
+            if cut_short and isinstance(reason, StoreStopped):
+                raise reason
+        return failures
 
     def collected(self) -> dict[str, list[str]]:
         """What Django's collect() returns, with the keys this Django uses."""
@@ -228,17 +379,32 @@ class Command(AfterCollectSteps, collectstatic.Command):
 
     def log_cleared(self, state: RemoteState) -> None:
         self.log_deleted(state.cleared, "--clear")
+        if state.clear_failures:
+            assert self.strategy is not None
+            assert self.report is not None
+            self.deletion_failed(
+                state.clear_failures, "--clear", self.strategy, self.report
+            )
+
+    def note(self, msg: str, level: int = 2) -> None:
+        """collectfast's own lines: on stderr, stdout is Django's."""
+        if self.verbosity >= level:
+            self.stderr.write(msg, style_func=lambda text: text)
 
     def record(
         self, outcome: Outcome, report: DeployReport, progress: Progress
     ) -> None:
         """Django's bookkeeping and per-file lines, and collectfast's reasons."""
         job = outcome.job
+        if isinstance(outcome.error, NotAttempted):
+            report.not_attempted.append(FileEntry(job.name, str(outcome.error)))
+            progress.advance()
+            return
         if outcome.error is not None:
             # describe() takes credentials out: servers may echo them back.
             reason = describe(outcome.error, self.strategy)
             report.failed.append(FileEntry(job.name, reason))
-            logger.error("Failed %r: %s", job.name, reason)
+            logger.error("Failed %s: %s", quoted(job.name), reason)
             progress.advance()
             return
         assert outcome.decision is not None
@@ -290,14 +456,14 @@ class Command(AfterCollectSteps, collectstatic.Command):
             f"{outcomes_upload:.2f} s of thread time",
             f"collectfast: collect phase: {report.phases['collect']:.2f} s",
         ):
-            self.log(line, level=3)
+            self.note(line, level=3)
 
     def fail(self, failures: Sequence[Outcome], strategy: Strategy) -> None:
         first = failures[0]
         assert first.error is not None
         if conf.debug:
             raise first.error
-        names = ", ".join(repr(outcome.job.name) for outcome in failures[:5])
+        names = ", ".join(quoted(outcome.job.name) for outcome in failures[:5])
         more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
         count = len(failures)
         uploads = sum(outcome.failed_upload for outcome in failures)
@@ -305,17 +471,41 @@ class Command(AfterCollectSteps, collectstatic.Command):
         raise CommandError(
             f"{count} static file{'s' if count != 1 else ''} could not be "
             f"{verb}: {names}{more}. "
-            f"First error, for {first.job.name!r}: {describe(first.error, strategy)}"
+            f"First error, for {quoted(first.job.name)}: "
+            f"{describe(first.error, strategy)}"
         ) from first.error
 
-    def finish_report(self) -> None:
-        """collectfast's summary on stderr, the log, and the JSON report."""
+    def finish_report(self, failure: BaseException | None) -> None:
+        """collectfast's summary on stderr, the log, and the JSON report,
+        also (truthfully) when the run failed or was interrupted."""
         report = self.report
         if report is None:
             return
-        line = report.summary_line()
-        logger.info(line)
-        if self.verbosity >= 1:
-            self.stderr.write(line, style_func=lambda text: text)
+        if failure is None:
+            report.finish(COMPLETE)
+        else:
+            message = (
+                str(failure)
+                if isinstance(failure, CommandError)
+                else describe(failure, self.strategy)
+            )
+            status = INTERRUPTED if isinstance(failure, Interrupted) else FAILED
+            report.finish(status, message)
+        if report.strategy != DJANGOS_OWN:  # Django's own output stays Django's
+            line = report.summary_line()
+            logger.info(line)
+            if self.verbosity >= 1:
+                self.stderr.write(line, style_func=lambda text: text)
         if self.report_path:
-            report.write(self.report_path)
+            try:
+                report.write(self.report_path)
+            except OSError as exc:
+                message = (
+                    f"the JSON report could not be written to {self.report_path!r} "
+                    f"({exc.strerror or exc}), given by {self.report_given_by}; "
+                    "the deploy itself is as the summary says."
+                )
+                if failure is not None:  # the run's own error comes next
+                    self.stderr.write(message)
+                    return
+                raise CommandError(message) from exc

@@ -1,0 +1,151 @@
+"""Bounded failure: a store that stops answering stops the whole deploy within
+about COLLECTFAST_TIMEOUT x COLLECTFAST_RETRIES, with one sentence and a
+non-zero exit; Ctrl-C and SIGTERM stop it promptly, exit 130 and 143; either
+way the summary and the report say what was stored, and a rerun converges.
+
+Real child processes (``manage.py collectstatic``) against moto behind the
+proxy, which freezes mid-deploy: it reads requests and never answers. Elapsed
+times are only checked against generous upper bounds: a deploy that waited
+out the frozen requests file by file would take several times longer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.utils import (
+    REPO_ROOT,
+    assert_bucket_etags_equal_tree,
+    bucket_objects,
+    manage_py,
+    run_collectstatic,
+    subprocess_env,
+    write_files,
+)
+
+FILES = {f"css/f{i:03}.css": f"/* file {i} */\n" * (i % 7 + 1) for i in range(80)}
+#: Seconds a frozen deploy may take at TIMEOUT x RETRIES = 1 x 1, at most: the
+#: file-by-file crawl this replaces took 40 s here (80 files, 2 threads).
+BOUND_1x1 = 15
+
+
+@pytest.fixture
+def site(static_dir: Path, s3: Any) -> Path:
+    write_files(static_dir, FILES)
+    return static_dir
+
+
+def env_for(s3: Any, site: Path, **extra: str) -> dict[str, str]:
+    settings = {
+        "COLLECTFAST_TEST_TIMEOUT": "1",
+        "COLLECTFAST_TEST_RETRIES": "1",
+        "COLLECTFAST_TEST_THREADS": "2",
+    }
+    settings.update(extra)
+    return subprocess_env(
+        endpoint=s3.endpoint_url, bucket=s3.bucket, static_dir=site, **settings
+    )
+
+
+def collectstatic(
+    env: dict[str, str], *args: str, timeout: float = 60
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    result = subprocess.run(
+        manage_py("collectstatic", "--noinput", *args),
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return result, time.monotonic() - started
+
+
+def command_error(stderr: str) -> str:
+    """The one sentence a failed run ends with (and no traceback before it)."""
+    assert "Traceback" not in stderr
+    last = stderr.rstrip("\n").splitlines()[-1]
+    assert last.startswith("CommandError: ")
+    return last.removeprefix("CommandError: ")
+
+
+def stored_names(s3: Any) -> set[str]:
+    return set(bucket_objects(s3.client, s3.bucket, "static/"))
+
+
+def converges(s3: Any, proxy: Any, site: Path) -> None:
+    """Once the store answers again, a normal run completes the deploy."""
+    proxy.clear_faults()
+    run_collectstatic(verbosity=0)
+    assert_bucket_etags_equal_tree(s3.client, s3.bucket, "static/", site)
+
+
+# -- a store that stops answering ---------------------------------------------
+
+
+@pytest.mark.parametrize("limits", [(1, 1, BOUND_1x1), (2, 2, 25)])
+def test_frozen_endpoint_mid_upload_stops_the_deploy(site, s3, proxy, tmp_path, limits):
+    timeout, retries, bound = limits  # seconds, attempts, seconds at most
+    proxy.hang(ops={"PutObject"}, after=10)
+    report = tmp_path / "report.json"
+    env = env_for(
+        s3,
+        site,
+        COLLECTFAST_TEST_TIMEOUT=str(timeout),
+        COLLECTFAST_TEST_RETRIES=str(retries),
+    )
+    result, elapsed = collectstatic(env, "--report", str(report), timeout=bound * 3)
+    assert elapsed < bound
+    assert result.returncode == 1
+    assert result.stdout == ""  # Django's summary line is only for a success
+    message = command_error(result.stderr)
+    stored = stored_names(s3)
+    assert len(stored) == 10
+    data = json.loads(report.read_text())
+    last = data["uploaded"][-1]["name"]  # in the finders' order, as the run went
+    assert re.fullmatch(
+        rf"the S3 endpoint {re.escape(s3.endpoint_url)} stopped answering \(no "
+        rf"answer within {timeout} seconds?, in {retries} attempts?; raise "
+        r"COLLECTFAST_TIMEOUT if it is only slow\) while uploading 'css/f\d+\.css'; "
+        rf"nothing after '{last}' was uploaded \(10 files were\); run "
+        r"collectstatic again when it is reachable\.",
+        message,
+    )
+    # The summary and the report say what was stored, nothing more.
+    summary = result.stderr.splitlines()[-2]
+    assert summary.startswith("collectfast: deploy failed: 10 uploaded (")
+    assert "0 failed" not in summary
+    assert data["status"] == "failed"
+    assert data["error"] == message
+    assert {entry["name"] for entry in data["uploaded"]} == stored
+    settled = len(data["uploaded"]) + len(data["failed"]) + len(data["not_attempted"])
+    assert settled == len(FILES)
+    assert data["not_attempted"]  # the queue was dropped, not worked through
+    converges(s3, proxy, site)
+
+
+def test_frozen_endpoint_during_listing(site, s3, proxy):
+    run_collectstatic(verbosity=0)
+    write_files(site, {"css/f000.css": "changed"})
+    proxy.reset()
+    proxy.hang()  # frozen from the start: the listing gets no answer
+    result, elapsed = collectstatic(env_for(s3, site))
+    assert elapsed < BOUND_1x1
+    assert result.returncode == 1
+    assert command_error(result.stderr) == (
+        f"the S3 endpoint {s3.endpoint_url} stopped answering (no answer within "
+        "1 second, in 1 attempt; raise COLLECTFAST_TIMEOUT if it is only slow) "
+        "while listing it; nothing was uploaded; run collectstatic again when it "
+        "is reachable."
+    )
+    assert proxy.count("PutObject") == 0
+    converges(s3, proxy, site)
