@@ -77,6 +77,14 @@ class RemoteState:
     clear_failures: list[tuple[str, BaseException]] = field(default_factory=list)
 
 
+class ClearIncomplete(Exception):
+    """--clear could not delete everything: nothing is uploaded."""
+
+    def __init__(self, state: RemoteState) -> None:
+        self.state = state
+        super().__init__(f"--clear left {len(state.clear_failures)} object(s)")
+
+
 #: Files handed from the hashing thread to the main thread at a time.
 BATCH = 64
 
@@ -136,6 +144,9 @@ class Collector:
             state = RemoteState(index)
             if self.clear:
                 state = self._clear(index)
+                if state.clear_failures:
+                    # Not a remote state to deploy onto: nothing is uploaded.
+                    raise ClearIncomplete(state)
             self._state = state
         except BaseException as exc:  # handed to the main thread, re-raised there
             if isinstance(exc, Exception) and self.strategy.stopped_answering(exc):

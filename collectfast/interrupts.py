@@ -3,7 +3,7 @@
 Python turns SIGINT into KeyboardInterrupt in the main thread; SIGTERM would
 end the process on the spot, with no summary and no report. While a run
 lasts, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) the same way,
-and either becomes :class:`Interrupted`, a CommandError whose exit status is
+and either becomes a CommandError (:func:`interrupted`) whose exit status is
 the shell's for the signal (128 + its number).
 """
 
@@ -41,13 +41,12 @@ def sigterm_raises() -> Iterator[None]:
         )
 
 
-class Interrupted(CommandError):
-    """collectstatic was stopped by SIGINT or SIGTERM; exit 130 or 143."""
-
-    def __init__(self, exc: KeyboardInterrupt, how_far: str) -> None:
-        signum = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
-        super().__init__(
-            f"collectstatic was interrupted ({signum.name}); {how_far}; run it "
-            "again to finish the deploy.",
-            returncode=128 + signum,
-        )
+def interrupted(exc: KeyboardInterrupt, how_far: str) -> CommandError:
+    """The error an interrupted run ends with: a plain CommandError (Django
+    prints "CommandError: ..."), exit status 130 for SIGINT, 143 for SIGTERM."""
+    signum = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+    return CommandError(
+        f"collectstatic was interrupted ({signum.name}); {how_far}; run it "
+        "again to finish the deploy.",
+        returncode=128 + signum,
+    )

@@ -793,8 +793,12 @@ class _Handler(BaseHTTPRequestHandler):
                 proxy.upstream_host, proxy.upstream_port, timeout=proxy.upstream_timeout
             )
             try:
+                # The client's own credentials (moto wants some; it doesn't
+                # check the signature, which was for the DeleteObjects).
                 upstream.request(
-                    "DELETE", f"/{quote(req.bucket)}/{quote(key, safe='/~')}"
+                    "DELETE",
+                    f"/{quote(req.bucket)}/{quote(key, safe='/~')}",
+                    headers={"Authorization": self.headers.get("Authorization", "")},
                 )
                 upstream.getresponse().read()
             finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -25,7 +26,8 @@ from tests.emulators import (
     Azurite,
     azurite_fixture,  # noqa: F401
 )
-from tests.utils import closed_port, md5, touch_all, tree, write_files
+from tests.freezer import FreezingRelay
+from tests.utils import closed_port, md5, run_bounded, touch_all, tree, write_files
 
 FILES = {
     "css/app.css": "body { color: red; }\n",
@@ -395,3 +397,39 @@ def test_names_the_storage_strips_are_never_pruned(static_dir, az, settings):
     output = deploy(az, use_default_ignore_patterns=False, clear=True)
     assert az.counts() == {"list": 1, "other": 1, "upload": 1}
     assert az.objects(prefix="") == {"well-known.txt": b"hello\n"}
+
+
+def test_frozen_endpoint_mid_upload_stops_the_deploy(az, static_dir, settings):
+    write_files(static_dir, {f"css/f{i:03}.css": f"/* {i} */\n" for i in range(40)})
+    relay = FreezingRelay(az.azurite.host, az.azurite.port)
+    settings.STORAGES = az.storages(
+        connection_string=az.azurite.connection_string.replace(
+            f":{az.azurite.port}/", f":{relay.port}/"
+        )
+    )
+    settings.COLLECTFAST_TIMEOUT = 1
+    settings.COLLECTFAST_RETRIES = 1
+    settings.COLLECTFAST_THREADS = 2
+    relay.freeze_on(b"PUT /", after=5)
+    try:
+        error, _, err, elapsed = run_bounded(60)
+    finally:
+        relay.close()
+    assert elapsed < 15
+    assert isinstance(error, CommandError)
+    endpoint = f"http://127.0.0.1:{relay.port}/devstoreaccount1"
+    match = re.fullmatch(
+        rf"Azure Blob Storage at {re.escape(repr(endpoint))} stopped answering "
+        r"\(no answer within 1 s, in 1 attempt\(s\); raise COLLECTFAST_TIMEOUT if "
+        r"it is only slow\) while uploading 'css/f\d+\.css'; nothing after "
+        r"'css/f\d+\.css' was uploaded \((\d) files? (was|were)\); run collectstatic "
+        r"again when it is reachable\.",
+        str(error),
+    )
+    assert match is not None
+    # The answers to the last uploads before the freeze were lost with it:
+    # they are reported failed (abandoned), they may be stored.
+    uploaded = int(match[1])
+    assert uploaded in (3, 4, 5)
+    assert f"collectfast: deploy failed: {uploaded} uploaded (" in err
+    assert uploaded <= len(az.objects()) <= 5

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -148,4 +149,166 @@ def test_frozen_endpoint_during_listing(site, s3, proxy):
         "is reachable."
     )
     assert proxy.count("PutObject") == 0
+    converges(s3, proxy, site)
+
+
+def test_frozen_endpoint_while_checking_digests(site, s3, proxy, settings):
+    # SSE-KMS without a cached digest: each decision needs a HEAD, made one
+    # after another. The first that gets no answer stops the deploy.
+    settings.STORAGES = s3.storages(
+        object_parameters={"ServerSideEncryption": "aws:kms"}
+    )
+    run_collectstatic(verbosity=0)
+    proxy.reset()
+    proxy.hang(ops={"HeadObject"}, after=3)
+    result, elapsed = collectstatic(
+        env_for(s3, site, COLLECTFAST_TEST_SSE="aws:kms"), timeout=BOUND_1x1 * 3
+    )
+    assert elapsed < BOUND_1x1
+    assert result.returncode == 1
+    assert re.fullmatch(
+        rf"the S3 endpoint {re.escape(s3.endpoint_url)} stopped answering \(no "
+        r"answer within 1 second, in 1 attempt; raise COLLECTFAST_TIMEOUT if it "
+        r"is only slow\) while checking 'css/f\d+\.css'; nothing was uploaded; "
+        r"run collectstatic again when it is reachable\.",
+        command_error(result.stderr),
+    )
+    assert proxy.count("HeadObject") == 4
+    assert proxy.count("PutObject") == 0
+
+
+MANIFEST = "tests.storages.ManifestS3"
+
+
+def test_frozen_endpoint_while_storing_hashed_files(
+    site, s3, proxy, settings, tmp_path
+):
+    # Post-processing: the originals are stored, then the hashed copies,
+    # then the manifest. Frozen during the copies, the manifest is withheld.
+    settings.STORAGES = s3.storages(backend=MANIFEST)
+    hashed = re.compile(r"static/css/f\d+\.[0-9a-f]{12}\.css")
+    proxy.hang(
+        ops={"PutObject"}, after=5, predicate=lambda r: bool(hashed.fullmatch(r.key))
+    )
+    report = tmp_path / "report.json"
+    result, elapsed = collectstatic(
+        env_for(s3, site, COLLECTFAST_TEST_BACKEND=MANIFEST),
+        "--report",
+        str(report),
+        timeout=BOUND_1x1 * 3,
+    )
+    assert elapsed < BOUND_1x1
+    assert result.returncode == 1
+    data = json.loads(report.read_text())
+    last = data["uploaded"][-1]["name"]
+    assert re.fullmatch(
+        rf"the S3 endpoint {re.escape(s3.endpoint_url)} stopped answering \(no "
+        r"answer within 1 second, in 1 attempt; raise COLLECTFAST_TIMEOUT if it "
+        r"is only slow\) while uploading 'css/f\d+\.[0-9a-f]{12}\.css'; nothing "
+        rf"after '{re.escape(last)}' was uploaded \(85 files were\); the manifest "
+        r"was not uploaded, so the site keeps using the previous one; run "
+        r"collectstatic again when it is reachable\.",
+        command_error(result.stderr),
+    )
+    stored = stored_names(s3)
+    assert "staticfiles.json" not in stored
+    # Every stored file is in the report, the originals and 5 hashed copies.
+    assert {entry["name"] for entry in data["uploaded"]} == stored
+    assert len(stored) == len(FILES) + 5
+    proxy.clear_faults()
+    run_collectstatic(verbosity=0)
+    assert "staticfiles.json" in stored_names(s3)
+
+
+def test_frozen_endpoint_while_pruning(site, s3, proxy):
+    run_collectstatic(verbosity=0)
+    s3.client.put_object(Bucket=s3.bucket, Key="static/old.css", Body=b"old")
+    proxy.hang(ops={"DeleteObjects"})
+    result, elapsed = collectstatic(env_for(s3, site), "--prune")
+    assert elapsed < BOUND_1x1
+    assert result.returncode == 1
+    assert command_error(result.stderr) == (
+        f"the S3 endpoint {s3.endpoint_url} stopped answering (no answer within "
+        "1 second, in 1 attempt; raise COLLECTFAST_TIMEOUT if it is only slow) "
+        "while deleting for --prune; nothing was uploaded; run collectstatic "
+        "again when it is reachable."
+    )
+    assert "Deleting" not in result.stdout
+    assert "old.css" in stored_names(s3)
+
+
+# -- Ctrl-C and SIGTERM -----------------------------------------------------------
+
+
+def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        manage_py("collectstatic", "--noinput", *args),
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_puts(process: subprocess.Popen[str], proxy: Any, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while proxy.count("PutObject") < count:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"no {count} PutObject requests: {process.communicate()}")
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    "stop", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_interrupted_deploy_says_what_was_stored(site, s3, proxy, tmp_path, stop):
+    signum, status = stop
+    proxy.configure(latency=0.05)  # slow enough to be caught half way
+    report = tmp_path / "report.json"
+    # The defaults: 60 s timeouts, 5 attempts.
+    process = start(
+        env_for(s3, site, COLLECTFAST_TEST_TIMEOUT="", COLLECTFAST_TEST_RETRIES=""),
+        "--report",
+        str(report),
+    )
+    wait_for_puts(process, proxy, 10)
+    process.send_signal(signum)
+    sent = time.monotonic()
+    out, err = process.communicate(timeout=30)
+    assert time.monotonic() - sent < 10
+    assert process.returncode == status
+    assert out == ""
+    data = json.loads(report.read_text())
+    uploaded = len(data["uploaded"])
+    last = data["uploaded"][-1]["name"]
+    assert command_error(err) == (
+        f"collectstatic was interrupted ({signal.Signals(signum).name}); nothing "
+        f"after '{last}' was uploaded ({uploaded} files were); run it again to "
+        "finish the deploy."
+    )
+    assert err.splitlines()[-2].startswith(
+        f"collectfast: interrupted: {uploaded} uploaded ("
+    )
+    assert data["status"] == "interrupted"
+    time.sleep(0.5)  # nothing lands after the process is gone
+    assert {entry["name"] for entry in data["uploaded"]} == stored_names(s3)
+    assert uploaded + len(data["not_attempted"]) + len(data["failed"]) == len(FILES)
+    converges(s3, proxy, site)
+
+
+def test_interrupt_while_the_endpoint_is_frozen(site, s3, proxy):
+    # Requests in flight never get an answer: they are abandoned.
+    proxy.hang(ops={"PutObject"}, after=10)
+    process = start(
+        env_for(s3, site, COLLECTFAST_TEST_TIMEOUT="", COLLECTFAST_TEST_RETRIES="")
+    )
+    wait_for_puts(process, proxy, 12)  # 10 answered, 2 frozen
+    process.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    _, err = process.communicate(timeout=60)
+    assert time.monotonic() - sent < 10  # not 60 s timeouts x 5 attempts
+    assert process.returncode == 130
+    assert "collectstatic was interrupted (SIGINT); nothing after" in command_error(err)
     converges(s3, proxy, site)

@@ -11,6 +11,7 @@ import base64
 import gzip
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -30,7 +31,8 @@ from google.api_core.exceptions import GoogleAPICallError, RetryError
 from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
 from tests.emulators import GcsEmulator, gcs_emulator_fixture  # noqa: F401
-from tests.utils import REPO_ROOT, md5, touch_all, tree, write_files
+from tests.freezer import FreezingRelay
+from tests.utils import REPO_ROOT, md5, run_bounded, touch_all, tree, write_files
 
 FILES = {
     "css/app.css": "body { color: red; }\n",
@@ -407,3 +409,40 @@ def test_collectfast_imports_without_provider_sdks():
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_frozen_endpoint_mid_upload_stops_the_deploy(
+    gcs, static_dir, settings, monkeypatch
+):
+    # Google's retries run to a deadline, not a number of attempts: it is
+    # COLLECTFAST_TIMEOUT x COLLECTFAST_RETRIES (at most Google's 120 s), and
+    # the first upload that gets no answer stops the whole deploy.
+    write_files(static_dir, {f"css/f{i:03}.css": f"/* {i} */\n" for i in range(40)})
+    relay = FreezingRelay(gcs.emulator.host, gcs.emulator.port)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", relay.endpoint)
+    settings.COLLECTFAST_TIMEOUT = 1
+    settings.COLLECTFAST_RETRIES = 1
+    settings.COLLECTFAST_THREADS = 2
+    relay.freeze_on(b"/upload/storage/", after=5)
+    try:
+        error, _, err, elapsed = run_bounded(60)
+    finally:
+        relay.close()
+    assert elapsed < 15
+    assert isinstance(error, CommandError)
+    match = re.fullmatch(
+        rf"Google Cloud Storage at {re.escape(repr(relay.endpoint))} stopped "
+        r"answering \(no answer within 1 s, retried for up to 1 s; raise "
+        r"COLLECTFAST_TIMEOUT if it is only slow\) while uploading 'css/f\d+\.css'; "
+        r"nothing after 'css/f\d+\.css' was uploaded \((\d) files? (was|were)\); run "
+        r"collectstatic again when it is reachable\.",
+        str(error),
+    )
+    assert match is not None
+    # The answers to the last uploads before the freeze were lost with it:
+    # they are reported failed (abandoned), they may be stored.
+    uploaded = int(match[1])
+    assert uploaded in (3, 4, 5)
+    assert f"collectfast: deploy failed: {uploaded} uploaded (" in err
+    stored = list(gcs.client().list_blobs(gcs.bucket, prefix="static/"))
+    assert uploaded <= len(stored) <= 5

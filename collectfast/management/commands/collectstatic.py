@@ -18,13 +18,19 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, CommandParser
 
 from collectfast.after_collect import AfterCollectSteps, FoundFiles
-from collectfast.collector import Collector, Job, Outcome, RemoteState
+from collectfast.collector import (
+    ClearIncomplete,
+    Collector,
+    Job,
+    Outcome,
+    RemoteState,
+)
 from collectfast.conf import conf
 from collectfast.early import EarlyListing
 from collectfast.errors import Abandoned, NotAttempted, StoreStopped, describe, quoted
 from collectfast.finders import list_static_files, one_walk
 from collectfast.gc_tuning import fewer_gc_passes
-from collectfast.interrupts import Interrupted, sigterm_raises
+from collectfast.interrupts import interrupted, sigterm_raises
 from collectfast.progress import Progress
 from collectfast.report import (
     COMPLETE,
@@ -65,6 +71,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
     report_given_by = "--report"
     #: Set when the run stops early: nothing more is waited for.
     aborted = False
+    interrupted = False
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -114,8 +121,8 @@ class Command(AfterCollectSteps, collectstatic.Command):
                 with one_walk():  # the W004 check and collect() share a walk
                     output: str | None = super().execute(*args, **options)
             except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM
-                self.aborted = True
-                failure = Interrupted(exc, self.how_far())
+                self.aborted = self.interrupted = True
+                failure = interrupted(exc, self.how_far())
                 raise failure from None
             except BaseException as exc:
                 failure = exc
@@ -334,6 +341,9 @@ class Command(AfterCollectSteps, collectstatic.Command):
         try:
             for outcome in collector.run(jobs, self.log_cleared):
                 record(outcome)
+        except ClearIncomplete as exc:
+            self.log_cleared(exc.state)  # what was deleted; then the error
+            raise
         except KeyboardInterrupt as exc:
             self.aborted = True
             for outcome in collector.abandon(exc, grace=INTERRUPT_GRACE):
@@ -489,7 +499,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
                 if isinstance(failure, CommandError)
                 else describe(failure, self.strategy)
             )
-            status = INTERRUPTED if isinstance(failure, Interrupted) else FAILED
+            status = INTERRUPTED if self.interrupted else FAILED
             report.finish(status, message)
         if report.strategy != DJANGOS_OWN:  # Django's own output stays Django's
             line = report.summary_line()
