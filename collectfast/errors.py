@@ -266,3 +266,37 @@ def stopped_answering(stop: StoreStopped, strategy: Strategy | None) -> str:
         f"{what} while {stop.doing}; {stop.done}; run collectstatic again when "
         "it is reachable."
     )
+
+
+#: Packages whose errors mean the store (not Django's configuration) failed.
+_SDK_PACKAGES = (
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "google",
+    "azure",
+    "requests",
+    "urllib3",
+)
+
+
+def describe_storage_setup(exc: BaseException) -> str | None:
+    """One sentence for a store's error while the storage was being created
+    (a manifest storage reads its manifest then); None for Django's errors,
+    which Django reports itself."""
+    if type(exc).__module__.split(".")[0] not in _SDK_PACKAGES:
+        return None
+    cause = _sentence(exc)
+    response = getattr(exc, "response", None)
+    operation = getattr(exc, "operation_name", None)
+    hint = "check the storage's credentials and endpoint"
+    if isinstance(response, dict) and operation in ("HeadObject", "GetObject"):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 403:
+            hint = "grant the deploy credentials s3:GetObject on the bucket"
+    return redact(
+        f"the static files storage could not be created ({type(exc).__name__}: "
+        f"{cause}); a manifest storage reads the stored manifest when it is "
+        f"created, so {hint}, then run collectstatic again.",
+        known_secrets(),
+    )

@@ -13,10 +13,11 @@ every file it references.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from functools import partial
 from typing import Any
 
@@ -32,7 +33,7 @@ from collectfast.strategies.base import (
     Source,
     Strategy,
 )
-from collectfast.workers import DaemonPool, Stop
+from collectfast.workers import INTERRUPT_GRACE, DaemonPool, Stop
 
 FoundFiles = Mapping[str, tuple[Storage, str]]
 
@@ -179,8 +180,8 @@ class PostProcessor:
         self.stored.update(names)
         failures: list[tuple[str, BaseException]] = []
         pool = DaemonPool(self.threads, thread_name_prefix="collectfast-post")
+        futures = [(name, pool.submit(self._store, name)) for name in names]
         try:
-            futures = [(name, pool.submit(self._store, name)) for name in names]
             for name, future in futures:
                 future.add_done_callback(partial(self._check, name))
             for name, future in futures:
@@ -190,6 +191,12 @@ class PostProcessor:
                     future.result()
                 except Exception as exc:
                     failures.append((name, exc))
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM
+            self.stop.set(exc)
+            # Uploads in flight may finish (and be reported) within seconds.
+            with contextlib.suppress(KeyboardInterrupt):
+                wait([future for _, future in futures], timeout=INTERRUPT_GRACE)
+            raise
         finally:
             pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
         if isinstance(self.stop.reason, StoreStopped):

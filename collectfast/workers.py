@@ -21,6 +21,10 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
+
+#: Seconds uploads in flight get to finish after Ctrl-C or SIGTERM, so that
+#: the summary can count them; then they are abandoned.
+INTERRUPT_GRACE = 2.0
 _Work = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 

@@ -84,10 +84,17 @@ def stored_names(s3: Any) -> set[str]:
 
 
 def converges(s3: Any, proxy: Any, site: Path) -> None:
-    """Once the store answers again, a normal run completes the deploy."""
+    """Once the store answers again, a normal run completes the deploy, and
+    one more has nothing left to do."""
     proxy.clear_faults()
     run_collectstatic(verbosity=0)
-    assert_bucket_etags_equal_tree(s3.client, s3.bucket, "static/", site)
+    if "staticfiles.json" in stored_names(s3):  # a manifest storage
+        assert set(FILES) < stored_names(s3)
+    else:
+        assert_bucket_etags_equal_tree(s3.client, s3.bucket, "static/", site)
+    proxy.reset()
+    run_collectstatic(verbosity=0)
+    assert proxy.count("PutObject") == 0
 
 
 # -- a store that stops answering ---------------------------------------------
@@ -311,4 +318,35 @@ def test_interrupt_while_the_endpoint_is_frozen(site, s3, proxy):
     assert time.monotonic() - sent < 10  # not 60 s timeouts x 5 attempts
     assert process.returncode == 130
     assert "collectstatic was interrupted (SIGINT); nothing after" in command_error(err)
+    converges(s3, proxy, site)
+
+
+def test_interrupt_while_storing_hashed_files(site, s3, proxy, settings, tmp_path):
+    hashed = re.compile(r"static/css/f\d+\.[0-9a-f]{12}\.css")
+    proxy.hang(ops={"PutObject"}, predicate=lambda r: bool(hashed.fullmatch(r.key)))
+    report = tmp_path / "report.json"
+    process = start(
+        env_for(
+            s3,
+            site,
+            COLLECTFAST_TEST_BACKEND=MANIFEST,
+            COLLECTFAST_TEST_TIMEOUT="",
+            COLLECTFAST_TEST_RETRIES="",
+        ),
+        "--report",
+        str(report),
+    )
+    wait_for_puts(process, proxy, len(FILES) + 2)  # the originals, 2 frozen copies
+    process.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    _, err = process.communicate(timeout=60)
+    assert time.monotonic() - sent < 10
+    assert process.returncode == 130
+    assert command_error(err).startswith("collectstatic was interrupted (SIGINT); ")
+    data = json.loads(report.read_text())
+    assert data["status"] == "interrupted"
+    assert {entry["name"] for entry in data["uploaded"]} == set(FILES)
+    assert len(data["not_attempted"]) == len(FILES)  # the hashed copies, queued
+    assert stored_names(s3) == set(FILES)  # and no manifest
+    settings.STORAGES = s3.storages(backend=MANIFEST)
     converges(s3, proxy, site)

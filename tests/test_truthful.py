@@ -485,3 +485,28 @@ def test_sigterm_while_listing_says_nothing_was_uploaded(site, s3, proxy):
         "CommandError: collectstatic was interrupted (SIGTERM); nothing was "
         "uploaded; run it again to finish the deploy."
     )
+
+
+def test_store_refusing_to_give_the_manifest_when_the_storage_is_created(
+    site, s3, proxy, settings
+):
+    # A manifest storage reads the stored manifest when it is created: a
+    # deploy user without s3:GetObject gets a sentence, not a traceback.
+    settings.STORAGES = s3.storages(backend=MANIFEST)
+    run(verbosity=0)
+    proxy.fail_op("HeadObject", 403, "AccessDenied")
+    env = subprocess_env(
+        endpoint=s3.endpoint_url,
+        bucket=s3.bucket,
+        static_dir=site,
+        COLLECTFAST_TEST_BACKEND=MANIFEST,
+    )
+    result = run_manage_py("collectstatic", "--noinput", env=env)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "CommandError: the static files storage could not be created "
+        "(ClientError: An error occurred (403) when calling the HeadObject "
+        "operation: Forbidden); a manifest storage reads the stored manifest when "
+        "it is created, so grant the deploy credentials s3:GetObject on the "
+        "bucket, then run collectstatic again.\n"
+    )

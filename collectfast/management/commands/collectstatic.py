@@ -27,7 +27,14 @@ from collectfast.collector import (
 )
 from collectfast.conf import conf
 from collectfast.early import EarlyListing
-from collectfast.errors import Abandoned, NotAttempted, StoreStopped, describe, quoted
+from collectfast.errors import (
+    Abandoned,
+    NotAttempted,
+    StoreStopped,
+    describe,
+    describe_storage_setup,
+    quoted,
+)
 from collectfast.finders import list_static_files, one_walk
 from collectfast.gc_tuning import fewer_gc_passes
 from collectfast.interrupts import interrupted, sigterm_raises
@@ -50,12 +57,10 @@ from collectfast.strategies.base import (
     strategy_for,
     unwrap,
 )
+from collectfast.workers import INTERRUPT_GRACE
 
 logger = logging.getLogger("collectfast")
 
-#: Seconds uploads in flight get to finish after Ctrl-C or SIGTERM, so that
-#: the summary can count them; then they are abandoned.
-INTERRUPT_GRACE = 2.0
 #: The report's "strategy" when Django's own logic ran.
 DJANGOS_OWN = "django.contrib.staticfiles.management.commands.collectstatic"
 
@@ -116,6 +121,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         with fewer_gc_passes(), sigterm_raises(), counting_requests() as count:
             self.request_count = count
             try:
+                self.create_storage()
                 # The listing overlaps the system checks, which walk the finders.
                 self.early = EarlyListing.start(self.storage, options)
                 with one_walk():  # the W004 check and collect() share a walk
@@ -144,6 +150,18 @@ class Command(AfterCollectSteps, collectstatic.Command):
             check_report_path(self.report_path, self.report_given_by)
         except ReportPathError as exc:
             raise CommandError(str(exc)) from exc
+
+    def create_storage(self) -> None:
+        """Set up the static files storage now, so that a store's error while
+        it is created (a manifest storage reads the stored manifest) is one
+        sentence, not a traceback from Django's handle()."""
+        try:
+            unwrap(self.storage)
+        except Exception as exc:
+            sentence = describe_storage_setup(exc)
+            if sentence is None or conf.debug:
+                raise  # Django's own errors, as Django reports them
+            raise CommandError(sentence) from exc
 
     def how_far(self) -> str:
         return self.report.how_far() if self.report else "nothing was uploaded"
