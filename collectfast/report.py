@@ -40,8 +40,15 @@ class FileEntry:
 COMPLETE, FAILED, INTERRUPTED = "complete", "failed", "interrupted"
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def plural(count: object, noun: str) -> str:
+    """'1 file', '2 files', '0.5 seconds', '1,000 files'."""
+    if isinstance(count, float):
+        shown = f"{count:g}"
+    elif isinstance(count, int):
+        shown = f"{count:,}"
+    else:
+        shown = str(count)
+    return f"{shown} {noun}{'' if count == 1 else 's'}"
 
 
 @dataclass

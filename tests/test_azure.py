@@ -420,7 +420,7 @@ def test_frozen_endpoint_mid_upload_stops_the_deploy(az, static_dir, settings):
     endpoint = f"http://127.0.0.1:{relay.port}/devstoreaccount1"
     match = re.fullmatch(
         rf"Azure Blob Storage at {re.escape(repr(endpoint))} stopped answering "
-        r"\(no answer within 1 s, in 1 attempt\(s\); raise COLLECTFAST_TIMEOUT if "
+        r"\(no answer within 1 second, in 1 attempt; raise COLLECTFAST_TIMEOUT if "
         r"it is only slow\) while uploading 'css/f\d+\.css'; nothing after "
         r"'css/f\d+\.css' was uploaded \((\d) files? (was|were)\); run collectstatic "
         r"again when it is reachable\.",

@@ -432,7 +432,7 @@ def test_frozen_endpoint_mid_upload_stops_the_deploy(
     assert isinstance(error, CommandError)
     match = re.fullmatch(
         rf"Google Cloud Storage at {re.escape(repr(relay.endpoint))} stopped "
-        r"answering \(no answer within 1 s, retried for up to 1 s; raise "
+        r"answering \(no answer within 1 second, retried for up to 1 second; raise "
         r"COLLECTFAST_TIMEOUT if it is only slow\) while uploading 'css/f\d+\.css'; "
         r"nothing after 'css/f\d+\.css' was uploaded \((\d) files? (was|were)\); run "
         r"collectstatic again when it is reachable\.",

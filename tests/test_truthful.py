@@ -501,8 +501,15 @@ def test_store_refusing_to_give_the_manifest_when_the_storage_is_created(
         static_dir=site,
         COLLECTFAST_TEST_BACKEND=MANIFEST,
     )
-    result = run_manage_py("collectstatic", "--noinput", env=env)
+    report = site.parent / "report.json"
+    report.write_text('{"status": "complete"}')  # the previous deploy's
+    result = run_manage_py(
+        "collectstatic", "--noinput", "--report", str(report), env=env
+    )
     assert result.returncode == 1
+    data = json.loads(report.read_text())  # this run's, even though it failed early
+    assert (data["status"], data["uploaded"]) == ("failed", [])
+    assert data["error"] == result.stderr.removeprefix("CommandError: ").rstrip("\n")
     assert result.stderr == (
         "CommandError: the static files storage could not be created "
         "(ClientError: An error occurred (403) when calling the HeadObject "

@@ -30,6 +30,7 @@ from storages.backends.azure_storage import AzureStorage
 from collectfast.conf import conf
 from collectfast.errors import require_utf8
 from collectfast.hashing import LocalDigest, snapshot
+from collectfast.report import plural
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 
 # Metadata keys must be C# identifiers: no hyphens.
@@ -292,8 +293,9 @@ class AzureStrategy(Strategy):
         if isinstance(exc, ServiceResponseError):
             return (
                 f"{where} stopped answering (no answer within "
-                f"{self.read_timeout} s, in {int(conf.retries)} attempt(s); raise "
-                "COLLECTFAST_TIMEOUT if it is only slow)"
+                f"{plural(float(self.read_timeout), 'second')}, in "
+                f"{plural(int(conf.retries), 'attempt')}; raise COLLECTFAST_TIMEOUT "
+                "if it is only slow)"
             )
         return f"{where} stopped answering (connections to it failed)"
 

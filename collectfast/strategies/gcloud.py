@@ -35,6 +35,7 @@ from collectfast.hashing import (
     digest_stream,
     snapshot,
 )
+from collectfast.report import plural
 from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
 
 # A listing's tag for an object without an md5 (a composite object): its CRC32C.
@@ -317,8 +318,9 @@ class GoogleCloudStrategy(Strategy):
             exc, requests.ConnectTimeout
         ):
             return (
-                f"{where} stopped answering (no answer within {self.timeout} s, "
-                f"retried for up to {self.retry_deadline:g} s; raise "
+                f"{where} stopped answering (no answer within "
+                f"{plural(float(self.timeout), 'second')}, retried for up to "
+                f"{plural(float(self.retry_deadline), 'second')}; raise "
                 "COLLECTFAST_TIMEOUT if it is only slow)"
             )
         return f"{where} stopped answering (connections to it failed)"

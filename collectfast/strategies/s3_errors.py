@@ -16,6 +16,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from collectfast.report import plural
+
 # Answers botocore's standard mode retries; if they outlast the retries, S3 is
 # overloaded or failing rather than refusing.
 TRANSIENT_STATUS = (500, 502, 503, 504)
@@ -31,11 +33,6 @@ class ObjectNotDeleted(Exception):
         self.code = code
         self.message = str(message or "")
         super().__init__(f"S3 did not delete {key!r}: {code} {self.message}".strip())
-
-
-def plural(count: object, noun: str) -> str:
-    shown = f"{count:g}" if isinstance(count, float) else str(count)
-    return f"{shown} {noun}{'' if count == 1 else 's'}"
 
 
 def describe_s3_stop(

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.contrib.staticfiles.management.commands import collectstatic
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, CommandParser
@@ -143,13 +144,18 @@ class Command(AfterCollectSteps, collectstatic.Command):
         self.report_path = options.get("report") or conf.report
         if not self.report_path:
             return
-        self.report_given_by = (
-            "--report" if options.get("report") else ("COLLECTFAST_REPORT")
-        )
+        flag = "--report" if options.get("report") else "COLLECTFAST_REPORT"
+        self.report_given_by = flag
         try:
-            check_report_path(self.report_path, self.report_given_by)
+            check_report_path(self.report_path, flag)
         except ReportPathError as exc:
             raise CommandError(str(exc)) from exc
+        # Written whatever happens, even if the run fails before collecting:
+        # never leave a previous run's report in place as if it were this one's.
+        backend = settings.STORAGES.get("staticfiles", {}).get("BACKEND", "")
+        self.report = DeployReport(
+            storage=str(backend), strategy="", dry_run=bool(options.get("dry_run"))
+        )
 
     def create_storage(self) -> None:
         """Set up the static files storage now, so that a store's error while
@@ -181,10 +187,8 @@ class Command(AfterCollectSteps, collectstatic.Command):
             return self.collect_with_django()
         started = time.perf_counter()
         self.strategy = strategy
-        self.report = DeployReport(
-            storage=dotted_name(type(strategy.storage)),
-            strategy=dotted_name(type(strategy)),
-            dry_run=self.dry_run,
+        self.report = self.start_report(
+            dotted_name(type(strategy.storage)), dotted_name(type(strategy))
         )
         try:
             return self.collect_fast(strategy, self.report, collector)
@@ -198,11 +202,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         if not self.report_path:
             return super().collect()
         started = time.perf_counter()
-        report = self.report = DeployReport(
-            storage=dotted_name(type(unwrap(self.storage))),
-            strategy=DJANGOS_OWN,
-            dry_run=self.dry_run,
-        )
+        report = self.start_report(dotted_name(type(unwrap(self.storage))), DJANGOS_OWN)
         report.notes.append(
             "collectfast was disabled, so Django's own collectstatic ran: "
             "'uploaded' lists the files it copied (not the hashed copies "
@@ -222,6 +222,18 @@ class Command(AfterCollectSteps, collectstatic.Command):
                 report.deleted.append(FileEntry(name, "--clear"))
             report.requests = self.other_requests()
             report.seconds = time.perf_counter() - started
+
+    def start_report(self, storage: str, strategy: str) -> DeployReport:
+        """The run's report (created early if one is to be written, so that a
+        failure before collect() is reported too), now that it has begun."""
+        report = self.report or DeployReport(storage=storage, strategy=strategy)
+        report.storage, report.strategy, report.dry_run = (
+            storage,
+            strategy,
+            self.dry_run,
+        )
+        self.report = report
+        return report
 
     def copy_file(self, path: str, prefixed_path: str, source_storage: Any) -> None:
         copied = len(self.copied_files)
@@ -509,6 +521,8 @@ class Command(AfterCollectSteps, collectstatic.Command):
         report = self.report
         if report is None:
             return
+        if not report.strategy:  # failed before collect() began
+            report.requests = self.other_requests()
         if failure is None:
             report.finish(COMPLETE)
         else:
@@ -519,7 +533,8 @@ class Command(AfterCollectSteps, collectstatic.Command):
             )
             status = INTERRUPTED if self.interrupted else FAILED
             report.finish(status, message)
-        if report.strategy != DJANGOS_OWN:  # Django's own output stays Django's
+        # Django's own output stays Django's; no summary before collect() began.
+        if report.strategy not in ("", DJANGOS_OWN):
             line = report.summary_line()
             logger.info(line)
             if self.verbosity >= 1:
