@@ -433,3 +433,30 @@ def test_frozen_endpoint_mid_upload_stops_the_deploy(az, static_dir, settings):
     assert uploaded in (3, 4, 5)
     assert f"collectfast: deploy failed: {uploaded} uploaded (" in err
     assert uploaded <= len(az.objects()) <= 5
+
+
+def test_frozen_endpoint_while_pruning_deletes_nothing_it_reports(site, az, settings):
+    deploy(az)
+    az.client().upload_blob("static/old.css", b"x")
+    relay = FreezingRelay(az.azurite.host, az.azurite.port)
+    settings.STORAGES = az.storages(
+        connection_string=az.azurite.connection_string.replace(
+            f":{az.azurite.port}/", f":{relay.port}/"
+        )
+    )
+    settings.COLLECTFAST_TIMEOUT = settings.COLLECTFAST_RETRIES = 1
+    relay.freeze_on(b"comp=batch")
+    try:
+        error, out, _, elapsed = run_bounded(60, prune=True, verbosity=2)
+    finally:
+        relay.close()
+    assert elapsed < 15
+    endpoint = f"http://127.0.0.1:{relay.port}/devstoreaccount1"
+    assert str(error) == (
+        f"Azure Blob Storage at {endpoint!r} stopped answering (no answer within "
+        "1 second, in 1 attempt; raise COLLECTFAST_TIMEOUT if it is only slow) "
+        "while deleting for --prune; nothing was uploaded; run collectstatic "
+        "again when it is reachable."
+    )
+    assert "Deleting" not in out
+    assert "old.css" in az.objects()

@@ -446,3 +446,28 @@ def test_frozen_endpoint_mid_upload_stops_the_deploy(
     assert f"collectfast: deploy failed: {uploaded} uploaded (" in err
     stored = list(gcs.client().list_blobs(gcs.bucket, prefix="static/"))
     assert uploaded <= len(stored) <= 5
+
+
+def test_frozen_endpoint_while_pruning_deletes_nothing_it_reports(
+    site, gcs, settings, monkeypatch
+):
+    deploy(gcs)
+    gcs.client().bucket(gcs.bucket).blob("static/old.css").upload_from_string(b"x")
+    relay = FreezingRelay(gcs.emulator.host, gcs.emulator.port)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", relay.endpoint)
+    settings.COLLECTFAST_TIMEOUT = settings.COLLECTFAST_RETRIES = 1
+    relay.freeze_on(b"/batch/storage/")
+    try:
+        error, out, _, elapsed = run_bounded(60, prune=True, verbosity=2)
+    finally:
+        relay.close()
+    assert elapsed < 15
+    assert str(error) == (
+        f"Google Cloud Storage at {relay.endpoint!r} stopped answering (no answer "
+        "within 1 second, retried for up to 1 second; raise COLLECTFAST_TIMEOUT if "
+        "it is only slow) while deleting for --prune; nothing was uploaded; run "
+        "collectstatic again when it is reachable."
+    )
+    assert "Deleting" not in out
+    names = [b.name for b in gcs.client().list_blobs(gcs.bucket, prefix="static/")]
+    assert "static/old.css" in names
