@@ -165,8 +165,10 @@ class Command(AfterCollectSteps, collectstatic.Command):
             unwrap(self.storage)
         except Exception as exc:
             sentence = describe_storage_setup(exc)
-            if sentence is None or conf.debug:
-                raise  # Django's own errors, as Django reports them
+            if sentence is None:
+                return  # Django's own error: Django meets it where it always does
+            if conf.debug:
+                raise
             raise CommandError(sentence) from exc
 
     def how_far(self) -> str:
@@ -227,11 +229,9 @@ class Command(AfterCollectSteps, collectstatic.Command):
         """The run's report (created early if one is to be written, so that a
         failure before collect() is reported too), now that it has begun."""
         report = self.report or DeployReport(storage=storage, strategy=strategy)
-        report.storage, report.strategy, report.dry_run = (
-            storage,
-            strategy,
-            self.dry_run,
-        )
+        report.storage = storage
+        report.strategy = strategy
+        report.dry_run = self.dry_run
         self.report = report
         return report
 
@@ -379,9 +379,10 @@ class Command(AfterCollectSteps, collectstatic.Command):
             for outcome in collector.abandon(exc, grace=INTERRUPT_GRACE):
                 record(outcome)
             raise
-        except StoreStopped as exc:  # the listing, or --clear
+        except StoreStopped as exc:  # while listing, or deleting for --clear
             self.aborted = True
-            collector.abandon(exc)
+            for outcome in collector.abandon(exc):
+                record(outcome)
             raise
         if collector.stopped:
             reason = collector.stop.reason
