@@ -299,8 +299,11 @@ def test_interrupted_deploy_says_what_was_stored(site, s3, proxy, tmp_path, stop
         f"collectfast: interrupted: {uploaded} uploaded ("
     )
     assert data["status"] == "interrupted"
-    time.sleep(0.5)  # nothing lands after the process is gone
-    assert {entry["name"] for entry in data["uploaded"]} == stored_names(s3)
+    # Every upload reported is stored; anything else stored was in flight
+    # when the grace period ended, and is reported as abandoned.
+    uploaded_names = {entry["name"] for entry in data["uploaded"]}
+    abandoned = {e["name"] for e in data["failed"] if "abandoned" in e["reason"]}
+    assert uploaded_names <= stored_names(s3) <= uploaded_names | abandoned
     assert uploaded + len(data["not_attempted"]) + len(data["failed"]) == len(FILES)
     converges(s3, proxy, site)
 
