@@ -134,8 +134,12 @@ class S3Strategy(Strategy):
                 if name:
                     index[name] = RemoteObject(etag.strip('"'), size)
             self.bucket_uses_kms = uses_kms.result()
-        finally:
-            side.shutdown(wait=False, cancel_futures=True)
+        except Exception as exc:
+            # Leave no request running behind us, unless it hangs on a store
+            # that stopped answering.
+            side.shutdown(wait=not self.stopped_answering(exc), cancel_futures=True)
+            raise
+        side.shutdown()
         self._etags_are_md5.clear()
         return index
 
