@@ -4,18 +4,32 @@ then compare and upload, in a thread pool.
 Outcomes come back in the order the finders returned the files, so the
 command's output is deterministic. Every future's result is read: an error in a
 worker thread becomes an outcome, never a silent loss.
+
+A run can stop early: the store stopped answering (a request timed out, or
+could not connect, after its retries while nothing else got an answer), or
+the command was interrupted. Then nothing more is queued, queued uploads are
+cancelled, requests in flight are abandoned (the workers are daemon threads),
+and :meth:`Collector.abandon` settles every outcome not yet handed out: done,
+failed, abandoned in flight, or not attempted.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
+from functools import partial
 
+from collectfast.errors import Abandoned, NotAttempted, StoreStopped, quoted
 from collectfast.hashing import LocalDigest
 from collectfast.strategies.base import Decision, LocalFile, RemoteObject, Strategy
+from collectfast.workers import DaemonPool, Stop
+
+logger = logging.getLogger("collectfast")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +39,11 @@ class Job:
     name: str
     path: str
     source: LocalFile
+
+
+#: What an upload's future holds: seconds taken, and the digest stored if the
+#: file changed since it was hashed.
+Uploaded = tuple[float, LocalDigest | None]
 
 
 @dataclass(slots=True)
@@ -40,7 +59,7 @@ class Outcome:
     hash_seconds: float = 0.0
     upload_seconds: float = 0.0
     #: The queued upload, until the main thread has its result.
-    upload: Future[float] | None = field(default=None, repr=False)
+    upload: Future[Uploaded] | None = field(default=None, repr=False)
 
     @property
     def uploaded(self) -> bool:
@@ -52,7 +71,18 @@ class RemoteState:
     """The remote index once listed, after ``--clear`` emptied it if asked."""
 
     index: Mapping[str, RemoteObject]
+    #: What --clear deleted, confirmed by the store (or would, in a dry run).
     cleared: list[str] = field(default_factory=list)
+    #: What --clear could not delete, with the errors.
+    clear_failures: list[tuple[str, BaseException]] = field(default_factory=list)
+
+
+class ClearIncomplete(Exception):
+    """--clear could not delete everything: nothing is uploaded."""
+
+    def __init__(self, state: RemoteState) -> None:
+        self.state = state
+        super().__init__(f"--clear left {len(state.clear_failures)} object(s)")
 
 
 #: Files handed from the hashing thread to the main thread at a time.
@@ -69,17 +99,29 @@ class Collector:
         threads: int,
         dry_run: bool,
         clear: bool,
+        stop: Stop | None = None,
     ) -> None:
         self.strategy = strategy
         self.threads = threads
         self.dry_run = dry_run
         self.clear = clear
+        self.stop = stop if stop is not None else Stop()
         self._index_ready = threading.Event()
         self._state: RemoteState | None = None
         self._index_error: BaseException | None = None
         self.index_seconds = 0.0
         self.outcomes: list[Outcome] = []
         self._lister: threading.Thread | None = None
+        # Shared by the hashing thread and the main thread, under _lock:
+        # batches decided so far, and whether abandon() took over.
+        self._lock = threading.Lock()
+        self._hashed: list[list[Outcome]] = []
+        self._jobs: Sequence[Job] = ()
+        self._uploaders: DaemonPool | None = None
+        # The next outcome run() hands out: (batch number, index in batch).
+        self._position = (0, 0)
+        self._abandoned = False
+        self._halt = threading.Event()  # tells the hashing thread to stop
 
     def start_listing(self) -> None:
         """List the remote state in the background (once), e.g. while the
@@ -99,19 +141,33 @@ class Collector:
         try:
             index = self.strategy.list_remote()
             self.index_seconds = time.perf_counter() - started
-            cleared: list[str] = []
+            state = RemoteState(index)
             if self.clear:
-                cleared = self.strategy.clear_order(index)
-                # A dry run deletes nothing: as in Django's, files are then
-                # compared with what is still stored.
-                if not self.dry_run:
-                    self.strategy.delete(cleared)
-                    index = {}
-            self._state = RemoteState(index, cleared)
+                state = self._clear(index)
+                if state.clear_failures:
+                    # Not a remote state to deploy onto: nothing is uploaded.
+                    raise ClearIncomplete(state)
+            self._state = state
         except BaseException as exc:  # handed to the main thread, re-raised there
+            if isinstance(exc, Exception) and self.strategy.stopped_answering(exc):
+                exc = StoreStopped(exc, "listing it")
             self._index_error = exc
         finally:
             self._index_ready.set()
+
+    def _clear(self, index: Mapping[str, RemoteObject]) -> RemoteState:
+        names = self.strategy.clear_order(index)
+        # A dry run deletes nothing: as in Django's, files are then compared
+        # with what is still stored.
+        if self.dry_run:
+            return RemoteState(index, names)
+        failures = delete_confirmed(self.strategy, names)
+        failed = {name for name, _ in failures}
+        return RemoteState(
+            {name: index[name] for name in failed if name in index},
+            [name for name in names if name not in failed],
+            failures,
+        )
 
     def remote_state(self) -> RemoteState:
         self._index_ready.wait()
@@ -123,16 +179,27 @@ class Collector:
     def remote_state_or_none(self) -> RemoteState | None:
         return self._state
 
+    @property
+    def stopped(self) -> bool:
+        return self.stop.is_set()
+
     def run(
         self, jobs: Sequence[Job], on_remote: Callable[[RemoteState], None]
     ) -> Iterator[Outcome]:
-        """Yield one outcome per job, in order; ``on_remote`` sees the index first."""
+        """Yield one outcome per job, in order; ``on_remote`` sees the index first.
+
+        Ends early, without an error, once the run is stopped: then
+        :meth:`abandon` settles the rest.
+        """
         self.start_listing()
-        uploaders = ThreadPoolExecutor(self.threads, thread_name_prefix="collectfast")
+        self._jobs = jobs
+        uploaders = self._uploaders = DaemonPool(
+            self.threads, thread_name_prefix="collectfast"
+        )
         batches: list[Future[list[Outcome]]] = [
             Future() for _ in range(0, len(jobs), BATCH)
         ]
-        stop = threading.Event()
+        halt = self._halt
         # One hashing thread. Reading and hashing a small file holds the GIL
         # but for a few short syscalls, and two threads doing that hand the
         # GIL back and forth on every one of them: measured on 2 cores, 20,000
@@ -144,36 +211,86 @@ class Collector:
         # 100,000 files takes longer than the hashing.
         hasher = threading.Thread(
             target=self._hash_and_decide,
-            args=(jobs, batches, uploaders, stop),
+            args=(jobs, batches, uploaders, halt),
             name="collectfast-hash",
             daemon=True,
         )
         hasher.start()
+        finished = leaving = False
         try:
             on_remote(self.remote_state())
-            for batch in batches:
-                for outcome in batch.result():
+            for number, batch in enumerate(batches):
+                self._position = (number, 0)
+                if not self.stop.wait_for(batch):
+                    return
+                for index, outcome in enumerate(batch.result()):
+                    self._position = (number, index)
                     if outcome.upload is not None:
-                        try:
-                            outcome.upload_seconds = outcome.upload.result()
-                        except Exception as exc:
-                            outcome.error = exc
-                            outcome.failed_upload = True
-                        outcome.upload = None
+                        if not self.stop.wait_for(outcome.upload):
+                            return
+                        settle(outcome)
                     self.outcomes.append(outcome)
+                    self._position = (number, index + 1)
                     yield outcome
+            self._position = (len(batches), 0)
+            finished = True
+        except (KeyboardInterrupt, StoreStopped):
+            leaving = True  # wait for nothing: abandon() settles what is left
+            raise
         finally:
-            stop.set()
-            hasher.join()
-            uploaders.shutdown(wait=True, cancel_futures=True)
-            self.wait_for_listing()
+            halt.set()
+            if finished or not (leaving or self.stop.is_set()):
+                # Leave no request running behind us.
+                hasher.join()
+                uploaders.shutdown(wait=True, cancel_futures=True)
+                self.wait_for_listing()
+            else:
+                uploaders.shutdown(wait=False, cancel_futures=True)
+
+    def abandon(self, reason: BaseException, grace: float = 0.0) -> list[Outcome]:
+        """Stop the run for ``reason``; settle and return the outcomes
+        :meth:`run` had not handed out, in order.
+
+        Uploads running may finish within ``grace`` seconds; after that they
+        are abandoned in flight, and queued ones are never sent.
+        """
+        self.stop.set(reason)
+        self._halt.set()
+        with self._lock:
+            self._abandoned = True
+            hashed = list(self._hashed)
+        first_batch, first_index = self._position
+        running = [
+            outcome.upload
+            for batch in hashed[first_batch:]
+            for outcome in batch
+            if outcome.upload is not None
+        ]
+        if grace > 0 and running:
+            # Interrupted again: don't wait any longer.
+            with contextlib.suppress(KeyboardInterrupt):
+                wait(running, timeout=grace)
+        if self._uploaders is not None:
+            self._uploaders.shutdown(wait=False, cancel_futures=True)
+        leftovers: list[Outcome] = []
+        for number in range(first_batch, -(-len(self._jobs) // BATCH)):
+            if number < len(hashed):
+                outcomes = hashed[number]
+            else:  # not hashed, or not yet handed over: never tried
+                jobs = self._jobs[number * BATCH : (number + 1) * BATCH]
+                outcomes = [Outcome(job, error=NotAttempted()) for job in jobs]
+            for outcome in outcomes[first_index if number == first_batch else 0 :]:
+                settle(outcome, abandoned=True)
+                leftovers.append(outcome)
+        self.outcomes += leftovers
+        return leftovers
 
     def _hash_and_decide(
         self,
         jobs: Sequence[Job],
         batches: list[Future[list[Outcome]]],
-        uploaders: ThreadPoolExecutor,
-        stop: threading.Event,
+        uploaders: DaemonPool,
+        halt: threading.Event,
     ) -> None:
         """Hash every job, never waiting for the listing; decide (and queue
         uploads) batch by batch, in order, as soon as the listing is there."""
@@ -181,7 +298,7 @@ class Collector:
         decided = 0
         try:
             for start in range(0, len(jobs), BATCH):
-                if stop.is_set():
+                if halt.is_set():
                     return
                 hashed.append(self._hash(jobs[start : start + BATCH]))
                 if self._index_ready.is_set():
@@ -210,7 +327,7 @@ class Collector:
         hashed: list[list[Outcome]],
         decided: int,
         batches: list[Future[list[Outcome]]],
-        uploaders: ThreadPoolExecutor,
+        uploaders: DaemonPool,
     ) -> int:
         """Decide the hashed batches from ``decided`` on; the count decided."""
         try:
@@ -218,6 +335,8 @@ class Collector:
         except BaseException:
             index = None  # the main thread reports the listing's failure
         for number in range(decided, len(hashed)):
+            with self._lock:
+                self._hashed.append(hashed[number])  # abandon() may read it now
             if index is not None:
                 self._decide_batch(hashed[number], index, uploaders)
             batches[number].set_result(hashed[number])
@@ -227,24 +346,97 @@ class Collector:
         self,
         outcomes: list[Outcome],
         index: Mapping[str, RemoteObject],
-        uploaders: ThreadPoolExecutor,
+        uploaders: DaemonPool,
     ) -> None:
         compare = self.strategy.compare
         for outcome in outcomes:
             if outcome.error is not None or outcome.local is None:
                 continue
             job = outcome.job
-            try:
-                outcome.decision = compare(
-                    job.name, job.source, outcome.local, index.get(job.name)
-                )
-            except Exception as exc:
-                outcome.error = exc
-                continue
-            if outcome.decision.upload and not self.dry_run:
-                outcome.upload = uploaders.submit(self._upload, job, outcome.local)
+            decision: Decision | None = None
+            error: Exception | None = None
+            if not self.stop.is_set():
+                try:
+                    decision = compare(
+                        job.name, job.source, outcome.local, index.get(job.name)
+                    )
+                except Exception as exc:
+                    error = exc
+                    if self.strategy.stopped_answering(exc):
+                        self.stop.set(StoreStopped(exc, f"checking {quoted(job.name)}"))
+            # Under the lock: abandon() sees each outcome either decided (its
+            # upload queued) or not, never half way.
+            with self._lock:
+                if self._abandoned or (error is None and self.stop.is_set()):
+                    outcome.error = NotAttempted()
+                elif error is not None:
+                    outcome.error = error
+                else:
+                    assert decision is not None
+                    outcome.decision = decision
+                    if decision.upload and not self.dry_run:
+                        outcome.upload = uploaders.submit(
+                            self._upload, job, outcome.local
+                        )
+                        outcome.upload.add_done_callback(
+                            partial(self._check_upload, job.name)
+                        )
 
-    def _upload(self, job: Job, local: LocalDigest) -> float:
+    def _upload(self, job: Job, local: LocalDigest) -> Uploaded:
+        if self.stop.is_set():
+            raise NotAttempted()  # picked up just as the run stopped
         started = time.perf_counter()
-        self.strategy.upload(job.name, job.source, local)
-        return time.perf_counter() - started
+        stored = self.strategy.upload(job.name, job.source, local)
+        return time.perf_counter() - started, stored
+
+    def _check_upload(self, name: str, future: Future[Uploaded]) -> None:
+        """Stop the run if a failed upload says the store stopped answering."""
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is None or isinstance(exc, NotAttempted):
+            return
+        try:
+            if self.strategy.stopped_answering(exc):
+                self.stop.set(StoreStopped(exc, f"uploading {quoted(name)}"))
+        except Exception:  # never lose the upload's own error to this check
+            logger.exception("collectfast could not classify an upload error")
+
+
+def settle(outcome: Outcome, *, abandoned: bool = False) -> None:
+    """Read the upload's result into ``outcome`` (it must be done unless
+    ``abandoned``: then what is not done is cancelled or abandoned)."""
+    upload = outcome.upload
+    if upload is None:
+        if abandoned and outcome.error is None and outcome.decision is None:
+            outcome.error = NotAttempted()
+        return
+    outcome.upload = None
+    if abandoned and not upload.done():
+        outcome.error = NotAttempted() if upload.cancel() else Abandoned()
+        outcome.failed_upload = True
+        return
+    if upload.cancelled():
+        outcome.error = NotAttempted()
+        return
+    try:
+        outcome.upload_seconds, stored = upload.result()
+    except Exception as exc:
+        outcome.error = exc
+        outcome.failed_upload = True
+        return
+    if stored is not None:
+        outcome.local = stored
+
+
+def delete_confirmed(
+    strategy: Strategy, names: Sequence[str]
+) -> list[tuple[str, BaseException]]:
+    """``strategy.delete(names)``: the names not confirmed deleted, with errors."""
+    if not names:
+        return []
+    try:
+        failures = strategy.delete(names)
+    except Exception as exc:  # nothing is confirmed
+        return [(name, exc) for name in names]
+    return list(failures or ())

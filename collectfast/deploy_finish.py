@@ -18,6 +18,7 @@ import io
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from collectfast.collector import delete_confirmed
 from collectfast.deploy_guard import DeployStopped
 from collectfast.guarded import GuardedStrategy
 from collectfast.hashing import LocalDigest, digest_stream
@@ -46,6 +47,8 @@ class Finish:
     #: The manifest's upload line and report entry: (name, decision, size).
     log_uploaded: Callable[[str, Decision, int], None]
     log: Callable[[str, int], None]
+    #: Reports the deletions the store did not confirm, and stops (raises).
+    deletion_failed: Callable[[Sequence[tuple[str, BaseException]]], None] | None = None
 
 
 def finish_deploy(
@@ -144,8 +147,16 @@ class Finishing:
             self.store_manifest()
             self.guard.stage = "after writing the manifest, before pruning anything"
         if plan.stale:
-            self.strategy.delete(plan.stale)
-            self.finish.log_deleted(plan.stale, "--prune")
+            failures = delete_confirmed(self.strategy, plan.stale)
+            failed = {name for name, _ in failures}
+            # Only what the store confirmed is said (and reported) deleted.
+            self.finish.log_deleted(
+                [name for name in plan.stale if name not in failed], "--prune"
+            )
+            if failures:
+                if self.finish.deletion_failed is not None:
+                    self.finish.deletion_failed(failures)
+                raise failures[0][1]
             self.guard.stage = "after pruning, before releasing its lease"
         self.guard.release()
 

@@ -64,8 +64,10 @@ class EarlyListing:
         self.taken = True
         return self.strategy, self.collector
 
-    def discard(self) -> None:
-        """Let an unused listing finish (checks failed, or the prompt said no)."""
+    def discard(self, *, wait: bool = True) -> None:
+        """Let an unused listing finish (checks failed, or the prompt said no);
+        with ``wait=False`` (interrupted) abandon it instead."""
         if not self.taken:
-            self.collector.wait_for_listing()
+            if wait:
+                self.collector.wait_for_listing()
             self.strategy.close()

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import SuspiciousOperation
 
+from collectfast.hashing import ChangedWhileRead
+
 if TYPE_CHECKING:
     from collectfast.strategies.base import Strategy
 
@@ -103,7 +105,22 @@ def describe(exc: BaseException, strategy: Strategy | None = None) -> str:
     return redact(_describe(exc, strategy), known_secrets(strategy))
 
 
+def describe_deletion(exc: BaseException, strategy: Strategy | None = None) -> str:
+    """Why a stored object was not deleted, and what to do."""
+    if isinstance(exc, SuspiciousOperation):
+        return redact(
+            f"{_sentence(exc)}: Django refuses this stored name, so it cannot "
+            "be turned into a key to delete; delete the object with the "
+            "provider's console or CLI if it should go."
+        )
+    return describe(exc, strategy)
+
+
 def _describe(exc: BaseException, strategy: Strategy | None) -> str:
+    if isinstance(exc, (UnencodableName, NotAttempted, Abandoned, ChangedWhileRead)):
+        return str(exc)
+    if isinstance(exc, StoreStopped):
+        return stopped_answering(exc, strategy)
     if strategy is not None:
         specific = strategy.describe_error(exc)
         if specific:
@@ -123,6 +140,13 @@ def _describe(exc: BaseException, strategy: Strategy | None) -> str:
 
 def _describe_file_error(exc: OSError) -> str:
     filename = exc.filename
+    if isinstance(exc, FileNotFoundError) and _is_link(filename):
+        return (
+            f"the file {filename!r} is a broken symbolic link (to "
+            f"{_link_target(os.fsdecode(filename))!r}, which does not exist); "
+            "point it at an "
+            "existing file or remove it, then run collectstatic again."
+        )
     if isinstance(exc, FileNotFoundError):
         return (
             f"the file {filename!r} vanished during collectstatic; make sure "
@@ -147,3 +171,132 @@ def _describe_file_error(exc: OSError) -> str:
 def _sentence(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text.rstrip(".")
+
+
+def _is_link(path: object) -> bool:
+    try:
+        return isinstance(path, (str, bytes)) and os.path.islink(path)
+    except (OSError, ValueError):
+        return False
+
+
+def _link_target(path: str) -> str:
+    try:
+        return os.fsdecode(os.readlink(path))
+    except OSError:
+        return "?"
+
+
+# -- a run that stops early ---------------------------------------------------
+
+
+class StoreStopped(Exception):
+    """The store stopped answering: the run stops instead of waiting out every
+    remaining request one timeout at a time."""
+
+    def __init__(self, cause: BaseException, doing: str) -> None:
+        self.cause = cause
+        #: What the failed request was for: "uploading 'css/app.css'", "listing it".
+        self.doing = doing
+        #: Filled in by whoever reports it: how far the deploy got.
+        self.done = "nothing was uploaded"
+        super().__init__(f"the store stopped answering while {doing} ({cause})")
+
+
+class NotAttempted(Exception):
+    """Never tried: the run stopped first."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "not attempted: the deploy stopped first; run collectstatic again"
+        )
+
+
+class Abandoned(Exception):
+    """In flight when the run stopped; whether it was stored is not known."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "abandoned in flight when the deploy stopped, so it may or may not be "
+            "stored; run collectstatic again"
+        )
+
+
+class UnencodableName(ValueError):
+    """A file name that is not valid UTF-8, which no storage key can hold."""
+
+    def __init__(self, name: str, path: str | None) -> None:
+        self.name = name
+        shown = escaped(path or name)
+        super().__init__(
+            f"the file name '{shown}' is not valid UTF-8, which storage keys must "
+            "be; rename the file (convmv converts whole trees), then run "
+            "collectstatic again."
+        )
+
+
+def escaped(name: str) -> str:
+    """``name`` with bytes that are not UTF-8 shown as ``\\xNN`` escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def quoted(name: str) -> str:
+    """``repr(name)``, or the escaped name quoted if it is not valid UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"'{escaped(name)}'"
+    return repr(name)
+
+
+def require_utf8(name: str, path: str | None = None) -> None:
+    """Raise :class:`UnencodableName` unless ``name`` can be a storage key."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnencodableName(name, path) from None
+
+
+def stopped_answering(stop: StoreStopped, strategy: Strategy | None) -> str:
+    """One sentence: which store stopped, doing what, how far the deploy got."""
+    what = strategy.describe_stop(stop.cause) if strategy is not None else None
+    if not what:
+        what = f"the storage stopped answering ({type(stop.cause).__name__})"
+    return (
+        f"{what} while {stop.doing}; {stop.done}; run collectstatic again when "
+        "it is reachable."
+    )
+
+
+#: Packages whose errors mean the store (not Django's configuration) failed.
+_SDK_PACKAGES = (
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "google",
+    "azure",
+    "requests",
+    "urllib3",
+)
+
+
+def describe_storage_setup(exc: BaseException) -> str | None:
+    """One sentence for a store's error while the storage was being created
+    (a manifest storage reads its manifest then); None for Django's errors,
+    which Django reports itself."""
+    if type(exc).__module__.split(".")[0] not in _SDK_PACKAGES:
+        return None
+    cause = _sentence(exc)
+    response = getattr(exc, "response", None)
+    operation = getattr(exc, "operation_name", None)
+    hint = "check the storage's credentials and endpoint"
+    if isinstance(response, dict) and operation in ("HeadObject", "GetObject"):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 403:
+            hint = "grant the deploy credentials s3:GetObject on the bucket"
+    return redact(
+        f"the static files storage could not be created ({type(exc).__name__}: "
+        f"{cause}); a manifest storage reads the stored manifest when it is "
+        f"created, so {hint}, then run collectstatic again.",
+        known_secrets(),
+    )

@@ -117,12 +117,17 @@ class GuardedStrategy(Strategy):
 
     # -- writing -------------------------------------------------------------
 
-    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
+    def upload(
+        self, name: str, source: Source, local: LocalDigest
+    ) -> LocalDigest | None:
         self.guard.before_write()
-        self.inner.upload(name, source, local)
+        sent = self.inner.upload(name, source, local)
+        # The tag of the bytes really sent (the file may have changed since).
         self.guard.note_stored(
-            self.inner.stored_name(name), self.inner.expected_tag(name, local)
+            self.inner.stored_name(name),
+            self.inner.expected_tag(name, sent if sent is not None else local),
         )
+        return sent
 
     def upload_manifest(
         self, name: str, source: Source, local: LocalDigest, version: str | None
@@ -132,18 +137,28 @@ class GuardedStrategy(Strategy):
         tag = self.store.upload_if(name, source, local, version)
         self.guard.note_stored(self.inner.stored_name(name), tag)
 
-    def delete(self, names: Iterable[str]) -> None:
+    def delete(self, names: Iterable[str]) -> Sequence[tuple[str, BaseException]]:
         names = list(names)
         if not names:
-            return
+            return []
         self.guard.before_write()
-        self.inner.delete(names)
-        self.guard.note_deleted(names)
+        # Raising, it confirms nothing: nothing is noted as deleted.
+        failures = list(self.inner.delete(names) or ())
+        # Only what the store confirmed is noted as deleted.
+        failed = {name for name, _ in failures}
+        self.guard.note_deleted([name for name in names if name not in failed])
+        return failures
 
     # -- the rest is the wrapped strategy's ------------------------------------
 
     def stored_name(self, name: str) -> str:
         return self.inner.stored_name(name)
+
+    def saved_name(self, name: str) -> str:
+        return self.inner.saved_name(name)
+
+    def clear_order(self, names: Iterable[str]) -> list[str]:
+        return self.inner.clear_order(names)
 
     def conditional_store(self) -> ConditionalStore | None:
         return self.store
@@ -153,6 +168,12 @@ class GuardedStrategy(Strategy):
 
     def describe_error(self, exc: BaseException) -> str | None:
         return self.inner.describe_error(exc)
+
+    def stopped_answering(self, exc: BaseException) -> bool:
+        return self.inner.stopped_answering(exc)
+
+    def describe_stop(self, exc: BaseException) -> str | None:
+        return self.inner.describe_stop(exc)
 
     def count_request(self, *args: Any, **kwargs: Any) -> None:
         self.inner.count_request(*args, **kwargs)

@@ -10,8 +10,9 @@ import errno
 import hashlib
 import os
 import stat
+import tempfile
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import IO, TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -159,3 +160,86 @@ def digest_file(
         return digest_stream(_Descriptor(fd, size), part_size)
     finally:
         os.close(fd)
+
+
+#: Bytes of one upload kept in memory before its copy spills to a temporary file.
+SPOOL_IN_MEMORY = 8 * CHUNK_SIZE
+
+
+class ChangedWhileRead(Exception):
+    """A file kept changing while it was read for upload."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"the file {path!r} kept changing while collectstatic read it for "
+            "upload; run collectstatic again once whatever writes it has finished."
+        )
+
+
+class _Tee:
+    """Reads of ``stream``, copied into ``copy`` as they are read."""
+
+    __slots__ = ("copy", "stream")
+
+    def __init__(self, stream: Readable, copy: IO[bytes]) -> None:
+        self.stream = stream
+        self.copy = copy
+
+    def read(self, size: int = CHUNK_SIZE, /) -> bytes:
+        data = self.stream.read(size)
+        self.copy.write(data)
+        return data
+
+
+def _identity(stream: IO[bytes]) -> object:
+    fileno = getattr(stream, "fileno", None)
+    if fileno is None:
+        return None
+    try:
+        status = os.fstat(fileno())
+    except (OSError, ValueError):  # not a file descriptor
+        return None
+    return (status.st_size, status.st_mtime_ns, status.st_ino)
+
+
+def snapshot(
+    open_source: Callable[[], IO[bytes]],
+    *,
+    transform: Callable[[IO[bytes]], Readable] | None = None,
+    part_size_for: Callable[[int], int | None] = no_parts,
+    path: str | None = None,
+) -> tuple[IO[bytes], LocalDigest]:
+    """The bytes to upload, copied once into a seekable spool, and their digest.
+
+    The digest is of exactly the bytes in the spool, so what is recorded
+    (Content-MD5, md5 metadata, caches) is what is stored even if the file
+    changed since it was hashed. A local file whose size, mtime or inode
+    changed while it was copied (a torn read) is copied again, once; if it
+    changes again, :class:`ChangedWhileRead`. ``part_size_for`` maps the
+    source's size to the multipart part size to digest with.
+    """
+    for _attempt in range(2):
+        spool: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=SPOOL_IN_MEMORY
+        )
+        try:
+            with open_source() as raw:
+                before = _identity(raw)
+                size = before[0] if isinstance(before, tuple) else None
+                stream: Readable = transform(raw) if transform is not None else raw
+                digest = digest_stream(
+                    _Tee(stream, spool), part_size_for(size) if size else None
+                )
+                after = _identity(raw)
+            if part_size_for(digest.size) != (part_size_for(size) if size else None):
+                spool.seek(0)  # sized otherwise than expected: digest it again
+                digest = digest_stream(spool, part_size_for(digest.size))
+        except BaseException:
+            spool.close()
+            raise
+        if before == after:
+            spool.seek(0)
+            return spool, digest
+        spool.close()
+    raise ChangedWhileRead(path or "?")

@@ -13,16 +13,19 @@ every file it references.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import os
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, wait
+from functools import partial
 from typing import Any
 
 from django.core.files import File
 from django.core.files.storage import Storage
 
+from collectfast.errors import StoreStopped, quoted
 from collectfast.preconditions import user_overrides
 from collectfast.strategies.base import (
     BytesFile,
@@ -32,6 +35,7 @@ from collectfast.strategies.base import (
     Source,
     Strategy,
 )
+from collectfast.workers import INTERRUPT_GRACE, DaemonPool, Stop
 
 FoundFiles = Mapping[str, tuple[Storage, str]]
 _MISSING = object()
@@ -95,6 +99,7 @@ class PostProcessor:
         threads: int,
         upload: bool = True,
         hold: frozenset[str] = frozenset(),
+        stop: Stop | None = None,
     ) -> None:
         self.storage = storage
         self.strategy = strategy
@@ -105,10 +110,12 @@ class PostProcessor:
         #: Names saved but left to the caller to store (the manifest, which
         #: the deploy record must precede).
         self.hold = hold
+        self.stop = stop if stop is not None else Stop()
         # Every found file is stored by now: the collect phase succeeded.
         self.present: set[str] = set(index) | set(found_files)
         self.saved: dict[str, Source] = {}
         self.stored: set[str] = set()
+        #: Each file compared, and uploaded if it had to be: (decision, size).
         self.decisions: dict[str, tuple[Decision, int]] = {}
         #: What Django's post_process raised (not yielded), if it did.
         self.error: BaseException | None = None
@@ -231,7 +238,12 @@ class PostProcessor:
                 setattr(self.storage, name, value)
 
     def store_saved(self) -> None:
-        """Compare and upload, in parallel, what was saved and not yet stored."""
+        """Compare and upload, in parallel, what was saved and not yet stored.
+
+        Stops (raising StoreStopped) as soon as a failure says the store
+        stopped answering: queued uploads are cancelled, running ones
+        abandoned (daemon threads).
+        """
         names = [
             name
             for name in self.saved
@@ -239,25 +251,49 @@ class PostProcessor:
         ]
         self.stored.update(names)
         failures: list[tuple[str, BaseException]] = []
-        with ThreadPoolExecutor(
-            self.threads, thread_name_prefix="collectfast-post"
-        ) as pool:
-            futures = [(name, pool.submit(self._store, name)) for name in names]
+        pool = DaemonPool(self.threads, thread_name_prefix="collectfast-post")
+        futures = [(name, pool.submit(self._store, name)) for name in names]
+        try:
             for name, future in futures:
+                future.add_done_callback(partial(self._check, name))
+            for name, future in futures:
+                if not self.stop.wait_for(future):
+                    break
                 try:
                     future.result()
                 except Exception as exc:
                     failures.append((name, exc))
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM
+            self.stop.set(exc)
+            # Uploads in flight may finish (and be reported) within seconds.
+            with contextlib.suppress(KeyboardInterrupt):
+                wait([future for _, future in futures], timeout=INTERRUPT_GRACE)
+            raise
+        finally:
+            pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
+        if isinstance(self.stop.reason, StoreStopped):
+            raise self.stop.reason
         if failures:
             raise UploadsFailed(failures)
 
+    def _check(self, name: str, future: Future[None]) -> None:
+        """Stop if a failed upload says the store stopped answering."""
+        if future.cancelled() or future.exception() is None:
+            return
+        exc = future.exception()
+        if isinstance(exc, Exception) and self.strategy.stopped_answering(exc):
+            self.stop.set(StoreStopped(exc, f"uploading {quoted(name)}"))
+
     def _store(self, name: str) -> None:
+        if self.stop.is_set():
+            return  # the run stopped: never tried
         source = self.saved[name]
         local = self.strategy.digest(name, source)
         decision = self.strategy.compare(name, source, local, self.index.get(name))
-        self.decisions[name] = (decision, local.size)
         if decision.upload and self.upload_enabled:
-            self.strategy.upload(name, source, local)
+            local = self.strategy.upload(name, source, local) or local
+        # Only now: the report lists an upload once it is stored.
+        self.decisions[name] = (decision, local.size)
 
     @property
     def produced(self) -> set[str]:

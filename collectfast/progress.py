@@ -3,12 +3,16 @@ nothing at verbosity 0."""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from collectfast.report import format_bytes
 
 LINE_INTERVAL = 5.0  # seconds between plain progress lines
+#: Columns to draw in when the terminal says it has none (a 0x0 size: some
+#: CI consoles, containers started without a tty size).
+FALLBACK_COLUMNS = 80
 
 
 class Progress:
@@ -27,14 +31,17 @@ class Progress:
         if self.enabled and _isatty(stream):
             from tqdm import tqdm
 
+            # Django's OutputWrapper would end each redraw with a newline.
+            terminal = getattr(stream, "_out", stream)
+            sized = _columns(terminal) > 0
             self.bar = tqdm(
                 total=total,
                 unit="file",
                 desc="collectfast",
-                # Django's OutputWrapper would end each redraw with a newline.
-                file=getattr(stream, "_out", stream),
+                file=terminal,
                 leave=False,
-                dynamic_ncols=True,
+                dynamic_ncols=sized,
+                ncols=None if sized else FALLBACK_COLUMNS,
             )
 
     def advance(self, *, uploaded_bytes: int | None = None) -> None:
@@ -75,3 +82,11 @@ class Progress:
 def _isatty(stream: Any) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
+
+
+def _columns(stream: Any) -> int:
+    """The terminal's width, or 0 if it doesn't say."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0

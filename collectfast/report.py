@@ -6,6 +6,8 @@ were deleted.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -35,9 +37,26 @@ class FileEntry:
     bytes: int = 0
 
 
+#: What ``DeployReport.status`` says once the run is over.
+COMPLETE, FAILED, INTERRUPTED = "complete", "failed", "interrupted"
+
+
+def plural(count: object, noun: str) -> str:
+    """'1 file', '2 files', '0.5 seconds', '1,000 files'."""
+    if isinstance(count, float):
+        shown = f"{count:g}"
+    elif isinstance(count, int):
+        shown = f"{count:,}"
+    else:
+        shown = str(count)
+    return f"{shown} {noun}{'' if count == 1 else 's'}"
+
+
 @dataclass
 class DeployReport:
-    """Counts and paths of one collectstatic run."""
+    """Counts and paths of one collectstatic run, true whatever happened:
+    ``uploaded`` holds every upload the store confirmed, ``deleted`` every
+    deletion it confirmed, also when the run failed or was interrupted."""
 
     storage: str
     strategy: str
@@ -46,6 +65,8 @@ class DeployReport:
     unchanged: int = 0
     deleted: list[FileEntry] = field(default_factory=list)
     failed: list[FileEntry] = field(default_factory=list)
+    #: Files the run stopped before trying (the store stopped answering, ^C).
+    not_attempted: list[FileEntry] = field(default_factory=list)
     requests: int = 0
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
@@ -57,19 +78,55 @@ class DeployReport:
     invalidated: list[str] = field(default_factory=list)
     invalidation_ids: list[str] = field(default_factory=list)
     invalidation_error: str | None = None
+    #: "complete", "failed" or "interrupted" (see ``finish``).
+    status: str = COMPLETE
+    #: The sentence the run stopped with, if it failed or was interrupted.
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def bytes_uploaded(self) -> int:
         return sum(entry.bytes for entry in self.uploaded)
 
+    def finish(self, status: str, error: str | None = None) -> None:
+        self.status = status
+        self.error = error
+
     def summary_line(self) -> str:
         verb = "would be uploaded" if self.dry_run else "uploaded"
         deleted = "would be deleted" if self.dry_run else "deleted"
-        return (
-            f"collectfast: {len(self.uploaded):,} {verb} "
+        counts = (
+            f"{len(self.uploaded):,} {verb} "
             f"({format_bytes(self.bytes_uploaded)}), {self.unchanged:,} unchanged, "
-            f"{len(self.deleted):,} {deleted}, {len(self.failed):,} failed, "
-            f"{self.requests:,} requests, {self.seconds:.1f} s."
+            f"{len(self.deleted):,} {deleted}"
+        )
+        tail = f"{self.requests:,} requests, {self.seconds:.1f} s."
+        if self.status == COMPLETE:
+            return f"collectfast: {counts}, {len(self.failed):,} failed, {tail}"
+        # Never a success-looking line ("0 failed") for a run that did not finish.
+        extra = "".join(
+            f", {count:,} {what}"
+            for count, what in (
+                (len(self.failed), "failed"),
+                (len(self.not_attempted), "not attempted"),
+            )
+            if count
+        )
+        if self.status == INTERRUPTED:
+            head = "interrupted"
+        else:
+            head = "dry run failed" if self.dry_run else "deploy failed"
+        return f"collectfast: {head}: {counts}{extra}, {tail}"
+
+    def how_far(self) -> str:
+        """How far the deploy got, for the sentence a stopped run ends with."""
+        if self.dry_run or not self.uploaded:
+            return "nothing was uploaded" + (" (a dry run)" if self.dry_run else "")
+        last = self.uploaded[-1].name
+        count = len(self.uploaded)
+        return (
+            f"nothing after {last!r} was uploaded ({plural(count, 'file')} "
+            f"{'was' if count == 1 else 'were'})"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,11 +141,57 @@ class DeployReport:
         return data
 
     def write(self, path: str) -> None:
-        """Write the JSON report atomically: a reader never sees half of it."""
+        """Write the JSON report atomically: a reader never sees half of it,
+        and no temporary file is left behind, whatever fails."""
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".json")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(self.as_dict(), stream, indent=2, sort_keys=True)
-            stream.write("\n")
-        os.replace(temporary, path)
+        handle, temporary = tempfile.mkstemp(
+            dir=directory, prefix=".collectfast-report-", suffix=".json"
+        )
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(self.as_dict(), stream, indent=2, sort_keys=True)
+                stream.write("\n")
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+
+class ReportPathError(Exception):
+    """The report cannot be written where the flag or setting says."""
+
+
+def check_report_path(path: str, given_by: str) -> None:
+    """Make sure a report can be written at ``path`` before anything is
+    uploaded: one sentence naming ``given_by`` (the flag or setting) if not.
+
+    Creates missing directories, as writing the report would, and writes and
+    removes a probe file in the report's directory.
+    """
+    absolute = os.path.abspath(path)
+    directory = os.path.dirname(absolute)
+
+    def unusable(why: str, fix: str) -> ReportPathError:
+        return ReportPathError(
+            f"{given_by} {path!r} cannot be used for the JSON report: {why}; {fix}, "
+            "then run collectstatic again."
+        )
+
+    writable = "give a file path in a directory collectstatic may write to"
+    if path.endswith(("/", os.sep)) or os.path.isdir(absolute):
+        example = os.path.join(path, "collectstatic.json")
+        raise unusable("it is a directory", f"name a file, such as {example!r}")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=directory, prefix=".collectfast-report-")
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+            why = f"a part of {directory!r} is a file, not a directory"
+        else:
+            why = f"{directory!r} cannot be written to ({why})"
+        raise unusable(why, writable) from exc
+    os.close(handle)
+    os.unlink(probe)

@@ -9,8 +9,14 @@ HTTP).  It
   (``/bucket/key...``), and records it, in order and thread-safely, so tests
   can assert exact request counts;
 * injects latency (for benchmarks) and faults: random 503 ``SlowDown`` errors,
-  random connection resets mid-response, and deterministic per-key/per-op
-  error rules;
+  random connection resets mid-response, deterministic per-key/per-op
+  error rules, and hangs (a request accepted and never answered, as from a
+  frozen endpoint: :meth:`S3Proxy.hang`);
+* checks ``Content-MD5`` as S3 does: a body that doesn't match is refused
+  with 400 ``BadDigest`` and never reaches the upstream;
+* can refuse to delete chosen keys in ``DeleteObjects`` the way S3 does for
+  credentials without ``s3:DeleteObject`` (:meth:`S3Proxy.deny_delete`):
+  200, with a per-key ``<Error>``, the other keys really deleted;
 * lets a test rewrite responses, e.g. :meth:`S3Proxy.rewrite_etag` to fake a
   non-MD5 ETag (as S3 returns for multipart or SSE-KMS objects).
 
@@ -39,7 +45,9 @@ Typical use::
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import html
 import http.client
 import logging
@@ -58,7 +66,8 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Literal, cast
-from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlsplit
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape as xml_escape
 
 __all__ = [
@@ -136,7 +145,7 @@ _DEFAULT_MESSAGES = {
     "InvalidRequest": "Invalid Request",
 }
 
-FaultAction = Literal["error", "reset"]
+FaultAction = Literal["error", "reset", "hang"]
 ResetWhere = Literal["headers", "body"]
 
 
@@ -219,7 +228,9 @@ class FaultRule:
 
     ``action="error"`` answers with ``status`` and an S3 XML error ``code``
     without forwarding; ``action="reset"`` forwards the request and then
-    cuts the response short.  ``times`` is the number of remaining faults
+    cuts the response short; ``action="hang"`` reads the request and never
+    answers (until the client gives up, :meth:`S3Proxy.clear_faults` or
+    :meth:`S3Proxy.stop`).  ``times`` is the number of remaining faults
     (``None``: unlimited); ``hits`` counts how often the rule fired.
     """
 
@@ -477,6 +488,11 @@ def rewrite_list_etag(body: bytes, key: str, etag: str, url_encoded: bool) -> by
     return _ENTRY_RE.sub(fix_entry, body)
 
 
+def _local(tag: str) -> str:
+    """An XML tag without its namespace."""
+    return tag.rsplit("}", 1)[-1]
+
+
 class _ClientGoneError(Exception):
     """The client went away while we were reading its request body."""
 
@@ -595,25 +611,20 @@ class _Handler(BaseHTTPRequestHandler):
                 self._drain_request_body(req)
                 self._send_s3_error(req, fault.status, fault.code, fault.message)
                 return
-            # moto checks a PUT's If-Match/If-None-Match, then writes, without
-            # a lock between: two conditional PUTs to one key at once could
-            # both succeed. S3 makes them atomic; so does this proxy, per key.
-            conditional = req.method == "PUT" and (
-                "if-match" in req.headers or "if-none-match" in req.headers
-            )
-            with proxy._key_lock(req) if conditional else contextlib.nullcontext():
-                resp = self._forward(req)
-                if resp is None:
-                    return  # a 502 has been sent
-                try:
-                    if fault is not None:
-                        self._send_reset(req, resp, fault.reset_where)
-                    else:
-                        self._relay_response(req, resp)
-                except BaseException:
-                    # The upstream response may be half read: don't reuse it.
-                    self._upstream.close()
-                    raise
+            if fault is not None and fault.action == "hang":
+                self._hang(req)
+                return
+            body: bytes | None = None
+            if self._checks_content_md5(req):
+                body = b"".join(self._request_body(req))
+                sent = base64.b64encode(hashlib.md5(body).digest()).decode()
+                if sent != self.headers["Content-MD5"].strip():
+                    self._send_s3_error(req, 400, "BadDigest", None)
+                    return
+            if req.op == "DeleteObjects" and proxy._denied_deletes():
+                self._delete_objects(req, body)
+                return
+            self._forward_and_relay(req, fault, body)
         except _ClientGoneError:
             self.close_connection = True
             self._upstream.close()
@@ -625,6 +636,30 @@ class _Handler(BaseHTTPRequestHandler):
             logger.debug("s3proxy: connection aborted", exc_info=True)
             self.close_connection = True
             self._record(req, 499, "client_gone")
+
+    def _forward_and_relay(
+        self, req: Request, fault: _Fault | None, body: bytes | None
+    ) -> None:
+        proxy = self._server.proxy
+        # moto checks a PUT's If-Match/If-None-Match, then writes, without
+        # a lock between: two conditional PUTs to one key at once could
+        # both succeed. S3 makes them atomic; so does this proxy, per key.
+        conditional = req.method == "PUT" and (
+            "if-match" in req.headers or "if-none-match" in req.headers
+        )
+        with proxy._key_lock(req) if conditional else contextlib.nullcontext():
+            resp = self._forward(req, body)
+            if resp is None:
+                return  # a 502 has been sent
+            try:
+                if fault is not None:
+                    self._send_reset(req, resp, fault.reset_where)
+                else:
+                    self._relay_response(req, resp)
+            except BaseException:
+                # The upstream response may be half read: don't reuse it.
+                self._upstream.close()
+                raise
 
     def _record(self, req: Request, status: int, fault: str | None = None) -> None:
         if self._recorded:
@@ -704,7 +739,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- forwarding -------------------------------------------------------------
 
-    def _forward(self, req: Request) -> http.client.HTTPResponse | None:
+    def _forward(
+        self, req: Request, body: bytes | None = None
+    ) -> http.client.HTTPResponse | None:
         """Send the request upstream and return the response (headers read).
 
         A request without a body is retried once on a fresh connection; one
@@ -730,7 +767,9 @@ class _Handler(BaseHTTPRequestHandler):
                 for k, v in headers:
                     conn.putheader(k, v)
                 conn.endheaders()
-                if has_body:
+                if body is not None:  # already read (and checked)
+                    conn.send(body)
+                elif has_body:
                     body_started = True
                     buf = bytearray()
                     for piece in self._request_body(req):
@@ -759,6 +798,91 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return None
         raise AssertionError("unreachable")
+
+    # -- S3's own checks and refusals -------------------------------------------
+
+    def _checks_content_md5(self, req: Request) -> bool:
+        """Whether this request's body is checked against its Content-MD5
+        (as S3 does; aws-chunked bodies, whose framing carries other
+        checksums, are relayed as they are)."""
+        return (
+            self._server.proxy.verify_content_md5
+            and "Content-MD5" in self.headers
+            and "Content-Length" in self.headers
+            and "chunked" not in self.headers.get("Transfer-Encoding", "").lower()
+            and "aws-chunked" not in self.headers.get("Content-Encoding", "").lower()
+        )
+
+    def _hang(self, req: Request) -> None:
+        """Read the request, then answer nothing until released or the client
+        goes away (a frozen endpoint, as clients see one)."""
+        release = self._server.proxy._hang_release
+        self._record(req, 0, "hang")
+        self.close_connection = True
+        with contextlib.suppress(_ClientGoneError):
+            self._drain_request_body(req)
+        while not release.is_set():
+            try:
+                readable, _, _ = select.select([self.connection], [], [], 0.1)
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    return  # the client gave up and closed the connection
+            except (OSError, ValueError):
+                return
+
+    def _delete_objects(self, req: Request, body: bytes | None) -> None:
+        """DeleteObjects with some keys refused, as S3 refuses them for
+        credentials without s3:DeleteObject: the others are deleted upstream
+        one by one, the answer is 200 with an <Error> per refused key."""
+        if body is None:
+            body = b"".join(self._request_body(req))
+        root = ElementTree.fromstring(body)
+        keys = [
+            element.text or ""
+            for element in root.iter()
+            if _local(element.tag) == "Key"
+        ]
+        quiet = any(
+            _local(element.tag) == "Quiet" and (element.text or "").lower() == "true"
+            for element in root.iter()
+        )
+        proxy = self._server.proxy
+        parts = [
+            '<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        ]
+        for key in keys:
+            refusal = proxy._refusal(key)
+            if refusal is not None:
+                code, message = refusal
+                parts.append(
+                    f"<Error><Key>{xml_escape(key)}</Key><Code>{xml_escape(code)}</Code>"
+                    f"<Message>{xml_escape(message)}</Message></Error>"
+                )
+                continue
+            upstream = http.client.HTTPConnection(
+                proxy.upstream_host, proxy.upstream_port, timeout=proxy.upstream_timeout
+            )
+            try:
+                # The client's own credentials (moto wants some; it doesn't
+                # check the signature, which was for the DeleteObjects).
+                upstream.request(
+                    "DELETE",
+                    f"/{quote(req.bucket)}/{quote(key, safe='/~')}",
+                    headers={"Authorization": self.headers.get("Authorization", "")},
+                )
+                upstream.getresponse().read()
+            finally:
+                upstream.close()
+            if not quiet:
+                parts.append(f"<Deleted><Key>{xml_escape(key)}</Key></Deleted>")
+        parts.append("</DeleteResult>")
+        payload = "".join(parts).encode()
+        headers = [
+            ("Content-Type", "application/xml"),
+            ("Content-Length", str(len(payload))),
+            ("Date", formatdate(usegmt=True)),
+        ]
+        self._record(req, 200, "deny")
+        self.wfile.write(self._head_bytes(200, "OK", headers) + payload)
 
     # -- responses ----------------------------------------------------------------
 
@@ -951,6 +1075,7 @@ class S3Proxy:
         fault_ops: Collection[str] | None = None,
         seed: int = 0,
         upstream_timeout: float = 60.0,
+        verify_content_md5: bool = True,
     ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname:
@@ -969,6 +1094,9 @@ class S3Proxy:
         ] = []
         self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         self._hooks: list[_HookEntry] = []
+        self._deny: list[tuple[Callable[[str], bool], str, str]] = []
+        self._hang_release = threading.Event()
+        self.verify_content_md5 = verify_content_md5
         self._faults_injected = 0
         self._rng = random.Random(seed)
         self.latency = 0.0
@@ -1011,6 +1139,7 @@ class S3Proxy:
         if server is None:
             return
         self._server = self._thread = None
+        self._release_hangs()
         server.shutdown()
         server.server_close()
         with server.active_lock:
@@ -1106,11 +1235,19 @@ class S3Proxy:
             self._rules.clear()
             self._hooks.clear()
             self._delays.clear()
+            self._deny.clear()
             gates, self._gates = self._gates, []
             if not keep_latency:
                 self.latency = 0.0
         for gate in gates:  # nothing stays held behind a cleared gate
             gate.open()
+        self._release_hangs()
+
+    def _release_hangs(self) -> None:
+        """Let every hanging request go (their connections are closed)."""
+        with self._lock:
+            release, self._hang_release = self._hang_release, threading.Event()
+        release.set()
 
     @property
     def faults_injected(self) -> int:
@@ -1239,6 +1376,61 @@ class S3Proxy:
     def _key_lock(self, req: Request) -> threading.Lock:
         with self._lock:
             return self._key_locks.setdefault((req.bucket, req.key), threading.Lock())
+
+    def hang(
+        self,
+        ops: Collection[str] | None = None,
+        *,
+        after: int = 0,
+        predicate: Callable[[Request], bool] | None = None,
+    ) -> FaultRule:
+        """Freeze: requests (of the operations in ``ops``, or matching
+        ``predicate``) are read and never answered, once ``after`` of them
+        went through. Released by :meth:`clear_faults` or :meth:`stop`."""
+        op_set = None if ops is None else frozenset(ops)
+        passed = [0]
+
+        def freezes(req: Request) -> bool:
+            if op_set is not None and req.op not in op_set:
+                return False
+            if predicate is not None and not predicate(req):
+                return False
+            if passed[0] < after:
+                passed[0] += 1
+                return False
+            return True
+
+        return self.add_fault(freezes, action="hang")
+
+    def deny_delete(
+        self,
+        keys: Callable[[str], bool] | Collection[str] | None = None,
+        code: str = "AccessDenied",
+        message: str = "Access Denied",
+    ) -> None:
+        """``DeleteObjects`` refuses the matching keys (all, without ``keys``)
+        with a per-key ``<Error>``, as S3 does for credentials lacking
+        s3:DeleteObject; the other keys are deleted."""
+        if keys is None:
+            matches: Callable[[str], bool] = lambda key: True  # noqa: E731
+        elif callable(keys):
+            matches = keys
+        else:
+            chosen = frozenset(keys)
+            matches = chosen.__contains__
+        with self._lock:
+            self._deny.append((matches, code, message))
+
+    def _denied_deletes(self) -> bool:
+        with self._lock:
+            return bool(self._deny)
+
+    def _refusal(self, key: str) -> tuple[str, str] | None:
+        with self._lock:
+            for matches, code, message in self._deny:
+                if matches(key):
+                    return code, message
+        return None
 
     # -- response hooks ------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ if _env.get("COLLECTFAST_TEST_AGENT"):
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
+        # e.g. "tests.storages.ManifestS3" for hashed names and a manifest
         "BACKEND": _env.get(
             "COLLECTFAST_TEST_BACKEND", "storages.backends.s3.S3Storage"
         ),
@@ -88,3 +89,8 @@ elif _env.get("COLLECTFAST_TEST_STORE") == "azure":
             "location": "static",
         },
     }
+
+if _env.get("COLLECTFAST_TEST_TIMEOUT"):
+    COLLECTFAST_TIMEOUT = float(_env["COLLECTFAST_TEST_TIMEOUT"])
+if _env.get("COLLECTFAST_TEST_RETRIES"):
+    COLLECTFAST_RETRIES = int(_env["COLLECTFAST_TEST_RETRIES"])

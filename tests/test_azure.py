@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.core.cache import cache
 from django.core.management import call_command
@@ -28,10 +29,12 @@ from tests.emulators import (
     Azurite,
     azurite_fixture,  # noqa: F401
 )
+from tests.freezer import FreezingRelay
 from tests.utils import (
     closed_port,
     is_record,
     md5,
+    run_bounded,
     touch_all,
     tree,
     with_record,
@@ -375,13 +378,29 @@ def test_unreachable_endpoint_is_a_clear_error(site, az, settings):
     )
 
 
-def test_single_put_is_refused_when_bytes_differ_from_the_digest(az):
-    # As when a file is edited between hashing and uploading.
+def test_upload_sends_the_md5_of_the_bytes_sent(az):
+    # As when a file is edited between hashing and uploading: the bytes
+    # stored are sent (and recorded) with their own md5.
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    data = b"console.log('hello');\n"
+    stored = strategy.upload(
+        "js/app.js", BytesFile(data), LocalDigest(md5(b"other"), len(data))
+    )
+    assert stored == LocalDigest(md5(data), len(data))
+    assert strategy.list_remote()["js/app.js"].etag == md5(data)
+
+
+def test_single_put_is_refused_when_bytes_differ_from_the_md5_sent(az):
+    # What Azure does if the bytes ever differ from the Content-MD5 sent.
     strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
     data = b"console.log('hello');\n"
     with pytest.raises(HttpResponseError) as excinfo:
-        strategy.upload(
-            "js/app.js", BytesFile(data), LocalDigest(md5(b"other"), len(data))
+        strategy.container.upload_blob(
+            strategy.key("js/app.js"),
+            data,
+            content_settings=ContentSettings(
+                content_md5=bytearray.fromhex(md5(b"other"))
+            ),
         )
     assert strategy.describe_error(excinfo.value) == (
         "the file changed while it was being uploaded, so Azure refused it; run "
@@ -509,3 +528,66 @@ def test_two_deploys_at_once_keep_the_site_whole(az, tmp_path):
         read=lambda key: container.download_blob(key).readall(),
     )
     Races(site, tmp_path).run(rounds=2, seed=16)
+
+
+def test_frozen_endpoint_mid_upload_stops_the_deploy(az, static_dir, settings):
+    write_files(static_dir, {f"css/f{i:03}.css": f"/* {i} */\n" for i in range(40)})
+    relay = FreezingRelay(az.azurite.host, az.azurite.port)
+    settings.STORAGES = az.storages(
+        connection_string=az.azurite.connection_string.replace(
+            f":{az.azurite.port}/", f":{relay.port}/"
+        )
+    )
+    settings.COLLECTFAST_TIMEOUT = 1
+    settings.COLLECTFAST_RETRIES = 1
+    settings.COLLECTFAST_THREADS = 2
+    relay.freeze_on(b"PUT /", after=5)
+    try:
+        error, _, err, elapsed = run_bounded(60)
+    finally:
+        relay.close()
+    assert elapsed < 15
+    assert isinstance(error, CommandError)
+    endpoint = f"http://127.0.0.1:{relay.port}/devstoreaccount1"
+    match = re.fullmatch(
+        rf"Azure Blob Storage at {re.escape(repr(endpoint))} stopped answering "
+        r"\(no answer within 1 second, in 1 attempt; raise COLLECTFAST_TIMEOUT if "
+        r"it is only slow\) while uploading 'css/f\d+\.css'; nothing after "
+        r"'css/f\d+\.css' was uploaded \((\d) files? (was|were)\); run collectstatic "
+        r"again when it is reachable\.",
+        str(error),
+    )
+    assert match is not None
+    # The answers to the last uploads before the freeze were lost with it:
+    # they are reported failed (abandoned), they may be stored.
+    uploaded = int(match[1])
+    assert uploaded in (3, 4, 5)
+    assert f"collectfast: deploy failed: {uploaded} uploaded (" in err
+    assert uploaded <= len(az.objects()) <= 5
+
+
+def test_frozen_endpoint_while_pruning_deletes_nothing_it_reports(site, az, settings):
+    deploy(az)
+    az.client().upload_blob("static/old.css", b"x")
+    relay = FreezingRelay(az.azurite.host, az.azurite.port)
+    settings.STORAGES = az.storages(
+        connection_string=az.azurite.connection_string.replace(
+            f":{az.azurite.port}/", f":{relay.port}/"
+        )
+    )
+    settings.COLLECTFAST_TIMEOUT = settings.COLLECTFAST_RETRIES = 1
+    relay.freeze_on(b"comp=batch")
+    try:
+        error, out, _, elapsed = run_bounded(60, prune=True, verbosity=2)
+    finally:
+        relay.close()
+    assert elapsed < 15
+    endpoint = f"http://127.0.0.1:{relay.port}/devstoreaccount1"
+    assert str(error) == (
+        f"Azure Blob Storage at {endpoint!r} stopped answering (no answer within "
+        "1 second, in 1 attempt; raise COLLECTFAST_TIMEOUT if it is only slow) "
+        "while deleting for --prune; nothing was uploaded; run collectstatic "
+        "again when it is reachable."
+    )
+    assert "Deleting" not in out
+    assert "old.css" in az.objects()

@@ -30,6 +30,7 @@ from tests.utils import (
     closed_port,
     file_keys,
     is_record,
+    md5,
     record_ops,
     run_collectstatic,
     run_manage_py,
@@ -482,30 +483,97 @@ def test_file_deleted_between_hashing_and_upload(static_dir, s3, proxy, settings
     assert sorted(stored(s3)) == ["a.css", "b.css"]
 
 
-def test_file_edited_between_hashing_and_upload_is_sent_with_the_hashed_md5(
+def b64md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+
+
+def edit_on_first_put(proxy: Any, path: Path, before: str, after: str) -> None:
+    """Edit ``path`` once the first PUT is answered (one thread: after every
+    file was hashed, before ``path`` is read for its own upload)."""
+
+    def edit(req: Any, resp: Any) -> None:
+        if req.op == "PutObject" and path.read_text() == before:
+            path.write_text(after)
+
+    proxy.add_response_hook(edit)
+
+
+def test_file_edited_between_hashing_and_upload_is_stored_with_its_own_md5(
     static_dir, s3, proxy, settings
 ):
-    # S3 refuses a PUT whose bytes don't match its Content-MD5 (BadDigest), so
-    # an edit racing the upload can't store bytes under the digest we compared.
-    # moto doesn't verify Content-MD5: assert what S3 would be sent.
+    # The proxy checks Content-MD5 as S3 does (400 BadDigest): the digest
+    # sent, recorded and cached must be that of the bytes sent.
     settings.COLLECTFAST_THREADS = 1
     write_files(static_dir, {"a.css": "a", "late/app.js": "new();"})
-    edited = static_dir / "late/app.js"
-
-    def edit_on_first_put(req: Any, resp: Any) -> None:
-        if req.op == "PutObject" and edited.read_text() == "new();":
-            edited.write_text("newer(1);")
-
-    proxy.add_response_hook(edit_on_first_put)
+    edit_on_first_put(proxy, static_dir / "late/app.js", "new();", "newer(1);")
     run_collectstatic()
-    put = next(r for r in proxy.log if r.key == "static/late/app.js")
-    assert (
-        put.headers["content-md5"]
-        == base64.b64encode(
-            hashlib.md5(b"new();", usedforsecurity=False).digest()
-        ).decode()
-    )
+    (put,) = [r for r in proxy.log if r.key == "static/late/app.js"]
+    assert (put.status, put.fault) == (200, None)
+    assert put.headers["content-md5"] == b64md5(b"newer(1);")
     assert put.body_bytes == len(b"newer(1);")
+    head = s3.client.head_object(Bucket=s3.bucket, Key="static/late/app.js")
+    assert head["Metadata"]["collectfast-md5"] == md5(b"newer(1);")
+    assert stored(s3)["late/app.js"] == b"newer(1);"
+    proxy.clear_faults()
+    proxy.reset()
+    assert run_collectstatic(verbosity=1) == "\n0 static files copied, 2 unmodified.\n"
+
+
+def test_edit_during_deploy_never_leaves_a_stale_digest_where_nothing_checks(
+    static_dir, s3, proxy, settings
+):
+    # A store that does not check Content-MD5 (moto, some S3-compatible
+    # ones), with SSE-KMS: decisions trust the recorded md5. Edited during
+    # the deploy then put back, the file must be uploaded again: the object
+    # holds the edit.
+    proxy.verify_content_md5 = False
+    try:
+        settings.COLLECTFAST_THREADS = 1
+        settings.STORAGES = s3.storages(object_parameters=KMS)
+        write_files(static_dir, {"a.css": "a", "late/app.js": "new();"})
+        edit_on_first_put(proxy, static_dir / "late/app.js", "new();", "newer(1);")
+        run_collectstatic()
+        proxy.clear_faults()
+        assert stored(s3)["late/app.js"] == b"newer(1);"
+        head = s3.client.head_object(Bucket=s3.bucket, Key="static/late/app.js")
+        assert head["Metadata"]["collectfast-md5"] == md5(b"newer(1);")
+        write_files(static_dir, {"late/app.js": "new();"})  # same size as before
+        proxy.reset()
+        output = run_collectstatic(verbosity=1)
+        assert output == "\n1 static file copied, 1 unmodified.\n"
+        assert stored(s3)["late/app.js"] == b"new();"
+    finally:
+        proxy.verify_content_md5 = True
+
+
+def test_file_that_keeps_changing_while_read_fails_with_a_sentence(
+    static_dir, s3, proxy, settings, monkeypatch
+):
+    # A build step still appending to the file: every copy read for upload
+    # sees it grow. (Reads are too quick to race a real writer reliably, so
+    # the append is made right after each read.)
+    from collectfast import hashing
+
+    write_files(static_dir, {"a.css": "a", "busy.js": "x" * 100})
+    busy = static_dir / "busy.js"
+    real = hashing.digest_stream
+
+    def digest_while_someone_writes(stream: Any, part_size: Any = None) -> Any:
+        digest = real(stream, part_size)
+        if isinstance(stream, hashing._Tee):  # reading it for upload
+            with open(busy, "a") as appender:  # the build is still writing it
+                appender.write("y")
+        return digest
+
+    monkeypatch.setattr(hashing, "digest_stream", digest_while_someone_writes)
+    message = collect_error()
+    assert message == (
+        "1 static file could not be uploaded: 'busy.js'. First error, for "
+        f"'busy.js': the file {str(busy)!r} kept changing while collectstatic "
+        "read it for upload; run collectstatic again once whatever writes it "
+        "has finished."
+    )
+    assert sorted(stored(s3)) == ["a.css"]
 
 
 def test_bad_digest_is_explained_and_the_old_object_kept(site, s3, proxy):

@@ -233,3 +233,26 @@ def test_prune_without_post_processing_keeps_the_live_manifest(
     output = run_collectstatic(prune=True, post_process=False, verbosity=2)
     assert "Deleting" not in output
     assert tree(root) == before
+
+
+def test_a_file_edited_since_it_was_hashed_is_recorded_as_copied(root, static_dir):
+    # The digest cache must describe the bytes copied: otherwise, with the
+    # file put back as it was hashed, the next run would skip a destination
+    # that holds the edit.
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    from collectfast.hashing import LocalDigest
+    from collectfast.strategies import BytesFile, strategy_for
+    from tests.utils import md5
+
+    run_collectstatic()
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    hashed = b"console.log(1);\n"  # what the deploy hashed; then it changed:
+    copied = strategy.upload(
+        "js/app.js", BytesFile(b"console.log(2);\n"), LocalDigest(md5(hashed), 16)
+    )
+    strategy.close()
+    assert copied == LocalDigest(md5(b"console.log(2);\n"), 16)
+    output = run_collectstatic(verbosity=2)  # the source still says 1
+    assert f"Copying '{static_dir / 'js/app.js'}'" in output
+    assert tree(root) == tree(static_dir)

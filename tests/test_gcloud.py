@@ -7,9 +7,12 @@ not make the background bucket-metadata request, whatever the environment.
 
 from __future__ import annotations
 
+import base64
 import gzip
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -31,10 +34,12 @@ from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
 from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
 from tests.emulators import GcsEmulator, gcs_emulator_fixture  # noqa: F401
+from tests.freezer import FreezingRelay
 from tests.utils import (
     REPO_ROOT,
     is_record,
     md5,
+    run_bounded,
     touch_all,
     tree,
     with_record,
@@ -388,13 +393,26 @@ def test_unreachable_endpoint_is_described(gcs):
 
 
 @pytest.mark.parametrize("size", [100, 9 * MiB], ids=["multipart", "resumable"])
-def test_upload_is_refused_when_bytes_differ_from_the_digest(gcs, size):
-    # As when a file is edited between hashing and uploading.
+def test_upload_sends_the_md5_of_the_bytes_sent(gcs, size):
+    # As when a file is edited between hashing and uploading: the bytes
+    # stored are sent with their own md5, and the caller learns it.
     strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
     data = os.urandom(size)
     compared = LocalDigest(md5=md5(data[:-1] + b"!"), size=size)
+    stored = strategy.upload("js/app.js", BytesFile(data), compared)
+    assert stored == LocalDigest(md5(data), size)
+    assert strategy.list_remote()["js/app.js"].etag == md5(data)
+
+
+@pytest.mark.parametrize("size", [100, 9 * MiB], ids=["multipart", "resumable"])
+def test_bytes_that_differ_from_the_md5_sent_are_refused_and_explained(gcs, size):
+    # What GCS does if the bytes ever differ from the md5 sent with them.
+    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
+    data = os.urandom(size)
+    blob = strategy.bucket.blob(strategy.key("js/app.js"))
+    blob.md5_hash = base64.b64encode(bytes.fromhex(md5(data + b"!"))).decode()
     with pytest.raises(GoogleAPICallError) as excinfo:
-        strategy.upload("js/app.js", BytesFile(data), compared)
+        blob.upload_from_file(io.BytesIO(data), size=size, checksum=None)
     assert strategy.describe_error(excinfo.value) == (
         "the file changed while it was being uploaded, so Google Cloud Storage "
         "refused it; run collectstatic again once the build has finished."
@@ -508,3 +526,65 @@ def test_two_deploys_at_once_keep_the_site_whole(gcs, tmp_path):
         read=lambda key: bucket.blob(key).download_as_bytes(raw_download=True),
     )
     Races(site, tmp_path).run(rounds=2, seed=16)
+
+
+def test_frozen_endpoint_mid_upload_stops_the_deploy(
+    gcs, static_dir, settings, monkeypatch
+):
+    # Google's retries run to a deadline, not a number of attempts: it is
+    # COLLECTFAST_TIMEOUT x COLLECTFAST_RETRIES (at most Google's 120 s), and
+    # the first upload that gets no answer stops the whole deploy.
+    write_files(static_dir, {f"css/f{i:03}.css": f"/* {i} */\n" for i in range(40)})
+    relay = FreezingRelay(gcs.emulator.host, gcs.emulator.port)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", relay.endpoint)
+    settings.COLLECTFAST_TIMEOUT = 1
+    settings.COLLECTFAST_RETRIES = 1
+    settings.COLLECTFAST_THREADS = 2
+    relay.freeze_on(b"/upload/storage/", after=5)
+    try:
+        error, _, err, elapsed = run_bounded(60)
+    finally:
+        relay.close()
+    assert elapsed < 15
+    assert isinstance(error, CommandError)
+    match = re.fullmatch(
+        rf"Google Cloud Storage at {re.escape(repr(relay.endpoint))} stopped "
+        r"answering \(no answer within 1 second, retried for up to 1 second; raise "
+        r"COLLECTFAST_TIMEOUT if it is only slow\) while uploading 'css/f\d+\.css'; "
+        r"nothing after 'css/f\d+\.css' was uploaded \((\d) files? (was|were)\); run "
+        r"collectstatic again when it is reachable\.",
+        str(error),
+    )
+    assert match is not None
+    # The answers to the last uploads before the freeze were lost with it:
+    # they are reported failed (abandoned), they may be stored.
+    uploaded = int(match[1])
+    assert uploaded in (3, 4, 5)
+    assert f"collectfast: deploy failed: {uploaded} uploaded (" in err
+    stored = list(gcs.client().list_blobs(gcs.bucket, prefix="static/"))
+    assert uploaded <= len(stored) <= 5
+
+
+def test_frozen_endpoint_while_pruning_deletes_nothing_it_reports(
+    site, gcs, settings, monkeypatch
+):
+    deploy(gcs)
+    gcs.client().bucket(gcs.bucket).blob("static/old.css").upload_from_string(b"x")
+    relay = FreezingRelay(gcs.emulator.host, gcs.emulator.port)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", relay.endpoint)
+    settings.COLLECTFAST_TIMEOUT = settings.COLLECTFAST_RETRIES = 1
+    relay.freeze_on(b"/batch/storage/")
+    try:
+        error, out, _, elapsed = run_bounded(60, prune=True, verbosity=2)
+    finally:
+        relay.close()
+    assert elapsed < 15
+    assert str(error) == (
+        f"Google Cloud Storage at {relay.endpoint!r} stopped answering (no answer "
+        "within 1 second, retried for up to 1 second; raise COLLECTFAST_TIMEOUT if "
+        "it is only slow) while deleting for --prune; nothing was uploaded; run "
+        "collectstatic again when it is reachable."
+    )
+    assert "Deleting" not in out
+    names = [b.name for b in gcs.client().list_blobs(gcs.bucket, prefix="static/")]
+    assert "static/old.css" in names

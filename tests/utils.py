@@ -191,3 +191,37 @@ def assert_bucket_etags_equal_tree(
                 etags[entry["Key"][len(prefix) :]] = entry["ETag"].strip('"')
     local = {name: md5(data) for name, data in tree(root).items()}
     assert etags == local
+
+
+# -- a run that must end in time ------------------------------------------------
+import threading  # noqa: E402
+
+
+def run_bounded(
+    seconds: float, **options: Any
+) -> tuple[BaseException | None, str, str, float]:
+    """collectstatic in-process, given at most ``seconds``: (the exception it
+    raised or None, stdout, stderr, elapsed). If it is still running by then
+    the test fails, rather than wait for a deploy that crawls file by file."""
+    out, err = StringIO(), StringIO()
+    outcome: list[BaseException | None] = []
+    options.setdefault("verbosity", 1)
+
+    def deploy() -> None:
+        try:
+            call_command(
+                "collectstatic", interactive=False, stdout=out, stderr=err, **options
+            )
+        except BaseException as exc:
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=deploy, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    elapsed = time.monotonic() - started
+    if worker.is_alive():
+        raise AssertionError(f"collectstatic still running after {seconds} s")
+    return outcome[0], out.getvalue(), err.getvalue(), elapsed

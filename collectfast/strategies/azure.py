@@ -21,6 +21,7 @@ from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
     ServiceRequestError,
+    ServiceResponseError,
 )
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.transport import RequestsTransport
@@ -30,7 +31,9 @@ from storages.utils import clean_name
 
 from collectfast import cache_policy
 from collectfast.conf import conf
-from collectfast.hashing import LocalDigest
+from collectfast.errors import require_utf8
+from collectfast.hashing import LocalDigest, snapshot
+from collectfast.report import plural
 from collectfast.strategies.base import (
     WRITES,
     Decision,
@@ -108,12 +111,13 @@ class AzureStrategy(Strategy):
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=pool_size)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
+        self.read_timeout = conf.timeout or 60
         transport = RequestsTransport(
             session=session,
             session_owner=True,
             # The SDK's defaults for the transport it would build itself.
             connection_timeout=conf.timeout or 20,
-            read_timeout=conf.timeout or 60,
+            read_timeout=self.read_timeout,
         )
         options: dict[str, Any] = {
             "transport": transport,
@@ -124,6 +128,7 @@ class AzureStrategy(Strategy):
         if storage.api_version:
             options["api_version"] = storage.api_version
         user_hook = options.get("raw_request_hook")
+        user_response_hook = options.get("raw_response_hook")
 
         def count_request(request: PipelineRequest[Any]) -> None:
             # Called once per HTTP attempt, retries included.
@@ -131,7 +136,13 @@ class AzureStrategy(Strategy):
             if user_hook is not None:
                 user_hook(request)
 
+        def note_answer(response: Any) -> None:
+            self.note_answer()
+            if user_response_hook is not None:
+                user_response_hook(response)
+
         options["raw_request_hook"] = count_request
+        options["raw_response_hook"] = note_answer
         if storage.connection_string is not None:
             return BlobServiceClient.from_connection_string(
                 storage.connection_string, **options
@@ -175,6 +186,10 @@ class AzureStrategy(Strategy):
         return local.md5  # every upload sets Content-MD5, which the listing shows
 
     # -- what is stored -------------------------------------------------
+
+    def digest(self, name: str, source: Source) -> LocalDigest:
+        require_utf8(name, source.filesystem_path)
+        return super().digest(name, source)
 
     def list_remote(self) -> dict[str, RemoteObject]:
         index: dict[str, RemoteObject] = {}
@@ -222,7 +237,7 @@ class AzureStrategy(Strategy):
         *,
         etag: str | None = None,
         if_none_match: bool = False,
-    ) -> None:
+    ) -> LocalDigest | None:
         """Upload; with ``etag``, only over that blob, with ``if_none_match``
         only if there is none (the manifest's conditional write)."""
         key = self.key(name)
@@ -231,44 +246,85 @@ class AzureStrategy(Strategy):
             conditions.update(etag=etag, match_condition=MatchConditions.IfNotModified)
         settings = dict(self.storage._get_content_settings_parameters(key))
         cache_policy.apply(self.storage, name, settings, "cache_control")
-        settings["content_md5"] = bytearray.fromhex(local.md5)
-        with source.open() as body:
+        # The bytes sent are copied once and digested as copied: Content-MD5
+        # and the recorded md5 are theirs even if the file was edited since
+        # it was hashed (block uploads are not checked by the service).
+        body, sent = snapshot(source.open, path=source.filesystem_path or name)
+        settings["content_md5"] = bytearray.fromhex(sent.md5)
+        with body:
             self.container.upload_blob(
                 key,
                 body,
-                length=local.size,
+                length=sent.size,
                 # A single Put Blob is refused if the bytes differ from this
                 # md5; for block uploads it is stored as given.
                 content_settings=ContentSettings(**settings),
-                metadata={MD5_METADATA: local.md5},
+                metadata={MD5_METADATA: sent.md5},
                 max_concurrency=self.max_concurrency,
                 timeout=self.storage.timeout,
                 **conditions,
             )
+        return None if sent == local else sent
 
-    def delete(self, names: Iterable[str]) -> None:
+    def delete(self, names: Iterable[str]) -> list[tuple[str, BaseException]]:
+        failures: list[tuple[str, BaseException]] = []
         # Names as listed: the raw blob name, not normalised.
-        keys = [self.prefix + name for name in names]
+        by_key = {self.prefix + name: name for name in names}
+        keys = list(by_key)
         for start in range(0, len(keys), DELETE_BATCH):
             batch = keys[start : start + DELETE_BATCH]
-            responses = self.container.delete_blobs(
-                *batch, raise_on_any_failure=False, timeout=self.storage.timeout
-            )
-            failed = [
-                (key, response.status_code)
-                for key, response in zip(batch, responses, strict=False)
-                if not 200 <= response.status_code < 300
-                and response.status_code != 404  # already gone
-            ]
-            if failed:
-                key, status = failed[0]
-                raise OSError(
-                    f"Azure refused to delete {len(failed)} blob(s), first "
-                    f"{key!r}: HTTP {status}"
+            try:
+                responses = list(
+                    self.container.delete_blobs(
+                        *batch, raise_on_any_failure=False, timeout=self.storage.timeout
+                    )
                 )
+            except Exception as exc:
+                # Nothing from here on is confirmed deleted.
+                failures += [(by_key[key], exc) for key in keys[start:]]
+                break
+            for position, key in enumerate(batch):
+                status = (
+                    responses[position].status_code if position < len(responses) else 0
+                )
+                if not 200 <= status < 300 and status != 404:  # 404: already gone
+                    failures.append((by_key[key], BlobNotDeleted(key, status)))
+        return failures
+
+    def stopped_answering(self, exc: BaseException) -> bool:
+        if isinstance(exc, ServiceResponseError):  # no answer in time
+            return self.silent_for(float(self.read_timeout))
+        if isinstance(exc, ServiceRequestError):  # no connection
+            # "Stopped" only if it answered before: else the endpoint is
+            # wrong, which describe_error says.
+            return self.last_answer > float("-inf")
+        return False
+
+    def describe_stop(self, exc: BaseException) -> str | None:
+        where = f"Azure Blob Storage at {self.endpoint!r}"
+        if isinstance(exc, ServiceResponseError):
+            return (
+                f"{where} stopped answering (no answer within "
+                f"{plural(float(self.read_timeout), 'second')}, in "
+                f"{plural(int(conf.retries), 'attempt')}; raise COLLECTFAST_TIMEOUT "
+                "if it is only slow)"
+            )
+        return f"{where} stopped answering (connections to it failed)"
 
     def describe_error(self, exc: BaseException) -> str | None:
         container = self.container_name
+        if isinstance(exc, BlobNotDeleted):
+            if exc.status == 403:
+                return (
+                    f"Azure denied deleting {exc.key!r} from container "
+                    f"{container!r}; give the deploy identity delete permission "
+                    "on it (the Storage Blob Data Contributor role, or a SAS "
+                    "token with delete)."
+                )
+            return (
+                f"Azure did not delete {exc.key!r} from container {container!r} "
+                f"(HTTP {exc.status}); run collectstatic again."
+            )
         if isinstance(exc, ServiceRequestError):
             return (
                 f"could not connect to Azure Blob Storage at {self.endpoint!r}; "
@@ -326,3 +382,12 @@ class AzureStrategy(Strategy):
     def close(self) -> None:
         if self._connected is not None:
             self._connected[0].close()
+
+
+class BlobNotDeleted(Exception):
+    """One blob a batch of deletions did not delete (its HTTP status)."""
+
+    def __init__(self, key: str, status: int) -> None:
+        self.key = key
+        self.status = status
+        super().__init__(f"{key!r} not deleted (HTTP {status})")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -177,6 +178,8 @@ class Strategy(ABC):
     stands_in_for: ClassVar[tuple[str, ...]] = ()
     #: Requests sent to the storage so far, retries included (for reports).
     requests: int = 0
+    #: time.monotonic() of the store's latest answer (see ``note_answer``).
+    last_answer: float = float("-inf")
 
     def __init__(self, storage: Storage, *, threads: int = 1) -> None:
         self.storage = storage
@@ -265,8 +268,14 @@ class Strategy(ABC):
         return name
 
     @abstractmethod
-    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
-        """Store ``source`` as ``name``, replacing any object there atomically."""
+    def upload(
+        self, name: str, source: Source, local: LocalDigest
+    ) -> LocalDigest | None:
+        """Store ``source`` as ``name``, replacing any object there atomically.
+
+        May return the digest of the bytes really stored, where the source
+        changed since ``local`` was computed (None: ``local`` is right).
+        """
 
     def clear_order(self, names: Iterable[str]) -> list[str]:
         """``names`` in the order Django's ``--clear`` deletes (and logs) them:
@@ -274,13 +283,45 @@ class Strategy(ABC):
         ``listdir()`` of a bucket lists them."""
         return sorted(names, key=_clear_order_key)
 
-    def delete(self, names: Iterable[str]) -> None:
-        """Delete stored objects by name (for --clear and pruning)."""
+    def delete(self, names: Iterable[str]) -> Sequence[tuple[str, BaseException]]:
+        """Delete stored objects by name (for --clear and pruning).
+
+        Returns the names that were not deleted, each with its error: every
+        other name is confirmed gone. (A strategy returning None, as
+        collectfast 3.0 betas did, confirms every name; one raising confirms
+        none.)
+        """
+        failures: list[tuple[str, BaseException]] = []
         for name in names:
-            self.storage.delete(name)
+            try:
+                self.storage.delete(name)
+            except Exception as exc:
+                failures.append((name, exc))
+        return failures
 
     def describe_error(self, exc: BaseException) -> str | None:
         """A one-sentence explanation of a backend error, or None for the default."""
+        return None
+
+    # -- a store that stops answering ---------------------------------------
+
+    def note_answer(self, *args: Any, **kwargs: Any) -> None:
+        """Record that the store answered a request; hook it into the client."""
+        self.last_answer = time.monotonic()
+
+    def silent_for(self, seconds: float) -> bool:
+        """Whether the store has answered nothing for ``seconds``."""
+        return time.monotonic() - self.last_answer >= seconds
+
+    def stopped_answering(self, exc: BaseException) -> bool:
+        """Whether ``exc`` (retries exhausted) means the store itself stopped
+        answering, not that one request failed: the deploy then stops at once
+        rather than wait out every remaining request. Default: never."""
+        return False
+
+    def describe_stop(self, exc: BaseException) -> str | None:
+        """'the S3 endpoint <url> stopped answering (...)' for an ``exc`` that
+        ``stopped_answering`` accepted; None for the default wording."""
         return None
 
     # -- the deploy record (optional: see strategies/conditional.py) --------

@@ -9,10 +9,9 @@ never sees a half-written file.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files.storage import FileSystemStorage
 
@@ -123,14 +122,18 @@ class FileSystemStrategy(Strategy):
         full_path = self.storage.path(name)
         return os.path.relpath(full_path, self.storage.location).replace("\\", "/")
 
-    def upload(self, name: str, source: Source, local: LocalDigest) -> None:
+    def upload(
+        self, name: str, source: Source, local: LocalDigest
+    ) -> LocalDigest | None:
         destination = self.storage.path(name)
         directory = os.path.dirname(destination)
         self._make_directory(directory)
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=".collectfast-")
         try:
             with os.fdopen(handle, "wb") as target, source.open() as stream:
-                shutil.copyfileobj(stream, target, 1 << 20)
+                # Digest what is copied: the cache must describe the bytes
+                # stored, even if the file was edited since it was hashed.
+                copied = digest_stream(_Copy(stream, target))
             # mkstemp creates 0o600 files; give them the mode Django would.
             os.chmod(temporary, self.file_mode)
             os.replace(temporary, destination)
@@ -139,7 +142,9 @@ class FileSystemStrategy(Strategy):
                 os.unlink(temporary)
             raise
         stat = os.stat(destination)
-        self.digests.record(name, f"{stat.st_size}:{stat.st_mtime_ns}", local.md5)
+        self.digests.record(name, f"{stat.st_size}:{stat.st_mtime_ns}", copied.md5)
+        same = (copied.md5, copied.size) == (local.md5, local.size)
+        return None if same else copied
 
     def _make_directory(self, directory: str) -> None:
         # No os.umask() dance here: the umask is process-wide and other
@@ -157,6 +162,21 @@ class FileSystemStrategy(Strategy):
 
     def close(self) -> None:
         self.digests.flush()
+
+
+class _Copy:
+    """Reads of ``stream``, written to ``target`` as they are read."""
+
+    __slots__ = ("stream", "target")
+
+    def __init__(self, stream: IO[bytes], target: IO[bytes]) -> None:
+        self.stream = stream
+        self.target = target
+
+    def read(self, size: int = 1 << 20, /) -> bytes:
+        data = self.stream.read(size)
+        self.target.write(data)
+        return data
 
 
 def _umask() -> int:

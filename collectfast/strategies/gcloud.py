@@ -28,7 +28,15 @@ from storages.utils import clean_name
 
 from collectfast import cache_policy
 from collectfast.conf import conf
-from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_file, digest_stream
+from collectfast.errors import require_utf8
+from collectfast.hashing import (
+    CHUNK_SIZE,
+    LocalDigest,
+    digest_file,
+    digest_stream,
+    snapshot,
+)
+from collectfast.report import plural
 from collectfast.strategies.base import (
     WRITES,
     Decision,
@@ -48,6 +56,8 @@ LIST_PAGE = 1000  # objects.list's maximum
 LIST_FIELDS = "items(name,size,md5Hash,crc32c,generation),nextPageToken"
 DEFAULT_TIMEOUT = 60
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
+#: The Google client's own retry deadline, in seconds.
+DEFAULT_RETRY_DEADLINE = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,14 @@ class GoogleCloudStrategy(Strategy):
         probe = self.key("x")  # the storage's own mapping of names to keys
         self.prefix = probe[: -len("x")]
         self.timeout = conf.timeout or DEFAULT_TIMEOUT
+        # Google's retries run until a deadline (120 s), not for a number of
+        # attempts: no longer than COLLECTFAST_TIMEOUT x COLLECTFAST_RETRIES,
+        # so that a store that stopped answering stops the deploy as soon.
+        self.retry_deadline = min(
+            DEFAULT_RETRY_DEADLINE, self.timeout * int(conf.retries)
+        )
+        with_timeout = getattr(DEFAULT_RETRY, "with_timeout", None)
+        self.retry = (with_timeout or DEFAULT_RETRY.with_deadline)(self.retry_deadline)
         self._client_lock = threading.Lock()
         self._connected: tuple[Any, Any] | None = None
         #: Generations of the listed objects the deploy record asks about (the
@@ -142,7 +160,7 @@ class GoogleCloudStrategy(Strategy):
             prefixes.append("https://")
         for prefix in prefixes:
             session.mount(prefix, requests.adapters.HTTPAdapter(pool_maxsize=pool_size))
-        session.send = _counted(session.send, self.count_request)
+        session.send = _counted(session.send, self.count_request, self.note_answer)
         return client
 
     def saved_name(self, name: str) -> str:
@@ -178,7 +196,7 @@ class GoogleCloudStrategy(Strategy):
             page_size=LIST_PAGE,
             fields=LIST_FIELDS,
             timeout=self.timeout,
-            retry=DEFAULT_RETRY,
+            retry=self.retry,
         )
         for blob in blobs:
             name = blob.name[skip:]
@@ -223,6 +241,7 @@ class GoogleCloudStrategy(Strategy):
         return raw
 
     def digest(self, name: str, source: Source) -> LocalDigest:
+        require_utf8(name, source.filesystem_path)
         gzipped = self.write_parameters(self.key(name)).gzipped
         fs_path = source.filesystem_path
         if not gzipped and fs_path is not None:
@@ -262,7 +281,7 @@ class GoogleCloudStrategy(Strategy):
         local: LocalDigest,
         *,
         if_generation_match: int | None = None,
-    ) -> None:
+    ) -> LocalDigest | None:
         """Upload; with ``if_generation_match``, only over that generation (0:
         only if there is none), in one request: the manifest's conditional write."""
         key = self.key(name)
@@ -274,47 +293,100 @@ class GoogleCloudStrategy(Strategy):
         blob = self.bucket.blob(key, chunk_size=chunk_size)
         for prop, value in params.blob_properties.items():
             setattr(blob, prop, value)
-        # GCS refuses the upload if the bytes differ from the digest we
-        # compared: a file edited mid-deploy is never stored under a stale md5.
-        blob.md5_hash = base64.b64encode(bytes.fromhex(local.md5)).decode()
-        with source.open() as raw:
+        # The bytes sent are copied once and digested as copied, so the md5
+        # sent (which GCS checks) is theirs even if the file was edited since
+        # it was hashed.
+        body, sent = snapshot(
+            source.open,
+            transform=(lambda raw: self.stored_bytes(raw, True))
+            if params.gzipped
+            else None,
+            path=source.filesystem_path or name,
+        )
+        blob.md5_hash = base64.b64encode(bytes.fromhex(sent.md5)).decode()
+        with body:
             blob.upload_from_file(
-                self.stored_bytes(raw, params.gzipped),
+                body,
                 rewind=True,
-                size=local.size,
+                size=sent.size,
                 content_type=params.content_type,
                 predefined_acl=params.predefined_acl,
                 # None: the client would replace our md5 with one of the bytes
                 # it reads; the server checks md5Hash against the body instead.
                 checksum=None,
-                retry=DEFAULT_RETRY,
+                retry=self.retry,
                 timeout=self.timeout,
                 if_generation_match=if_generation_match,
             )
+        return None if sent == local else sent
 
-    def delete(self, names: Iterable[str]) -> None:
+    def delete(self, names: Iterable[str]) -> list[tuple[str, BaseException]]:
+        failures: list[tuple[str, BaseException]] = []
         # Names as listed: the raw object name, not normalised.
-        keys = [self.prefix + name for name in names]
+        by_key = {self.prefix + name: name for name in names}
+        keys = list(by_key)
         for start in range(0, len(keys), DELETE_BATCH):
             batch_keys = keys[start : start + DELETE_BATCH]
-            with self.client.batch(raise_exception=False) as batch:
-                for key in batch_keys:
-                    self.bucket.delete_blob(key, timeout=self.timeout)
-            failed = [
-                (key, response.status_code)
-                for key, response in zip(batch_keys, batch._responses, strict=False)
-                if not 200 <= response.status_code < 300
-                and response.status_code != 404  # already gone
-            ]
-            if failed:
-                key, status = failed[0]
-                raise OSError(
-                    f"Google Cloud Storage refused to delete {len(failed)} "
-                    f"object(s), first {key!r}: HTTP {status}"
+            try:
+                with self.client.batch(raise_exception=False) as batch:
+                    for key in batch_keys:
+                        self.bucket.delete_blob(key, timeout=self.timeout)
+            except Exception as exc:
+                # Nothing from here on is confirmed deleted.
+                failures += [(by_key[key], exc) for key in keys[start:]]
+                break
+            responses = list(batch._responses)
+            for position, key in enumerate(batch_keys):
+                status = (
+                    responses[position].status_code if position < len(responses) else 0
                 )
+                if not 200 <= status < 300 and status != 404:  # 404: already gone
+                    failures.append(
+                        (by_key[key], ObjectNotDeleted(key, status, self.bucket_name))
+                    )
+        return failures
+
+    def stopped_answering(self, exc: BaseException) -> bool:
+        if isinstance(exc, api_exceptions.RetryError) and exc.cause is not None:
+            exc = exc.cause
+        if isinstance(exc, requests.ConnectionError) and not isinstance(
+            exc, requests.ReadTimeout
+        ):
+            # Refused, or no connection in time: only "stopped" if it answered
+            # before (else the endpoint is wrong, which describe_error says).
+            return self.last_answer > float("-inf")
+        if isinstance(exc, requests.Timeout):
+            return self.silent_for(float(self.timeout))
+        return False
+
+    def describe_stop(self, exc: BaseException) -> str | None:
+        if isinstance(exc, api_exceptions.RetryError) and exc.cause is not None:
+            exc = exc.cause
+        where = f"Google Cloud Storage at {self.endpoint!r}"
+        if isinstance(exc, requests.Timeout) and not isinstance(
+            exc, requests.ConnectTimeout
+        ):
+            return (
+                f"{where} stopped answering (no answer within "
+                f"{plural(float(self.timeout), 'second')}, retried for up to "
+                f"{plural(float(self.retry_deadline), 'second')}; raise "
+                "COLLECTFAST_TIMEOUT if it is only slow)"
+            )
+        return f"{where} stopped answering (connections to it failed)"
 
     def describe_error(self, exc: BaseException) -> str | None:
         bucket = self.bucket_name
+        if isinstance(exc, ObjectNotDeleted):
+            if exc.status == 403:
+                return (
+                    f"Google Cloud Storage denied deleting {exc.key!r} from bucket "
+                    f"{bucket!r}; grant the deploy account storage.objects.delete "
+                    "on it (--prune and --clear delete)."
+                )
+            return (
+                f"Google Cloud Storage did not delete {exc.key!r} from bucket "
+                f"{bucket!r} (HTTP {exc.status}); run collectstatic again."
+            )
         if isinstance(exc, api_exceptions.RetryError) and exc.cause is not None:
             exc = exc.cause
         if isinstance(exc, auth_exceptions.DefaultCredentialsError):
@@ -390,11 +462,27 @@ def _message(exc: Any) -> str:
     return text[:200] or type(exc).__name__
 
 
-def _counted(send: Callable[..., Any], count: Callable[[], None]) -> Callable[..., Any]:
-    """``send`` that counts each HTTP attempt (retries and redirects included)."""
+class ObjectNotDeleted(Exception):
+    """One object a batch of deletions did not delete (its HTTP status)."""
+
+    def __init__(self, key: str, status: int, bucket: str) -> None:
+        self.key = key
+        self.status = status
+        super().__init__(f"{bucket}: {key!r} not deleted (HTTP {status})")
+
+
+def _counted(
+    send: Callable[..., Any],
+    count: Callable[[], None],
+    answered: Callable[[], None],
+) -> Callable[..., Any]:
+    """``send`` that counts each HTTP attempt (retries and redirects included)
+    and notes each answer."""
 
     def counting_send(*args: Any, **kwargs: Any) -> Any:
         count()
-        return send(*args, **kwargs)
+        response = send(*args, **kwargs)
+        answered()
+        return response
 
     return counting_send

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import base64
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any
 
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from s3transfer.utils import ChunksizeAdjuster
 from storages.backends.s3 import S3Storage, _filter_download_params
 from storages.utils import clean_name
@@ -24,14 +22,17 @@ from storages.utils import clean_name
 from collectfast import cache_policy
 from collectfast.cache import DigestCache
 from collectfast.conf import conf
+from collectfast.errors import require_utf8
 from collectfast.hashing import (
     CHUNK_SIZE,
     LocalDigest,
     digest_file,
     digest_stream,
+    snapshot,
     stream_size,
 )
 from collectfast.preconditions import inherits
+from collectfast.request_count import count_botocore_request
 from collectfast.strategies.base import (
     WRITES,
     Decision,
@@ -39,7 +40,11 @@ from collectfast.strategies.base import (
     Source,
     Strategy,
 )
-from collectfast.strategies.s3_errors import describe_s3_error
+from collectfast.strategies.s3_errors import (
+    ObjectNotDeleted,
+    describe_s3_error,
+    describe_s3_stop,
+)
 from collectfast.strategies.s3_listing import (
     LIST_RANGES,
     ListingParserFactory,
@@ -47,6 +52,7 @@ from collectfast.strategies.s3_listing import (
 )
 from collectfast.strategies.s3_probe import DirectPaths, direct_paths_for
 from collectfast.strategies.s3_put import DIRECT_PUT_MAX_BYTES, DirectPut
+from collectfast.workers import DaemonPool
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -82,6 +88,9 @@ class S3Strategy(Strategy):
         self.client = self._create_client()
         # Every HTTP attempt, retries included, for the summary and report.
         self.client.meta.events.register("request-created.s3", self.count_request)
+        # ...once: not also as one of the run's other requests.
+        self.client.meta.events.unregister("request-created", count_botocore_request)
+        self.client.meta.events.register("response-received.s3", self._answered)
         self.digests = DigestCache(conf.cache, self.namespace)
         self.bucket_uses_kms = False
         # Unless a subclass varies them per object, the PUT parameters (and so
@@ -176,16 +185,20 @@ class S3Strategy(Strategy):
             return None  # SSE-KMS, SSE-C: the ETag is not a digest
         return local.multipart_etag or local.md5
 
+    def _answered(self, response_dict: Any = None, **kwargs: Any) -> None:
+        if response_dict is not None:  # an HTTP answer, whatever its status
+            self.note_answer()
+
     # -- what is stored -------------------------------------------------
 
     def list_remote(self) -> dict[str, RemoteObject]:
         index: dict[str, RemoteObject] = {}
         skip = len(self.prefix)
         # The encryption question costs a round trip: ask it alongside the
-        # pages; the other workers list the other ranges of keys.
-        with ThreadPoolExecutor(
-            LIST_RANGES, thread_name_prefix="collectfast-index"
-        ) as side:
+        # pages; the other workers list the other ranges of keys. Daemon
+        # threads: after a failure, a request still hanging is abandoned.
+        side = DaemonPool(LIST_RANGES, thread_name_prefix="collectfast-index")
+        try:
             uses_kms = side.submit(self._bucket_uses_kms)
 
             def add(page: list[tuple[str, str, int]]) -> None:
@@ -197,6 +210,12 @@ class S3Strategy(Strategy):
 
             self.listing.run(side, add)
             self.bucket_uses_kms = uses_kms.result()
+        except Exception as exc:
+            # Leave no request running behind us, unless it hangs on a store
+            # that stopped answering.
+            side.shutdown(wait=not self.stopped_answering(exc), cancel_futures=True)
+            raise
+        side.shutdown()
         self._etags_are_md5.clear()
         return index
 
@@ -244,6 +263,7 @@ class S3Strategy(Strategy):
         return chunksize
 
     def digest(self, name: str, source: Source) -> LocalDigest:
+        require_utf8(name, source.filesystem_path)
         # Only a gzipping storage needs the PUT parameters to know what it stores.
         gzipped = self.storage.gzip and self.write_parameters(self.key(name))[1]
         fs_path = source.filesystem_path
@@ -348,24 +368,33 @@ class S3Strategy(Strategy):
         local: LocalDigest,
         *,
         conditions: Mapping[str, Any] | None = None,
-    ) -> None:
+    ) -> LocalDigest | None:
         """Upload; with ``conditions`` (``IfMatch``/``IfNoneMatch``), in one PUT
         whatever the size, stored only if they hold: the manifest's
         conditional write (s3_conditional.py)."""
         key = self.key(name)
         params, gzipped = self.write_parameters(key)
         cache_policy.apply(self.storage, name, params, "CacheControl")
+        # The bytes sent are copied once and digested as copied: Content-MD5,
+        # the md5 metadata and the cache describe exactly what is stored, even
+        # for a file edited since it was hashed (S3 refuses a PUT whose bytes
+        # don't match its Content-MD5; other stores may not check).
+        body, sent = snapshot(
+            source.open,
+            transform=self.storage._compress_content if gzipped else None,
+            part_size_for=self.part_size,
+            path=source.filesystem_path or name,
+        )
+        sent = self._with_multipart(sent)
         metadata = dict(params.get("Metadata") or {})
-        metadata[MD5_METADATA] = local.md5
+        metadata[MD5_METADATA] = sent.md5
         params["Metadata"] = metadata
-        with source.open() as raw, self._stored_bytes(raw, gzipped) as body:
-            if local.size < self.multipart_threshold or conditions:
-                # S3 refuses the PUT if the bytes differ from the digest we
-                # compared: a file edited mid-deploy is never half-recorded.
-                content_md5 = base64.b64encode(bytes.fromhex(local.md5)).decode()
+        with body:
+            if sent.size < self.multipart_threshold or conditions:
+                content_md5 = base64.b64encode(bytes.fromhex(sent.md5)).decode()
                 etag = None
                 if not conditions:  # the direct path sends no conditions
-                    etag = self._put_directly(key, body, local, content_md5, params)
+                    etag = self._put_directly(key, body, sent, content_md5, params)
                 if etag is None:
                     etag = self.client.put_object(
                         Bucket=self.bucket,
@@ -376,9 +405,9 @@ class S3Strategy(Strategy):
                         **(conditions or {}),
                     )["ETag"]
                 etag = etag.strip('"')
-                if etag != local.md5 or not self.etags_are_md5(key):
+                if etag != sent.md5 or not self.etags_are_md5(key):
                     # The next run can't read this ETag as an md5: remember it.
-                    self.digests.record(name, etag, local.md5)
+                    self.digests.record(name, etag, sent.md5)
             else:
                 self.client.upload_fileobj(
                     body,
@@ -387,6 +416,7 @@ class S3Strategy(Strategy):
                     ExtraArgs=params,
                     Config=self.transfer_config,
                 )
+        return None if sent == local else sent
 
     def _put_directly(
         self,
@@ -408,33 +438,34 @@ class S3Strategy(Strategy):
             body.seek(0)
         return etag
 
-    def _stored_bytes(self, raw: IO[bytes], gzipped: bool) -> IO[bytes]:
-        """A seekable stream of the bytes to store (retries rewind it)."""
-        if not gzipped:
-            return raw
-        spool = tempfile.SpooledTemporaryFile(max_size=8 * CHUNK_SIZE)  # noqa: SIM115
-        compressed = self.storage._compress_content(raw)
-        while chunk := compressed.read(CHUNK_SIZE):
-            spool.write(chunk)
-        spool.seek(0)
-        return spool
-
-    def delete(self, names: Iterable[str]) -> None:
+    def delete(self, names: Iterable[str]) -> list[tuple[str, BaseException]]:
+        failures: list[tuple[str, BaseException]] = []
         # Names as listed: the raw key, not normalised ('a/../b' is a key too).
-        keys = [self.prefix + name for name in names]
+        by_key = {self.prefix + name: name for name in names}
+        keys = list(by_key)
         for start in range(0, len(keys), DELETE_BATCH):
             batch = keys[start : start + DELETE_BATCH]
-            response = self.client.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
-            )
-            errors = response.get("Errors", [])
-            if errors:
-                first = errors[0]
-                raise OSError(
-                    f"S3 refused to delete {len(errors)} object(s), first "
-                    f"{first.get('Key')!r}: {first.get('Code')} {first.get('Message')}"
+            try:
+                response = self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
                 )
+            except Exception as exc:
+                # Nothing from here on is confirmed deleted.
+                failures += [(by_key[key], exc) for key in keys[start:]]
+                break
+            # Quiet mode lists only the keys S3 did not delete.
+            for error in response.get("Errors", []):
+                key = str(error.get("Key", ""))
+                failures.append(
+                    (
+                        by_key.get(key, key),
+                        ObjectNotDeleted(
+                            key, str(error.get("Code", "")), error.get("Message")
+                        ),
+                    )
+                )
+        return failures
 
     def describe_error(self, exc: BaseException) -> str | None:
         return describe_s3_error(
@@ -442,6 +473,24 @@ class S3Strategy(Strategy):
             bucket=self.bucket,
             endpoint=self.storage.endpoint_url,
             config=self.client.meta.config,
+        )
+
+    def stopped_answering(self, exc: BaseException) -> bool:
+        if isinstance(exc, EndpointConnectionError):
+            # Refused, or no connection in time. "Stopped" only if it answered
+            # before: else the endpoint is wrong, which describe_error says.
+            return self.last_answer > float("-inf")
+        if isinstance(exc, ReadTimeoutError):
+            # Timed out while nothing else got an answer either: not one
+            # slow request, the endpoint. (A request answered after it gave
+            # up counts, so a slow key among live ones is that key's failure.)
+            timeout = getattr(self.client.meta.config, "read_timeout", None)
+            return self.silent_for(float(timeout or 0))
+        return False
+
+    def describe_stop(self, exc: BaseException) -> str | None:
+        return describe_s3_stop(
+            exc, endpoint=self.storage.endpoint_url, config=self.client.meta.config
         )
 
     def close(self) -> None:

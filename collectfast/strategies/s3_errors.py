@@ -16,10 +16,46 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from collectfast.report import plural
+
 # Answers botocore's standard mode retries; if they outlast the retries, S3 is
 # overloaded or failing rather than refusing.
 TRANSIENT_STATUS = (500, 502, 503, 504)
 THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestThrottled")
+DELETES = ("DeleteObjects", "DeleteObject")
+
+
+class ObjectNotDeleted(Exception):
+    """One key a DeleteObjects request did not delete (its per-key error)."""
+
+    def __init__(self, key: str, code: str, message: object) -> None:
+        self.key = key
+        self.code = code
+        self.message = str(message or "")
+        super().__init__(f"S3 did not delete {key!r}: {code} {self.message}".strip())
+
+
+def describe_s3_stop(
+    exc: BaseException, *, endpoint: str | None, config: Any
+) -> str | None:
+    """'the S3 endpoint <url> stopped answering (...)', for a timeout or a
+    connection failure that outlasted the retries."""
+    attempts = (getattr(config, "retries", None) or {}).get("total_max_attempts")
+    tried = f", in {plural(attempts, 'attempt')}" if attempts else ""
+    where = f"the S3 endpoint {endpoint or 'of AWS'}"
+    if isinstance(exc, ReadTimeoutError):
+        timeout = getattr(config, "read_timeout", None)
+        return (
+            f"{where} stopped answering (no answer within "
+            f"{plural(timeout, 'second')}{tried}; raise COLLECTFAST_TIMEOUT if it "
+            "is only slow)"
+        )
+    if isinstance(exc, EndpointConnectionError):
+        return (
+            f"{where} stopped answering (it refused connections or did not "
+            f"accept them in time{tried})"
+        )
+    return None
 
 
 def describe_s3_error(
@@ -44,16 +80,28 @@ def describe_s3_error(
     if isinstance(exc, ReadTimeoutError):
         timeout = getattr(config, "read_timeout", None)
         return (
-            f"the S3 endpoint {endpoint} did not answer within {timeout} "
-            f"seconds, in {attempts} attempts; check the network, or raise "
-            "COLLECTFAST_TIMEOUT."
+            f"the S3 endpoint {endpoint} did not answer within "
+            f"{plural(timeout, 'second')}, in {plural(attempts, 'attempt')}; check "
+            "the network, or raise COLLECTFAST_TIMEOUT."
         )
     if isinstance(exc, HTTPClientError):
         return (
             f"the connection to the S3 endpoint {endpoint} broke before it "
-            f"answered ({type(exc).__name__}), in {attempts} attempts; check "
-            "the network and any proxy in between, then run collectstatic "
+            f"answered ({type(exc).__name__}), in {plural(attempts, 'attempt')}; "
+            "check the network and any proxy in between, then run collectstatic "
             "again."
+        )
+    if isinstance(exc, ObjectNotDeleted):
+        if exc.code == "AccessDenied":
+            return (
+                f"S3 denied deleting {exc.key!r} from bucket {bucket!r}; grant the "
+                "deploy credentials s3:DeleteObject on it (--prune and --clear "
+                "delete)."
+            )
+        return (
+            f"S3 did not delete {exc.key!r} from bucket {bucket!r} ({exc.code}: "
+            f"{exc.message or 'no message'}); run collectstatic again, or delete "
+            "it with another tool."
         )
     if not isinstance(exc, ClientError):
         return None
@@ -91,9 +139,14 @@ def describe_s3_error(
             "it; run collectstatic again once the build has finished."
         ),
     }
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if operation in DELETES and (code == "AccessDenied" or status == 403):
+        return (
+            f"S3 denied {operation} on bucket {bucket!r}; grant the deploy "
+            "credentials s3:DeleteObject on it (--prune and --clear delete)."
+        )
     if code in hints:
         return hints[code]
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if status == 403:
         return hints["AccessDenied"]
     if status == 404 and operation == "ListObjectsV2":

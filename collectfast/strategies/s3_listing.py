@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
 from botocore.parsers import ResponseParser, ResponseParserFactory, RestXMLParser
@@ -165,7 +165,7 @@ class SplitListing:
         self._expected: list[str] | None = None
         self._splits: list[str] | None = None
         self._others: list[Future[None]] = []
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: Executor | None = None
         self._done = False
         self._consume: Callable[[list[Listed]], None] = _ignore
 
@@ -217,7 +217,7 @@ class SplitListing:
 
     def run(
         self,
-        pool: ThreadPoolExecutor,
+        pool: Executor,
         consume: Callable[[list[Listed]], None] | None = None,
     ) -> list[Listed]:
         """Every key under the prefix (some twice where the ranges meet).

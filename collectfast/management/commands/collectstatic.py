@@ -12,27 +12,53 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
+from django.conf import settings
 from django.contrib.staticfiles.management.commands import collectstatic
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, CommandParser, OutputWrapper
 
 from collectfast.after_collect import AfterCollectSteps, FoundFiles
 from collectfast.cdn import after_deploy
-from collectfast.collector import Collector, Job, Outcome, RemoteState
+from collectfast.collector import (
+    ClearIncomplete,
+    Collector,
+    Job,
+    Outcome,
+    RemoteState,
+)
 from collectfast.conf import conf
 from collectfast.deploy_finish import Finish, finish_deploy
 from collectfast.deploy_guard import DeployStopped
 from collectfast.deploy_record import is_reserved
 from collectfast.early import EarlyListing
-from collectfast.errors import describe
+from collectfast.errors import (
+    Abandoned,
+    NotAttempted,
+    StoreStopped,
+    describe,
+    describe_storage_setup,
+    quoted,
+)
 from collectfast.finders import list_static_files, one_walk, sources_have_paths
 from collectfast.gc_tuning import fewer_gc_passes
 from collectfast.guarded import GuardedStrategy, guarded
+from collectfast.interrupts import interrupted, sigterm_raises
 from collectfast.progress import Progress
-from collectfast.report import DeployReport, FileEntry, format_bytes
+from collectfast.report import (
+    COMPLETE,
+    FAILED,
+    INTERRUPTED,
+    DeployReport,
+    FileEntry,
+    ReportPathError,
+    check_report_path,
+    format_bytes,
+)
+from collectfast.request_count import RequestCount, counting_requests
 from collectfast.strategies.base import (
     Decision,
     LocalFile,
@@ -41,8 +67,12 @@ from collectfast.strategies.base import (
     strategy_for,
     unwrap,
 )
+from collectfast.workers import INTERRUPT_GRACE
 
 logger = logging.getLogger("collectfast")
+
+#: The report's "strategy" when Django's own logic ran.
+DJANGOS_OWN = "django.contrib.staticfiles.management.commands.collectstatic"
 
 
 class Command(AfterCollectSteps, collectstatic.Command):
@@ -53,6 +83,13 @@ class Command(AfterCollectSteps, collectstatic.Command):
     #: What was stored when the deploy began (after --clear).
     remote_index: Mapping[str, Any] = MappingProxyType({})
     held_manifest = None
+    request_count: RequestCount | None = None
+    #: The report's path, and the flag or setting that gave it.
+    report_path: str | None = None
+    report_given_by = "--report"
+    #: Set when the run stops early: nothing more is waited for.
+    aborted = False
+    interrupted = False
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -90,20 +127,68 @@ class Command(AfterCollectSteps, collectstatic.Command):
         prune = options.get("prune")
         self.prune = conf.prune if prune is None else prune
         self.prune_previous = bool(options.get("prune_previous"))
-        self.report_path = options.get("report") or conf.report
 
     def execute(self, *args: Any, **options: Any) -> str | None:
-        with fewer_gc_passes():
-            # The listing overlaps the system checks, which walk the finders.
-            self.early = EarlyListing.start(self.storage, options, notes(options))
+        self.check_report_path(options)  # before anything is listed or stored
+        failure: BaseException | None = None
+        with fewer_gc_passes(), sigterm_raises(), counting_requests() as count:
+            self.request_count = count
             try:
+                self.create_storage()
+                # The listing overlaps the system checks, which walk the finders.
+                self.early = EarlyListing.start(self.storage, options, notes(options))
                 with one_walk():  # the W004 check and collect() share a walk
                     output: str | None = super().execute(*args, **options)
+            except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM
+                self.aborted = self.interrupted = True
+                failure = interrupted(exc, self.how_far())
+                raise failure from None
+            except BaseException as exc:
+                failure = exc
+                raise
             finally:
                 if self.early is not None:
-                    self.early.discard()
-                self.finish_report()
+                    self.early.discard(wait=not self.aborted)
+                self.finish_report(failure)
         return output
+
+    def check_report_path(self, options: dict[str, Any]) -> None:
+        self.report_path = options.get("report") or conf.report
+        if not self.report_path:
+            return
+        flag = "--report" if options.get("report") else "COLLECTFAST_REPORT"
+        self.report_given_by = flag
+        try:
+            check_report_path(self.report_path, flag)
+        except ReportPathError as exc:
+            raise CommandError(str(exc)) from exc
+        # Written whatever happens, even if the run fails before collecting:
+        # never leave a previous run's report in place as if it were this one's.
+        backend = settings.STORAGES.get("staticfiles", {}).get("BACKEND", "")
+        self.report = DeployReport(
+            storage=str(backend), strategy="", dry_run=bool(options.get("dry_run"))
+        )
+
+    def create_storage(self) -> None:
+        """Set up the static files storage now, so that a store's error while
+        it is created (a manifest storage reads the stored manifest) is one
+        sentence, not a traceback from Django's handle()."""
+        try:
+            unwrap(self.storage)
+        except Exception as exc:
+            sentence = describe_storage_setup(exc)
+            if sentence is None:
+                return  # Django's own error: Django meets it where it always does
+            if conf.debug:
+                raise
+            raise CommandError(sentence) from exc
+
+    def how_far(self) -> str:
+        return self.report.how_far() if self.report else "nothing was uploaded"
+
+    def other_requests(self) -> int:
+        """Requests of the run made by clients other than the strategy's."""
+        return self.request_count.count if self.request_count else 0
 
     def collect(self) -> dict[str, list[str]]:
         strategy: Strategy | None
@@ -120,23 +205,69 @@ class Command(AfterCollectSteps, collectstatic.Command):
             strategy.close()
             strategy = None
         if strategy is None:
-            return super().collect()
+            return self.collect_with_django()
         started = time.perf_counter()
         self.strategy = strategy
-        self.report = DeployReport(
-            storage=dotted_name(type(strategy.storage)),
-            strategy=dotted_name(type(getattr(strategy, "inner", strategy))),
-            dry_run=self.dry_run,
+        self.report = self.start_report(
+            dotted_name(type(strategy.storage)),
+            dotted_name(type(getattr(strategy, "inner", strategy))),
         )
         try:
             collected = self.collect_fast(strategy, self.report, collector)
         finally:
             strategy.close()
-            self.report.requests = strategy.requests
+            self.report.requests = strategy.requests + self.other_requests()
             self.report.seconds = time.perf_counter() - started
         # Only after a successful deploy: CDN invalidation, deploy_finished.
         after_deploy(strategy, self.report, log=self.log)
         return collected
+
+    def collect_with_django(self) -> dict[str, list[str]]:
+        """Django's own collect(); with --report, a report of what it did."""
+        if not self.report_path:
+            return super().collect()
+        started = time.perf_counter()
+        report = self.start_report(dotted_name(type(unwrap(self.storage))), DJANGOS_OWN)
+        report.notes.append(
+            "collectfast was disabled, so Django's own collectstatic ran: "
+            "'uploaded' lists the files it copied (not the hashed copies "
+            "post-processing wrote) and 'unchanged' those it skipped as not "
+            "modified."
+        )
+        self.copied_sizes: dict[str, int] = {}
+        try:
+            return super().collect()
+        finally:
+            reason = "would be copied" if self.dry_run else "copied"
+            for name in self.copied_files + self.symlinked_files:
+                size = self.copied_sizes.get(name, 0)
+                report.uploaded.append(FileEntry(name, reason, size))
+            report.unchanged = len(self.unmodified_files)
+            for name in getattr(self, "deleted_files", None) or ():  # Django 6.0+
+                report.deleted.append(FileEntry(name, "--clear"))
+            report.requests = self.other_requests()
+            report.seconds = time.perf_counter() - started
+
+    def start_report(self, storage: str, strategy: str) -> DeployReport:
+        """The run's report (created early if one is to be written, so that a
+        failure before collect() is reported too), now that it has begun."""
+        report = self.report or DeployReport(storage=storage, strategy=strategy)
+        report.storage = storage
+        report.strategy = strategy
+        report.dry_run = self.dry_run
+        self.report = report
+        return report
+
+    def copy_file(self, path: str, prefixed_path: str, source_storage: Any) -> None:
+        copied = len(self.copied_files)
+        super().copy_file(path, prefixed_path, source_storage)
+        # Only Django's own logic copies files this way: sizes for its report.
+        sizes = getattr(self, "copied_sizes", None)
+        if sizes is not None and len(self.copied_files) > copied:
+            try:
+                sizes[prefixed_path] = source_storage.size(path)
+            except Exception:  # a size for the report only; never fail for it
+                sizes[prefixed_path] = 0
 
     def fast_strategy(self) -> Strategy | None:
         """The strategy to use, or None where Django's own logic must run."""
@@ -220,38 +351,48 @@ class Command(AfterCollectSteps, collectstatic.Command):
                 dry_run=self.dry_run,
                 clear=self.clear,
             )
+        stop = collector.stop
         phase = time.perf_counter()
         # The listing waits on the network: let it overlap walking the finders.
         collector.start_listing()
         try:
             found_files, jobs = self.find_files(strategy)
             strategy.expect([job.name for job in jobs])
-        except BaseException:
-            collector.wait_for_listing()  # leave no request running behind us
+        except BaseException as exc:
+            if not isinstance(exc, KeyboardInterrupt):
+                collector.wait_for_listing()  # leave no request running behind us
             raise
-        failures: list[Outcome] = []
         progress = Progress(self.stderr, total=len(jobs), verbosity=self.verbosity)
+        self.manifest_at_stake = False
         try:
-            for number, outcome in enumerate(collector.run(jobs, self.log_cleared)):
-                self.log_found_another(number)
-                self.record(outcome, report, progress)
-                if outcome.error is not None:
-                    failures.append(outcome)
-            self.log_found_another(len(jobs))
+            failures = self.collect_files(collector, jobs, report, progress)
             progress.close()
             self.log_timings(collector, jobs, phase)
             if failures:
                 self.fail(failures, strategy)
             index = collector.remote_state().index
             phase = time.perf_counter()
-            produced = self.post_process_files(strategy, index, found_files, report)
+            produced = self.post_process_files(
+                strategy, index, found_files, report, stop
+            )
             report.phases["post-process"] = time.perf_counter() - phase
             if isinstance(strategy, GuardedStrategy):
                 self.finish(strategy, produced, jobs)
-        except DeployStopped as stop:
-            raise CommandError(str(stop)) from stop
+        except DeployStopped as refused:
+            raise CommandError(str(refused)) from refused
         except (CommandError, KeyboardInterrupt):
             raise
+        except StoreStopped as stopped:
+            self.aborted = True
+            if conf.debug:
+                raise stopped.cause from None
+            stopped.done = self.how_far()
+            if self.manifest_at_stake:
+                stopped.done += (
+                    "; the manifest was not uploaded, so the site keeps using "
+                    "the previous one"
+                )
+            raise CommandError(describe(stopped, strategy)) from stopped.cause
         except Exception as exc:
             if conf.debug or exc is self.post_process_error:
                 raise  # Django lets post-processing errors through as they are
@@ -267,6 +408,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         names = {strategy.stored_name(name) for name in produced}
         names.update(job.name for job in jobs)
         manifest_name = getattr(unwrap(self.storage), "manifest_name", None)
+        assert self.report is not None
         finish_deploy(
             strategy,
             names,
@@ -279,6 +421,12 @@ class Command(AfterCollectSteps, collectstatic.Command):
                 log_deleted=self.log_deleted,
                 log_uploaded=self.log_manifest,
                 log=self.note,
+                deletion_failed=partial(
+                    self.deletion_failed,
+                    flag="--prune",
+                    strategy=strategy,
+                    report=self.report,
+                ),
             ),
         )
 
@@ -290,6 +438,58 @@ class Command(AfterCollectSteps, collectstatic.Command):
             self.note(f"{verb} '{name}' ({decision.reason})", level=2)
         else:
             self.report.unchanged += 1
+
+    def collect_files(
+        self,
+        collector: Collector,
+        jobs: Sequence[Job],
+        report: DeployReport,
+        progress: Progress,
+    ) -> list[Outcome]:
+        """Record every outcome of the collect phase; the failed ones.
+
+        Raises StoreStopped if the store stopped answering with work left,
+        and re-raises an interrupt once what was stored is recorded.
+        """
+        failures: list[Outcome] = []
+        cut_short: list[Outcome] = []  # never tried, or abandoned in flight
+
+        def record(outcome: Outcome) -> None:
+            self.record(outcome, report, progress)
+            if isinstance(outcome.error, (NotAttempted, Abandoned)):
+                cut_short.append(outcome)
+            if outcome.error is not None and not isinstance(
+                outcome.error, NotAttempted
+            ):
+                failures.append(outcome)
+
+        try:
+            for number, outcome in enumerate(collector.run(jobs, self.log_cleared)):
+                self.log_found_another(number)
+                record(outcome)
+            self.log_found_another(len(jobs))
+        except ClearIncomplete as exc:
+            self.log_cleared(exc.state)  # what was deleted; then the error
+            raise
+        except KeyboardInterrupt as exc:
+            self.aborted = True
+            for outcome in collector.abandon(exc, grace=INTERRUPT_GRACE):
+                record(outcome)
+            raise
+        except StoreStopped as exc:  # while listing, or deleting for --clear
+            self.aborted = True
+            for outcome in collector.abandon(exc):
+                record(outcome)
+            raise
+        if collector.stopped:
+            reason = collector.stop.reason
+            assert reason is not None
+            for outcome in collector.abandon(reason):
+                record(outcome)
+            # Stopped with nothing left to do: report the failures as usual.
+            if cut_short and isinstance(reason, StoreStopped):
+                raise reason
+        return failures
 
     def collected(self) -> dict[str, list[str]]:
         """What Django's collect() returns, with the keys this Django uses."""
@@ -318,6 +518,12 @@ class Command(AfterCollectSteps, collectstatic.Command):
     def log_cleared(self, state: RemoteState) -> None:
         self.remote_index = state.index
         self.log_deleted(state.cleared, "--clear")
+        if state.clear_failures:
+            assert self.strategy is not None
+            assert self.report is not None
+            self.deletion_failed(
+                state.clear_failures, "--clear", self.strategy, self.report
+            )
 
     def note(self, msg: str, level: int = 2) -> None:
         """collectfast's own lines: on stderr, stdout is Django's."""
@@ -329,11 +535,15 @@ class Command(AfterCollectSteps, collectstatic.Command):
     ) -> None:
         """Django's bookkeeping and per-file lines, and collectfast's reasons."""
         job = outcome.job
+        if isinstance(outcome.error, NotAttempted):
+            report.not_attempted.append(FileEntry(job.name, str(outcome.error)))
+            progress.advance()
+            return
         if outcome.error is not None:
             # describe() takes credentials out: servers may echo them back.
             reason = describe(outcome.error, self.strategy)
             report.failed.append(FileEntry(job.name, reason))
-            logger.error("Failed %r: %s", job.name, reason)
+            logger.error("Failed %s: %s", quoted(job.name), reason)
             progress.advance()
             return
         assert outcome.decision is not None
@@ -396,7 +606,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         assert first.error is not None
         if conf.debug:
             raise first.error
-        names = ", ".join(repr(outcome.job.name) for outcome in failures[:5])
+        names = ", ".join(quoted(outcome.job.name) for outcome in failures[:5])
         more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
         count = len(failures)
         uploads = sum(outcome.failed_upload for outcome in failures)
@@ -404,20 +614,47 @@ class Command(AfterCollectSteps, collectstatic.Command):
         raise CommandError(
             f"{count} static file{'s' if count != 1 else ''} could not be "
             f"{verb}: {names}{more}. "
-            f"First error, for {first.job.name!r}: {describe(first.error, strategy)}"
+            f"First error, for {quoted(first.job.name)}: "
+            f"{describe(first.error, strategy)}"
         ) from first.error
 
-    def finish_report(self) -> None:
-        """collectfast's summary on stderr, the log, and the JSON report."""
+    def finish_report(self, failure: BaseException | None) -> None:
+        """collectfast's summary on stderr, the log, and the JSON report,
+        also (truthfully) when the run failed or was interrupted."""
         report = self.report
         if report is None:
             return
-        line = report.summary_line()
-        logger.info(line)
-        if self.verbosity >= 1:
-            self.stderr.write(line, style_func=lambda text: text)
+        if not report.strategy:  # failed before collect() began
+            report.requests = self.other_requests()
+        if failure is None:
+            report.finish(COMPLETE)
+        else:
+            message = (
+                str(failure)
+                if isinstance(failure, CommandError)
+                else describe(failure, self.strategy)
+            )
+            status = INTERRUPTED if self.interrupted else FAILED
+            report.finish(status, message)
+        # Django's own output stays Django's; no summary before collect() began.
+        if report.strategy not in ("", DJANGOS_OWN):
+            line = report.summary_line()
+            logger.info(line)
+            if self.verbosity >= 1:
+                self.stderr.write(line, style_func=lambda text: text)
         if self.report_path:
-            report.write(self.report_path)
+            try:
+                report.write(self.report_path)
+            except OSError as exc:
+                message = (
+                    f"the JSON report could not be written to {self.report_path!r} "
+                    f"({exc.strerror or exc}), given by {self.report_given_by}; "
+                    "the deploy itself is as the summary says."
+                )
+                if failure is not None:  # the run's own error comes next
+                    self.stderr.write(message)
+                    return
+                raise CommandError(message) from exc
 
 
 def stored_name(strategy: Strategy, name: str) -> str:

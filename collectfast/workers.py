@@ -1,0 +1,131 @@
+"""Worker threads that never hold the process, and the signal that stops a run.
+
+``concurrent.futures.ThreadPoolExecutor`` joins its threads when the
+interpreter exits: a request stuck on a store that stopped answering would
+keep collectstatic alive, after it has reported, until the socket times out.
+:class:`DaemonPool` runs the same work on daemon threads, so a deploy that
+stops (the store stopped answering, Ctrl-C, SIGTERM) abandons the requests
+still in flight instead of waiting them out.
+
+:class:`Stop` is how one part of a run tells the others to stop: set once,
+from any thread, with the reason; waits on futures end when it is set.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+
+#: Seconds uploads in flight get to finish after Ctrl-C or SIGTERM, so that
+#: the summary can count them; then they are abandoned.
+INTERRUPT_GRACE = 2.0
+_Work = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+class DaemonPool(Executor):
+    """A thread pool of daemon threads, started as work arrives.
+
+    ``shutdown(wait=False, cancel_futures=True)`` leaves at once: queued work
+    is cancelled and running work is abandoned (its result is never read).
+    """
+
+    _numbers = itertools.count()
+
+    def __init__(
+        self, max_workers: int, thread_name_prefix: str = "collectfast"
+    ) -> None:
+        self._max_workers = max(1, max_workers)
+        self._prefix = thread_name_prefix
+        self._queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._shut_down = False
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        with self._lock:
+            if self._shut_down:
+                raise RuntimeError("cannot schedule new work after shutdown")
+            future: Future[_T] = Future()
+            self._queue.put((future, fn, args, kwargs))
+            if not self._idle.acquire(blocking=False) and (
+                len(self._threads) < self._max_workers
+            ):
+                thread = threading.Thread(
+                    target=self._work,
+                    name=f"{self._prefix}_{next(self._numbers)}",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
+        return future
+
+    def _work(self) -> None:
+        while True:
+            work = self._queue.get()
+            if work is None:
+                self._queue.put(None)  # for the next worker
+                return
+            future, fn, args, kwargs = work
+            del work
+            if future.set_running_or_notify_cancel():
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as exc:  # handed to whoever reads the future
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+            del future, fn, args, kwargs
+            self._idle.release()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._shut_down = True
+            if cancel_futures:
+                while True:
+                    try:
+                        work = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if work is not None:
+                        work[0].cancel()
+            self._queue.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+
+class Stop:
+    """Set once, from any thread, when a run must stop early; holds the reason."""
+
+    def __init__(self) -> None:
+        self._signal: Future[BaseException] = Future()
+        self._lock = threading.Lock()
+
+    def is_set(self) -> bool:
+        return self._signal.done()
+
+    @property
+    def reason(self) -> BaseException | None:
+        return self._signal.result() if self._signal.done() else None
+
+    def set(self, reason: BaseException) -> bool:
+        """Stop the run for ``reason``; False if it was already stopped."""
+        with self._lock:
+            if self._signal.done():
+                return False
+            self._signal.set_result(reason)
+            return True
+
+    def wait_for(self, future: Future[Any], timeout: float | None = None) -> bool:
+        """Wait until ``future`` is done, the run stops or ``timeout`` passes;
+        whether ``future`` is done."""
+        if not future.done():
+            wait((future, self._signal), timeout, return_when=FIRST_COMPLETED)
+        return future.done()
