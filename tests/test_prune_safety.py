@@ -90,7 +90,7 @@ def test_a_backslash_name_is_stored_compared_and_kept_as_the_storage_names_it(
 ) -> None:
     write_files(static_dir, {"back\\slash.css": "a{}", "ok.css": "b{}"})
     first = run_collectstatic(prune=True, verbosity=2)
-    assert "Uploading 'back/slash.css' (new)" in first
+    assert "2 static files copied" in first
     assert {"static/back/slash.css", "static/ok.css"} <= keys(s3)
     proxy.reset()
     again = run_collectstatic(prune=True, verbosity=2)

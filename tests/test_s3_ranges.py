@@ -25,6 +25,13 @@ from tests.utils import run_collectstatic, touch_all, write_files
 PAGE_LATENCY = 0.3
 
 
+@pytest.fixture(autouse=True)
+def without_deploy_record(settings: Any) -> None:
+    """These tests count the listing's and the uploads' own requests; the
+    deploy record's (tests/test_deploy_record.py) would be counted too."""
+    settings.COLLECTFAST_DEPLOY_RECORD = False
+
+
 def keys(count: int) -> list[str]:
     return [f"static/k{number:06d}" for number in range(count)]
 
