@@ -33,9 +33,13 @@ lint: install
 suite: install system-deps
 	$(BIN)/pytest
 
-# The matrix (one session per Django release) and the dependency floor.
+# The matrix (one session per Django release) and the dependency floor, two
+# sessions at a time: much of the suite waits on servers and child processes,
+# so two sessions share the 2 cores of CI's machine well.
+SESSIONS := tests(py3.10-django5.2) tests(py3.12-django6.0) tests(py3.13-django6.1) floor
 test: lint system-deps
-	$(BIN)/nox
+	printf '%s\n' $(foreach s,$(SESSIONS),'$(s)') | \
+		xargs -P 2 -I{} sh -c '$(BIN)/nox -s "{}" > ".nox-{}.log" 2>&1; status=$$?; cat ".nox-{}.log"; rm -f ".nox-{}.log"; exit $$status'
 
 # Exact versions of the test dependencies (constraints*.txt), updated on purpose.
 constraints: install

@@ -31,7 +31,7 @@ from tests.utils import (
     write_files,
 )
 
-LEASE = 1.5
+LEASE = 4.0  # seconds: a loaded CI machine must not outlast it by accident
 STOPS = (
     re.compile(
         r"CommandError: another deploy \(\w+\) is writing to '[^']+' until its "

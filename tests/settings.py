@@ -27,7 +27,11 @@ CACHES = {
 }
 
 STATIC_URL = "/static/"
-STATIC_ROOT = os.path.join(tempfile.gettempdir(), "collectfast-tests-static-root")
+# One per test run (children inherit it), so that two runs never share it.
+STATIC_ROOT = os.environ.setdefault(
+    "COLLECTFAST_TEST_STATIC_ROOT",
+    os.path.join(tempfile.gettempdir(), f"collectfast-tests-static-root-{os.getpid()}"),
+)
 STATICFILES_DIRS: list[str] = []
 STATICFILES_FINDERS = ["django.contrib.staticfiles.finders.FileSystemFinder"]
 

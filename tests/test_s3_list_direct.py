@@ -22,6 +22,13 @@ from tests.utils import run_collectstatic, touch_all, write_files
 NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
 
 
+@pytest.fixture(autouse=True)
+def without_deploy_record(settings: Any) -> None:
+    """These tests count the listing's and the uploads' own requests; the
+    deploy record's (tests/test_deploy_record.py) would be counted too."""
+    settings.COLLECTFAST_DEPLOY_RECORD = False
+
+
 def entry(key: str, etag: str = "&quot;0123&quot;", extra: str = "") -> str:
     return (
         f"<Contents><Key>{key}</Key><LastModified>2026-01-02T03:04:05.000Z"

@@ -45,6 +45,13 @@ FILES = {
 PER_REQUEST = {"x-amz-date", "authorization", "amz-sdk-invocation-id"}
 
 
+@pytest.fixture(autouse=True)
+def without_deploy_record(settings: Any) -> None:
+    """These tests count the listing's and the uploads' own requests; the
+    deploy record's (tests/test_deploy_record.py) would be counted too."""
+    settings.COLLECTFAST_DEPLOY_RECORD = False
+
+
 class HandlerStorage(S3Storage):
     """A storage whose session carries an event handler of the project's own:
     the direct path can't know what it does, so botocore's path is taken."""
