@@ -567,8 +567,10 @@ def test_frozen_endpoint_mid_upload_stops_the_deploy(az, static_dir, settings):
 
 
 def test_frozen_endpoint_while_pruning_deletes_nothing_it_reports(site, az, settings):
-    deploy(az)
-    az.client().upload_blob("static/old.css", b"x")
+    # A file collectfast deployed (and recorded), since removed: prune's to delete.
+    (site / "old.css").write_bytes(b"x")
+    deploy(az, prune=True)
+    (site / "old.css").unlink()
     relay = FreezingRelay(az.azurite.host, az.azurite.port)
     settings.STORAGES = az.storages(
         connection_string=az.azurite.connection_string.replace(

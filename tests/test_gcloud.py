@@ -568,8 +568,10 @@ def test_frozen_endpoint_mid_upload_stops_the_deploy(
 def test_frozen_endpoint_while_pruning_deletes_nothing_it_reports(
     site, gcs, settings, monkeypatch
 ):
-    deploy(gcs)
-    gcs.client().bucket(gcs.bucket).blob("static/old.css").upload_from_string(b"x")
+    # A file collectfast deployed (and recorded), since removed: prune's to delete.
+    (site / "old.css").write_bytes(b"x")
+    deploy(gcs, prune=True)
+    (site / "old.css").unlink()
     relay = FreezingRelay(gcs.emulator.host, gcs.emulator.port)
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", relay.endpoint)
     settings.COLLECTFAST_TIMEOUT = settings.COLLECTFAST_RETRIES = 1
