@@ -142,7 +142,7 @@ class Races:
     def run(self, rounds: int, seed: int) -> list[str]:
         """``rounds`` rounds after version 0; what happened, one line each."""
         first = self.start(0, 0)
-        out, err = first.communicate(timeout=60)
+        _out, err = first.communicate(timeout=60)
         assert first.returncode == 0, err
         live, history = 0, []
         rng = random.Random(seed)
