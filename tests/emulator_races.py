@@ -142,7 +142,7 @@ class Races:
     def run(self, rounds: int, seed: int) -> list[str]:
         """``rounds`` rounds after version 0; what happened, one line each."""
         first = self.start(0, 0)
-        out, err = first.communicate(timeout=60)
+        _out, err = first.communicate(timeout=60)
         assert first.returncode == 0, err
         live, history = 0, []
         rng = random.Random(seed)
@@ -152,7 +152,7 @@ class Races:
             processes = [self.start(n, w) for n, w in zip(numbers, waits, strict=True)]
             results = [p.communicate(timeout=90) for p in processes]
             wrote = []
-            for number, process, (out, err) in zip(
+            for number, process, (_out, err) in zip(
                 numbers, processes, results, strict=True
             ):
                 assert "Traceback" not in err, err
@@ -160,7 +160,7 @@ class Races:
                     assert process.returncode == 1, err
                     last = err.strip().splitlines()[-1]
                     assert any(stop.fullmatch(last) for stop in STOPS), last
-                if MANIFEST_UPLOADED in out:
+                if MANIFEST_UPLOADED in err:  # collectfast's own line: stderr
                     wrote.append(number)
                 last = (err.strip().splitlines() or [""])[-1]
                 history.append(f"v{number}: exit {process.returncode}: {last[:60]}")
