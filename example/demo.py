@@ -86,7 +86,12 @@ def verify(client: object) -> int:
             f"\nBucket differs from the tree: missing {missing}, differing {differing}"
         )
         return 1
-    print(f"\nBucket check: all {len(objects)} objects equal their local files.")
+    files = len(local_files())
+    others = len(objects) - files  # collectfast's deploy record (.collectfast/)
+    print(
+        f"\nBucket check: all {files} static files equal their local files "
+        f"(and {others} object{'s' if others != 1 else ''} of collectfast's own)."
+    )
     return 0
 
 

@@ -59,6 +59,8 @@ class Endpoint:
     region: str
     service: str
     max_attempts: int
+    # botocore 1.36 sends "attempt=N" alone; later releases add "; max=M".
+    announces_max: bool
 
     @property
     def url(self) -> str:
@@ -270,6 +272,8 @@ class DirectRequests:
         return digest
 
     def retry_header(self, attempt: int) -> tuple[str, str]:
+        if not self.endpoint.announces_max:
+            return ("amz-sdk-request", f"attempt={attempt}")
         return (
             "amz-sdk-request",
             f"attempt={attempt}; max={self.endpoint.max_attempts}",

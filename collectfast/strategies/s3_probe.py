@@ -88,6 +88,8 @@ REVIEWED_HANDLERS = frozenset(
         "botocore.handlers._set_extra_headers_for_unsigned_request",
         "botocore.handlers._update_status_code",
         "botocore.handlers.add_expect_header",
+        # botocore 1.36-1.37: a no-op for S3, which isn't query-compatible.
+        "botocore.handlers.add_query_compatibility_header",
         "botocore.handlers.add_recursion_detection_header",
         "botocore.handlers.add_retry_headers",
         "botocore.handlers.convert_body_to_file_like_object",
@@ -315,6 +317,7 @@ def _prove_put(
         sign_payload=payload not in (UNSIGNED_PAYLOAD, TRAILER_PAYLOAD),
         trailer=trailer,
         crc32=crc32,
+        sign_transfer_encoding="transfer-encoding" in signed_header_names(headers),
     )
     direct = DirectPut(
         requests, shape, bucket=bucket, varying_metadata=varying_metadata
@@ -393,10 +396,25 @@ def capture(client: Any, method: str, **params: Any) -> tuple[str, dict[str, str
             else str(value)
             for name, value in request.headers.items()
         }
+        # botocore's own signer leaves Host to the HTTP layer (and signs the
+        # one it will send); awscrt's signer writes it into the headers.
+        headers.setdefault("host", host_header_for(str(request.url)))
         return str(request.url), headers
     finally:
         client.meta.events.unregister(event, unique_id="collectfast-probe")
     raise RuntimeError("the probe request was sent")
+
+
+def host_header_for(url: str) -> str:
+    """The Host header an HTTP client sends for ``url``: no default port."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is None or parts.port == default:
+        return host
+    return f"{host}:{parts.port}"
 
 
 def endpoint_of(client: Any, url: str, headers: Mapping[str, str]) -> Endpoint | str:
@@ -411,17 +429,23 @@ def endpoint_of(client: Any, url: str, headers: Mapping[str, str]) -> Endpoint |
         scheme=parts.scheme,
         host=parts.hostname or "",
         port=parts.port or (443 if parts.scheme == "https" else 80),
-        host_header=headers.get("host", parts.netloc),
+        host_header=headers["host"],
         region=match["region"],
         service=match["service"],
         max_attempts=int(client.meta.config.retries["total_max_attempts"]),
+        announces_max="; max=" in headers.get("amz-sdk-request", ""),
     )
+
+
+def signed_header_names(headers: Mapping[str, str]) -> frozenset[str]:
+    """The headers botocore's signature covers."""
+    match = AUTHORIZATION.fullmatch(headers.get("authorization", ""))
+    return frozenset(match["signed"].split(";")) if match else frozenset()
 
 
 def constant_headers(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """Unsigned headers botocore adds that the direct path copies as they are."""
-    match = AUTHORIZATION.fullmatch(headers.get("authorization", ""))
-    signed = set(match["signed"].split(";")) if match else set()
+    signed = signed_header_names(headers)
     return tuple(
         (name, value)
         for name, value in headers.items()

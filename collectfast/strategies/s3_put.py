@@ -74,6 +74,8 @@ class PutShape:
     trailer: bool
     #: Whether botocore adds a CRC32 checksum (its default "when_supported").
     crc32: bool
+    #: Whether the trailer request signs its Transfer-Encoding (botocore 1.36).
+    sign_transfer_encoding: bool = False
 
 
 class DirectPut:
@@ -226,7 +228,10 @@ class DirectPut:
             signed["x-amz-sdk-checksum-algorithm"] = "CRC32"
             signed["x-amz-content-sha256"] = TRAILER_PAYLOAD
             body = http_chunked(aws_chunked(data, crc))
-            unsigned.append(("transfer-encoding", "chunked"))
+            if shape.sign_transfer_encoding:
+                signed["transfer-encoding"] = "chunked"
+            else:
+                unsigned.append(("transfer-encoding", "chunked"))
         else:
             if shape.crc32:
                 signed[CRC32_HEADER] = crc32(data)
