@@ -69,6 +69,7 @@ class GuardedStrategy(Strategy):
         self.inner = inner
         self.store = store
         self.guard = guard
+        self.store_stopped = False
         #: The index as listed (collectfast's own objects left out).
         self.index: Mapping[str, RemoteObject] | None = None
 
@@ -170,7 +171,12 @@ class GuardedStrategy(Strategy):
         return self.inner.describe_error(exc)
 
     def stopped_answering(self, exc: BaseException) -> bool:
-        return self.inner.stopped_answering(exc)
+        stopped = self.inner.stopped_answering(exc)
+        if stopped:
+            # Giving the lease back would wait on the store once more; the
+            # lease expires on its own (COLLECTFAST_LEASE_SECONDS).
+            self.store_stopped = True
+        return stopped
 
     def describe_stop(self, exc: BaseException) -> str | None:
         return self.inner.describe_stop(exc)
@@ -179,6 +185,9 @@ class GuardedStrategy(Strategy):
         self.inner.count_request(*args, **kwargs)
 
     def close(self) -> None:
+        if self.store_stopped:
+            self.inner.close()
+            return
         try:
             # A deploy that failed after taking the lease gives it back (with
             # what it stored), so the next one needn't wait for it to expire.

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from google.api_core import exceptions as api_exceptions
-from google.cloud.storage.retry import DEFAULT_RETRY
 
 from collectfast.strategies.conditional import (
     ConditionalStore,
@@ -36,7 +35,7 @@ class GcsConditionalStore(ConditionalStore):
         blob = self.strategy.bucket.blob(self.prefix + name)
         try:
             data = blob.download_as_bytes(
-                timeout=self.strategy.timeout, retry=DEFAULT_RETRY
+                timeout=self.strategy.timeout, retry=self.strategy.retry
             )
         except api_exceptions.NotFound:
             return None
@@ -44,12 +43,16 @@ class GcsConditionalStore(ConditionalStore):
             # GCS sends x-goog-generation with the bytes; a store that doesn't
             # is asked for the metadata, then for those bytes by generation.
             meta = self.strategy.bucket.get_blob(
-                self.prefix + name, timeout=self.strategy.timeout
+                self.prefix + name,
+                timeout=self.strategy.timeout,
+                retry=self.strategy.retry,
             )
             if meta is None:
                 return None
             data = meta.download_as_bytes(
-                generation=meta.generation, timeout=self.strategy.timeout
+                generation=meta.generation,
+                timeout=self.strategy.timeout,
+                retry=self.strategy.retry,
             )
             return Versioned(data, str(meta.generation))
         return Versioned(data, str(blob.generation))
@@ -61,7 +64,8 @@ class GcsConditionalStore(ConditionalStore):
                 data,
                 content_type="application/gzip",
                 if_generation_match=int(version) if version is not None else 0,
-                retry=DEFAULT_RETRY,
+                # Idempotent under the generation match; bounded like uploads.
+                retry=self.strategy.retry,
                 timeout=self.strategy.timeout,
             )
         except api_exceptions.PreconditionFailed as exc:
