@@ -16,6 +16,7 @@ Everything else is the wrapped strategy's.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,9 @@ from collectfast.strategies.conditional import ConditionalStore
 from collectfast.strategies.filesystem import FileSystemStrategy
 
 logger = logging.getLogger("collectfast")
+
+#: How long a failed or interrupted deploy waits to give its lease back.
+RELEASE_GRACE_SECONDS = 3.0
 
 
 def guarded(
@@ -69,7 +73,6 @@ class GuardedStrategy(Strategy):
         self.inner = inner
         self.store = store
         self.guard = guard
-        self.store_stopped = False
         #: The index as listed (collectfast's own objects left out).
         self.index: Mapping[str, RemoteObject] | None = None
 
@@ -171,12 +174,7 @@ class GuardedStrategy(Strategy):
         return self.inner.describe_error(exc)
 
     def stopped_answering(self, exc: BaseException) -> bool:
-        stopped = self.inner.stopped_answering(exc)
-        if stopped:
-            # Giving the lease back would wait on the store once more; the
-            # lease expires on its own (COLLECTFAST_LEASE_SECONDS).
-            self.store_stopped = True
-        return stopped
+        return self.inner.stopped_answering(exc)
 
     def describe_stop(self, exc: BaseException) -> str | None:
         return self.inner.describe_stop(exc)
@@ -185,14 +183,25 @@ class GuardedStrategy(Strategy):
         self.inner.count_request(*args, **kwargs)
 
     def close(self) -> None:
-        if self.store_stopped:
-            self.inner.close()
-            return
+        # A deploy that failed after taking the lease gives it back (with what
+        # it stored), so the next one needn't wait for it to expire; but a
+        # store that stopped answering, or Ctrl-C, mustn't keep it waiting.
+        releasing = threading.Thread(
+            target=self._release, name="collectfast-release", daemon=True
+        )
+        releasing.start()
+        releasing.join(RELEASE_GRACE_SECONDS)
+        if releasing.is_alive():
+            logger.warning(
+                "collectfast: the deploy lease was not given back within %s "
+                "seconds; the next deploy waits for it to expire "
+                "(COLLECTFAST_LEASE_SECONDS).",
+                RELEASE_GRACE_SECONDS,
+            )
+        self.inner.close()
+
+    def _release(self) -> None:
         try:
-            # A deploy that failed after taking the lease gives it back (with
-            # what it stored), so the next one needn't wait for it to expire.
             self.guard.release(listed=self.index)
         except BaseException as exc:  # the deploy's own error matters more
             logger.warning("collectfast: could not release the deploy lease: %s", exc)
-        finally:
-            self.inner.close()

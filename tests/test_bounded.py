@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
 from tests.utils import (
     REPO_ROOT,
@@ -35,6 +36,8 @@ FILES = {f"css/f{i:03}.css": f"/* file {i} */\n" * (i % 7 + 1) for i in range(80
 #: Seconds a frozen deploy may take at TIMEOUT x RETRIES = 1 x 1, at most: the
 #: file-by-file crawl this replaces took 40 s here (80 files, 2 threads).
 BOUND_1x1 = 15
+#: The deploy record's lease, taken with one PutObject before the first upload.
+LEASE_PUT = 1
 
 
 @pytest.fixture
@@ -48,6 +51,9 @@ def env_for(s3: Any, site: Path, **extra: str) -> dict[str, str]:
         "COLLECTFAST_TEST_TIMEOUT": "1",
         "COLLECTFAST_TEST_RETRIES": "1",
         "COLLECTFAST_TEST_THREADS": "2",
+        # A deploy cut off by a frozen store can't give its lease back (the
+        # release gets no answer either): a short one, which the rerun waits out.
+        "COLLECTFAST_TEST_LEASE_SECONDS": "3",
     }
     settings.update(extra)
     return subprocess_env(
@@ -87,7 +93,8 @@ def converges(s3: Any, proxy: Any, site: Path) -> None:
     """Once the store answers again, a normal run completes the deploy, and
     one more has nothing left to do."""
     proxy.clear_faults()
-    run_collectstatic(verbosity=0)
+    with override_settings(COLLECTFAST_WAIT_FOR_DEPLOY=30):
+        run_collectstatic(verbosity=0)
     if "staticfiles.json" in stored_names(s3):  # a manifest storage
         assert set(FILES) < stored_names(s3)
     else:
@@ -103,7 +110,7 @@ def converges(s3: Any, proxy: Any, site: Path) -> None:
 @pytest.mark.parametrize("limits", [(1, 1, BOUND_1x1), (2, 2, 25)])
 def test_frozen_endpoint_mid_upload_stops_the_deploy(site, s3, proxy, tmp_path, limits):
     timeout, retries, bound = limits  # seconds, attempts, seconds at most
-    proxy.hang(ops={"PutObject"}, after=10)
+    proxy.hang(ops={"PutObject"}, after=LEASE_PUT + 10)
     report = tmp_path / "report.json"
     env = env_for(
         s3,
@@ -228,8 +235,10 @@ def test_frozen_endpoint_while_storing_hashed_files(
 
 
 def test_frozen_endpoint_while_pruning(site, s3, proxy):
+    # A file collectfast deployed (and recorded), since removed: prune's to delete.
+    (site / "old.css").write_bytes(b"old")
     run_collectstatic(verbosity=0)
-    s3.client.put_object(Bucket=s3.bucket, Key="static/old.css", Body=b"old")
+    (site / "old.css").unlink()
     proxy.hang(ops={"DeleteObjects"})
     result, elapsed = collectstatic(env_for(s3, site), "--prune")
     assert elapsed < BOUND_1x1
@@ -310,7 +319,7 @@ def test_interrupted_deploy_says_what_was_stored(site, s3, proxy, tmp_path, stop
 
 def test_interrupt_while_the_endpoint_is_frozen(site, s3, proxy):
     # Requests in flight never get an answer: they are abandoned.
-    proxy.hang(ops={"PutObject"}, after=10)
+    proxy.hang(ops={"PutObject"}, after=LEASE_PUT + 10)
     process = start(
         env_for(s3, site, COLLECTFAST_TEST_TIMEOUT="", COLLECTFAST_TEST_RETRIES="")
     )

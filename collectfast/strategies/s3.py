@@ -88,8 +88,6 @@ class S3Strategy(Strategy):
         self.client = self._create_client()
         # Every HTTP attempt, retries included, for the summary and report.
         self.client.meta.events.register("request-created.s3", self.count_request)
-        # ...once: not also as one of the run's other requests.
-        self.client.meta.events.unregister("request-created", count_botocore_request)
         self.client.meta.events.register("response-received.s3", self._answered)
         self.digests = DigestCache(conf.cache, self.namespace)
         self.bucket_uses_kms = False
@@ -134,6 +132,9 @@ class S3Strategy(Strategy):
             config=config,
             verify=storage.verify,
         )
+        # The strategy counts its own client's requests, so not also as one of
+        # the run's other requests; the probe's are never sent.
+        client.meta.events.unregister("request-created", count_botocore_request)
         # Proved on the client before anything counts its requests.
         self.direct = self._direct_paths(client, session)
         return client

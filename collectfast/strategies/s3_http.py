@@ -14,6 +14,7 @@ transfer coding or the end of the connection.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import ssl
@@ -73,6 +74,11 @@ class Connection:
             return True
 
     def close(self) -> None:
+        # Shut the socket down first: a thread blocked reading from it (a
+        # request abandoned on Ctrl-C) then returns at once, while closing
+        # the buffered reader alone would wait for that read to time out.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.fp.close()
         self.sock.close()
 
