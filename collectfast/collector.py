@@ -19,11 +19,12 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from functools import partial
 
+from collectfast.deletions import delete_confirmed
 from collectfast.errors import Abandoned, NotAttempted, StoreStopped, quoted
 from collectfast.hashing import LocalDigest
 from collectfast.strategies.base import Decision, LocalFile, RemoteObject, Strategy
@@ -60,10 +61,6 @@ class Outcome:
     upload_seconds: float = 0.0
     #: The queued upload, until the main thread has its result.
     upload: Future[Uploaded] | None = field(default=None, repr=False)
-
-    @property
-    def uploaded(self) -> bool:
-        return self.error is None and self.decision is not None and self.decision.upload
 
 
 @dataclass(slots=True)
@@ -183,10 +180,8 @@ class Collector:
     def stopped(self) -> bool:
         return self.stop.is_set()
 
-    def run(
-        self, jobs: Sequence[Job], on_remote: Callable[[RemoteState], None]
-    ) -> Iterator[Outcome]:
-        """Yield one outcome per job, in order; ``on_remote`` sees the index first.
+    def run(self, jobs: Sequence[Job]) -> Generator[RemoteState | Outcome, None, None]:
+        """Yield the remote state once listed, then one outcome per job, in order.
 
         Ends early, without an error, once the run is stopped: then
         :meth:`abandon` settles the rest.
@@ -218,7 +213,7 @@ class Collector:
         hasher.start()
         finished = leaving = False
         try:
-            on_remote(self.remote_state())
+            yield self.remote_state()
             for number, batch in enumerate(batches):
                 self._position = (number, 0)
                 if not self.stop.wait_for(batch):
@@ -427,16 +422,3 @@ def settle(outcome: Outcome, *, abandoned: bool = False) -> None:
         return
     if stored is not None:
         outcome.local = stored
-
-
-def delete_confirmed(
-    strategy: Strategy, names: Sequence[str]
-) -> list[tuple[str, BaseException]]:
-    """``strategy.delete(names)``: the names not confirmed deleted, with errors."""
-    if not names:
-        return []
-    try:
-        failures = strategy.delete(names)
-    except Exception as exc:  # nothing is confirmed
-        return [(name, exc) for name in names]
-    return list(failures or ())
