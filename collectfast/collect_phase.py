@@ -11,11 +11,12 @@ from typing import NoReturn
 
 from django.core.management.base import CommandError
 
-from collectfast.collector import ClearIncomplete, Collector, Outcome, RemoteState
+from collectfast.collector import Collector, Outcome
 from collectfast.conf import conf
 from collectfast.deletions import deletions_failed
 from collectfast.errors import Abandoned, NotAttempted, StoreStopped, describe, quoted
 from collectfast.events import Collected, Deleted, Duplicate, Event, Note
+from collectfast.remote_listing import ClearIncomplete, RemoteState
 from collectfast.report import DeployReport, FileEntry, format_bytes
 from collectfast.static_files import StaticFiles
 from collectfast.strategies.base import RemoteObject, Strategy
@@ -137,17 +138,17 @@ class CollectPhase:
         hashed_bytes = sum(o.local.size for o in collector.outcomes if o.local)
         report.phases.update(
             {
-                "index": collector.index_seconds,
+                "index": collector.listing.seconds,
                 "hashing": outcomes_hash,
                 "upload": outcomes_upload,
                 "collect": time.perf_counter() - started,
             }
         )
-        state = collector.remote_state_or_none()
+        state = collector.listing.state_or_none()
         listed = len(state.index) if state is not None else 0
         for line in (
             f"collectfast: index: {listed:,} objects listed in "
-            f"{collector.index_seconds:.2f} s",
+            f"{collector.listing.seconds:.2f} s",
             f"collectfast: hashing: {len(self.found.jobs):,} files "
             f"({format_bytes(hashed_bytes)}) in {outcomes_hash:.2f} s of thread time",
             f"collectfast: upload: {len(report.uploaded):,} files in "

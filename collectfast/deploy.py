@@ -87,7 +87,7 @@ class Deploy:
                 pruning=bool(conf.prune if prune is None else prune),
                 notify=notify,
             )
-            deploy.collector.start_listing()
+            deploy.collector.listing.start()
         return deploy
 
     def choose(self, *, enabled: bool, options: Options) -> bool:
@@ -102,7 +102,7 @@ class Deploy:
         if not sources_have_paths(options.ignore_patterns):
             # Django's copy asks every source for its path on disk, and fails
             # where a storage has none: let it, as it does.
-            self.collector.wait_for_listing()
+            self.collector.listing.wait()
             self.strategy.close()
             self.strategy = self.collector = None
             return False
@@ -136,7 +136,7 @@ class Deploy:
         if self.chosen or self.collector is None or self.strategy is None:
             return
         if wait:
-            self.collector.wait_for_listing()
+            self.collector.listing.wait()
         self.strategy.close()
 
     def names(self) -> tuple[str, str]:
@@ -172,13 +172,13 @@ class Deploy:
             raise CommandError(no_record_to_prune(strategy))
         started = time.perf_counter()
         # The listing waits on the network: let it overlap walking the finders.
-        collector.start_listing()
+        collector.listing.start()
         try:
             found = find_static_files(strategy, options.ignore_patterns)
             strategy.expect([job.name for job in found.jobs])
         except BaseException as exc:
             if not isinstance(exc, KeyboardInterrupt):
-                collector.wait_for_listing()  # leave no request running behind us
+                collector.listing.wait()  # leave no request running behind us
             raise
         duplicates = [path for paths in found.duplicates.values() for path in paths]
         yield Walked(len(found.jobs), duplicates)
@@ -220,7 +220,7 @@ class Deploy:
         yield from phase.timings(started)
         if failures:
             fail(failures, strategy)
-        index = collector.remote_state().index
+        index = collector.listing.state().index
         post_started = time.perf_counter()
         produced: set[str] = set(found.found_files)
         if options.post_process and hasattr(self.storage, "post_process"):
