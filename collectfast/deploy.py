@@ -64,10 +64,9 @@ class Deploy:
         self.post_processing: PostProcessing | None = None
 
     @classmethod
-    def begin(
-        cls, storage: Any, options: dict[str, Any], notify: listing.Notify | None
-    ) -> Deploy:
+    def begin(cls, storage: Any, options: dict[str, Any]) -> Deploy:
         """The deploy of a run with ``options``, listing already if it may."""
+        notify = listing.notes_to_stderr(options)
         deploy = cls(storage, notify)
         if not listing.may_list_early(options):
             return deploy

@@ -6,6 +6,7 @@ into Django's lines and bookkeeping (stdout) and collectfast's notes (stderr).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from collectfast.collector import Outcome
@@ -83,3 +84,22 @@ Event = (
     | PostProcessFailed
     | Note
 )
+
+
+def show_all(
+    events: Generator[Event, None, None], show: Callable[[Event], None]
+) -> None:
+    """Hand every event to ``show``. An error while showing one is the
+    deploy's: it is raised inside ``events``, where the event was yielded
+    (an interrupt while printing settles the run as it would anywhere)."""
+    error: BaseException | None = None
+    while True:
+        try:
+            event = next(events) if error is None else events.throw(error)
+        except StopIteration:
+            return
+        error = None
+        try:
+            show(event)
+        except BaseException as exc:
+            error = exc

@@ -14,11 +14,12 @@ which may explain it better); a configuration error is a CommandError.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, OutputWrapper
 
 from collectfast.checks import _is_positive_int
 from collectfast.collector import Collector
@@ -27,6 +28,19 @@ from collectfast.guarded import guarded
 from collectfast.strategies.base import Strategy, strategy_for
 
 Notify = Callable[[str], None]
+
+
+def notes_to_stderr(options: Mapping[str, Any]) -> Notify | None:
+    """Where the deploy record's notes go as they happen (such as "waiting
+    for deploy ..."): stderr, unless -v 0.
+
+    Made before Django's execute() sets the command's stderr up, so it wraps
+    the stream the options name, as Django will.
+    """
+    if options.get("verbosity", 1) < 1:
+        return None
+    stderr = OutputWrapper(options.get("stderr") or sys.stderr)
+    return lambda message: stderr.write(message, style_func=lambda text: text)
 
 
 def may_list_early(options: Mapping[str, Any]) -> bool:

@@ -10,17 +10,16 @@ on stdout, collectfast's own notes, summary and progress on stderr.
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.staticfiles.management.commands import collectstatic
-from django.core.management.base import CommandError, CommandParser, OutputWrapper
+from django.core.management.base import CommandError, CommandParser
 
 from collectfast.cdn import after_deploy
 from collectfast.conf import conf
-from collectfast.deploy import Deploy, Events
+from collectfast.deploy import Deploy
 from collectfast.deploy import Options as DeployOptions
 from collectfast.errors import describe_storage_setup
 from collectfast.events import (
@@ -33,6 +32,7 @@ from collectfast.events import (
     PostProcessed,
     PostProcessFailed,
     Walked,
+    show_all,
 )
 from collectfast.finders import one_walk
 from collectfast.gc_tuning import fewer_gc_passes
@@ -99,7 +99,7 @@ class Command(collectstatic.Command):
             try:
                 self.create_storage()
                 # The listing overlaps the system checks, which walk the finders.
-                self.deploy = Deploy.begin(self.storage, options, notes(options))
+                self.deploy = Deploy.begin(self.storage, options)
                 with one_walk():  # the W004 check and collect() share a walk
                     output: str | None = super().execute(*args, **options)
             except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM
@@ -151,7 +151,11 @@ class Command(collectstatic.Command):
             return self.collect_with_django()
         report = self.run_report.start(*self.deploy.names(), dry_run=self.dry_run)
         with self.deploy.running(report, options, self.request_count) as events:
-            self.show_deploy(events)
+            try:
+                show_all(events, self.show)
+            finally:
+                if self.progress is not None:
+                    self.progress.close()
         # Only after a successful deploy: CDN invalidation, deploy_finished.
         assert self.deploy.strategy is not None
         after_deploy(self.deploy.strategy, report, log=self.log)
@@ -207,25 +211,6 @@ class Command(collectstatic.Command):
             if files is not None:
                 collected[key] = files
         return collected
-
-    def show_deploy(self, events: Events) -> None:
-        """Print what the deploy yields. An error while printing is the
-        deploy's, raised where it yielded (an interrupt, say)."""
-        error: BaseException | None = None
-        try:
-            while True:
-                try:
-                    event = next(events) if error is None else events.throw(error)
-                except StopIteration:
-                    return
-                error = None
-                try:
-                    self.show(event)
-                except BaseException as exc:
-                    error = exc
-        finally:
-            if self.progress is not None:
-                self.progress.close()
 
     def show(self, event: Event) -> None:
         """Django's lines and bookkeeping for ``event``; collectfast's notes."""
@@ -325,19 +310,3 @@ class Command(collectstatic.Command):
         unwritten = self.run_report.write(failed=failure is not None)
         if unwritten is not None:
             self.stderr.write(unwritten)
-
-
-def notes(
-    options: Mapping[str, Any], stderr: OutputWrapper | None = None
-) -> Callable[[str], None] | None:
-    """Where collectfast's notes go as they happen: stderr, unless -v 0.
-
-    Called before Django's execute() sets the command's stderr up, so it
-    wraps the stream the options name, as Django will.
-    """
-    if options.get("verbosity", 1) < 1:
-        return None
-    if stderr is None:
-        stderr = OutputWrapper(options.get("stderr") or sys.stderr)
-    out = stderr
-    return lambda message: out.write(message, style_func=lambda text: text)
