@@ -23,18 +23,11 @@ from collectfast.deploy_guard import DeployStopped
 from collectfast.events import Deleted, Event, Note
 from collectfast.guarded import GuardedStrategy
 from collectfast.hashing import LocalDigest, digest_stream
+from collectfast.post_processing import HeldManifest
 from collectfast.prune import Manifests, PrunePlan, plan_prune
 from collectfast.report import DeployReport, FileEntry
-from collectfast.strategies.base import Decision, Source
+from collectfast.strategies.base import Decision
 from collectfast.strategies.conditional import PreconditionFailed
-
-
-@dataclass(frozen=True)
-class HeldManifest:
-    """The manifest post-processing made, held back until the record is written."""
-
-    name: str
-    source: Source
 
 
 @dataclass(frozen=True)

@@ -5,21 +5,29 @@ against the remote index where collectfast knows the storage's logic
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import django
 from django.core.management.base import CommandError
 
 from collectfast.conf import conf
-from collectfast.deploy_finish import HeldManifest
 from collectfast.errors import StoreStopped, describe, quoted
 from collectfast.events import Event, Note, PostProcessed, PostProcessFailed
 from collectfast.finders import FoundFiles
 from collectfast.guarded import GuardedStrategy
 from collectfast.post_process import PostProcessor, UploadsFailed, runs_unchanged
 from collectfast.report import DeployReport, FileEntry
-from collectfast.strategies.base import RemoteObject, Strategy, unwrap
+from collectfast.strategies.base import RemoteObject, Source, Strategy, unwrap
 from collectfast.workers import Stop
+
+
+@dataclass(frozen=True)
+class HeldManifest:
+    """The manifest post-processing made, held back until the record is written."""
+
+    name: str
+    source: Source
 
 
 class PostProcessing:
