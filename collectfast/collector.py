@@ -19,13 +19,14 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from functools import partial
 
 from collectfast.errors import Abandoned, NotAttempted, StoreStopped, quoted
 from collectfast.hashing import LocalDigest
+from collectfast.remote_listing import RemoteListing, RemoteState
 from collectfast.strategies.base import Decision, LocalFile, RemoteObject, Strategy
 from collectfast.workers import DaemonPool, Stop
 
@@ -61,29 +62,6 @@ class Outcome:
     #: The queued upload, until the main thread has its result.
     upload: Future[Uploaded] | None = field(default=None, repr=False)
 
-    @property
-    def uploaded(self) -> bool:
-        return self.error is None and self.decision is not None and self.decision.upload
-
-
-@dataclass(slots=True)
-class RemoteState:
-    """The remote index once listed, after ``--clear`` emptied it if asked."""
-
-    index: Mapping[str, RemoteObject]
-    #: What --clear deleted, confirmed by the store (or would, in a dry run).
-    cleared: list[str] = field(default_factory=list)
-    #: What --clear could not delete, with the errors.
-    clear_failures: list[tuple[str, BaseException]] = field(default_factory=list)
-
-
-class ClearIncomplete(Exception):
-    """--clear could not delete everything: nothing is uploaded."""
-
-    def __init__(self, state: RemoteState) -> None:
-        self.state = state
-        super().__init__(f"--clear left {len(state.clear_failures)} object(s)")
-
 
 #: Files handed from the hashing thread to the main thread at a time.
 BATCH = 64
@@ -106,12 +84,9 @@ class Collector:
         self.dry_run = dry_run
         self.clear = clear
         self.stop = stop if stop is not None else Stop()
-        self._index_ready = threading.Event()
-        self._state: RemoteState | None = None
-        self._index_error: BaseException | None = None
-        self.index_seconds = 0.0
+        #: The remote state, listed in the background.
+        self.listing = RemoteListing(strategy, dry_run=dry_run, clear=clear)
         self.outcomes: list[Outcome] = []
-        self._lister: threading.Thread | None = None
         # Shared by the hashing thread and the main thread, under _lock:
         # batches decided so far, and whether abandon() took over.
         self._lock = threading.Lock()
@@ -123,75 +98,17 @@ class Collector:
         self._abandoned = False
         self._halt = threading.Event()  # tells the hashing thread to stop
 
-    def start_listing(self) -> None:
-        """List the remote state in the background (once), e.g. while the
-        finders are walked; :meth:`run` starts it if nobody did."""
-        if self._lister is None:
-            self._lister = threading.Thread(
-                target=self._load_remote, name="collectfast-index", daemon=True
-            )
-            self._lister.start()
-
-    def wait_for_listing(self) -> None:
-        if self._lister is not None:
-            self._lister.join()
-
-    def _load_remote(self) -> None:
-        started = time.perf_counter()
-        try:
-            index = self.strategy.list_remote()
-            self.index_seconds = time.perf_counter() - started
-            state = RemoteState(index)
-            if self.clear:
-                state = self._clear(index)
-                if state.clear_failures:
-                    # Not a remote state to deploy onto: nothing is uploaded.
-                    raise ClearIncomplete(state)
-            self._state = state
-        except BaseException as exc:  # handed to the main thread, re-raised there
-            if isinstance(exc, Exception) and self.strategy.stopped_answering(exc):
-                exc = StoreStopped(exc, "listing it")
-            self._index_error = exc
-        finally:
-            self._index_ready.set()
-
-    def _clear(self, index: Mapping[str, RemoteObject]) -> RemoteState:
-        names = self.strategy.clear_order(index)
-        # A dry run deletes nothing: as in Django's, files are then compared
-        # with what is still stored.
-        if self.dry_run:
-            return RemoteState(index, names)
-        failures = delete_confirmed(self.strategy, names)
-        failed = {name for name, _ in failures}
-        return RemoteState(
-            {name: index[name] for name in failed if name in index},
-            [name for name in names if name not in failed],
-            failures,
-        )
-
-    def remote_state(self) -> RemoteState:
-        self._index_ready.wait()
-        if self._index_error is not None:
-            raise self._index_error
-        assert self._state is not None
-        return self._state
-
-    def remote_state_or_none(self) -> RemoteState | None:
-        return self._state
-
     @property
     def stopped(self) -> bool:
         return self.stop.is_set()
 
-    def run(
-        self, jobs: Sequence[Job], on_remote: Callable[[RemoteState], None]
-    ) -> Iterator[Outcome]:
-        """Yield one outcome per job, in order; ``on_remote`` sees the index first.
+    def run(self, jobs: Sequence[Job]) -> Generator[RemoteState | Outcome, None, None]:
+        """Yield the remote state once listed, then one outcome per job, in order.
 
         Ends early, without an error, once the run is stopped: then
         :meth:`abandon` settles the rest.
         """
-        self.start_listing()
+        self.listing.start()
         self._jobs = jobs
         uploaders = self._uploaders = DaemonPool(
             self.threads, thread_name_prefix="collectfast"
@@ -218,7 +135,7 @@ class Collector:
         hasher.start()
         finished = leaving = False
         try:
-            on_remote(self.remote_state())
+            yield self.listing.state()
             for number, batch in enumerate(batches):
                 self._position = (number, 0)
                 if not self.stop.wait_for(batch):
@@ -243,7 +160,7 @@ class Collector:
                 # Leave no request running behind us.
                 hasher.join()
                 uploaders.shutdown(wait=True, cancel_futures=True)
-                self.wait_for_listing()
+                self.listing.wait()
             else:
                 uploaders.shutdown(wait=False, cancel_futures=True)
 
@@ -301,9 +218,9 @@ class Collector:
                 if halt.is_set():
                     return
                 hashed.append(self._hash(jobs[start : start + BATCH]))
-                if self._index_ready.is_set():
+                if self.listing.ready.is_set():
                     decided = self._decide(hashed, decided, batches, uploaders)
-            self._index_ready.wait()
+            self.listing.ready.wait()
             self._decide(hashed, decided, batches, uploaders)
         except BaseException as exc:  # handed to the main thread, raised there
             for batch in batches:
@@ -331,7 +248,7 @@ class Collector:
     ) -> int:
         """Decide the hashed batches from ``decided`` on; the count decided."""
         try:
-            index = self.remote_state().index
+            index = self.listing.state().index
         except BaseException:
             index = None  # the main thread reports the listing's failure
         for number in range(decided, len(hashed)):
@@ -427,16 +344,3 @@ def settle(outcome: Outcome, *, abandoned: bool = False) -> None:
         return
     if stored is not None:
         outcome.local = stored
-
-
-def delete_confirmed(
-    strategy: Strategy, names: Sequence[str]
-) -> list[tuple[str, BaseException]]:
-    """``strategy.delete(names)``: the names not confirmed deleted, with errors."""
-    if not names:
-        return []
-    try:
-        failures = strategy.delete(names)
-    except Exception as exc:  # nothing is confirmed
-        return [(name, exc) for name in names]
-    return list(failures or ())

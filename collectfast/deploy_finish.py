@@ -15,40 +15,29 @@ the record. ``--dry-run`` prints exactly the deletions the real run would make.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
-from collectfast.collector import delete_confirmed
+from collectfast.deletions import delete_confirmed, deletions_failed
 from collectfast.deploy_guard import DeployStopped
+from collectfast.events import Deleted, Event, Note
 from collectfast.guarded import GuardedStrategy
 from collectfast.hashing import LocalDigest, digest_stream
+from collectfast.post_processing import HeldManifest
 from collectfast.prune import Manifests, PrunePlan, plan_prune
-from collectfast.strategies.base import Decision, Source
+from collectfast.report import DeployReport, FileEntry
+from collectfast.strategies.base import Decision
 from collectfast.strategies.conditional import PreconditionFailed
 
 
 @dataclass(frozen=True)
-class HeldManifest:
-    """The manifest post-processing made, held back until the record is written."""
-
-    name: str
-    source: Source
-
-
-@dataclass
 class Finish:
-    """What finishing needs from the command."""
+    """How the deploy finishes, and the report it adds to."""
 
     dry_run: bool
     prune: bool
     prune_previous: bool
-    #: Django's lines for deleted names (and the report).
-    log_deleted: Callable[[Sequence[str], str], None]
-    #: The manifest's upload line and report entry: (name, decision, size).
-    log_uploaded: Callable[[str, Decision, int], None]
-    log: Callable[[str, int], None]
-    #: Reports the deletions the store did not confirm, and stops (raises).
-    deletion_failed: Callable[[Sequence[tuple[str, BaseException]]], None] | None = None
+    report: DeployReport
 
 
 def finish_deploy(
@@ -58,9 +47,9 @@ def finish_deploy(
     manifest_name: str | None,
     manifest: HeldManifest | None,
     finish: Finish,
-) -> None:
+) -> Iterator[Event]:
     """Steps 1-4 above; ``produced`` are storage names, the manifest's aside."""
-    Finishing(strategy, set(produced), manifest_name, manifest, finish).run()
+    yield from Finishing(strategy, set(produced), manifest_name, manifest, finish).run()
 
 
 class Finishing:
@@ -114,22 +103,21 @@ class Finishing:
     def plan(self) -> PrunePlan:
         if not self.finish.prune:
             return PrunePlan([])
-        plan = plan_prune(
+        return plan_prune(
             self.guard.record,
             self.index,
             self.produced,
             manifests=self.manifests,
             prune_previous=self.finish.prune_previous,
         )
-        for note in plan.notes:
-            self.finish.log(f"collectfast: --prune: {note}.", 2)
-        return plan
 
-    def run(self) -> None:
+    def run(self) -> Iterator[Event]:
         plan = self.plan()
+        for note in plan.notes:
+            yield Note(f"collectfast: --prune: {note}.", 2)
         if self.finish.dry_run:
-            self.log_manifest()
-            self.finish.log_deleted(plan.stale, "--prune")
+            yield from self.log_manifest()
+            yield from self.deleted(plan.stale)
             return
         if not (self.guard.holding or self.upload_manifest or plan.stale):
             return  # nothing changed: nothing to record
@@ -145,20 +133,21 @@ class Finishing:
             return
         if self.upload_manifest:
             self.store_manifest()
+            yield from self.log_manifest()
             self.guard.stage = "after writing the manifest, before pruning anything"
         if plan.stale:
             failures = delete_confirmed(self.strategy, plan.stale)
             failed = {name for name, _ in failures}
             # Only what the store confirmed is said (and reported) deleted.
-            self.finish.log_deleted(
-                [name for name in plan.stale if name not in failed], "--prune"
-            )
+            yield from self.deleted([name for name in plan.stale if name not in failed])
             if failures:
-                if self.finish.deletion_failed is not None:
-                    self.finish.deletion_failed(failures)
-                raise failures[0][1]
+                deletions_failed(failures, "--prune", self.strategy, self.finish.report)
             self.guard.stage = "after pruning, before releasing its lease"
         self.guard.release()
+
+    def deleted(self, names: list[str]) -> Iterator[Event]:
+        self.finish.report.deleted.extend(FileEntry(name, "--prune") for name in names)
+        yield Deleted(names)
 
     def tags(self) -> dict[str, str | None]:
         """Each produced name's tag, as the listing will show it."""
@@ -204,7 +193,6 @@ class Finishing:
                     "left it as it was and pruned nothing; run collectstatic again."
                 ) from exc
             # Else a retry of our own write, refused: the first one was stored.
-        self.log_manifest()
 
     def stored_is_ours(self, local: LocalDigest) -> bool:
         """Whether the stored manifest holds exactly the bytes we sent."""
@@ -214,9 +202,16 @@ class Finishing:
             return False
         return digest_stream(io.BytesIO(current.data)).md5 == local.md5
 
-    def log_manifest(self) -> None:
-        if self.decision is not None and self.local is not None:
-            assert self.stored_manifest is not None
-            self.finish.log_uploaded(
-                self.stored_manifest, self.decision, self.local.size
-            )
+    def log_manifest(self) -> Iterator[Event]:
+        """The manifest's line and report entry."""
+        if self.decision is None or self.local is None:
+            return
+        assert self.stored_manifest is not None
+        report = self.finish.report
+        if self.decision.upload:
+            name, reason = self.stored_manifest, self.decision.reason
+            report.uploaded.append(FileEntry(name, reason, self.local.size))
+            verb = "Would upload" if self.finish.dry_run else "Uploading"
+            yield Note(f"{verb} '{name}' ({reason})", level=2)
+        else:
+            report.unchanged += 1

@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, NamedTuple
@@ -30,7 +30,7 @@ from django.contrib.staticfiles.finders import (
     get_finders,
 )
 from django.contrib.staticfiles.utils import get_files
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, Storage
 
 from collectfast.preconditions import inherits
 
@@ -46,6 +46,10 @@ class StaticFile(NamedTuple):
 
 #: Static files in the order the finders give them.
 Found = list[StaticFile]
+
+#: What Django's post_process() is given: each prefixed path's source storage
+#: and its path there, the first found for each destination.
+FoundFiles = Mapping[str, tuple[Storage, str]]
 
 _walks: ContextVar[dict[frozenset[str], Found] | None] = ContextVar(
     "collectfast_walks", default=None
@@ -164,3 +168,10 @@ def _walk(
             continue
         subdirectory = location + os.sep + name if location else name
         yield from _walk(storage, ignored, subdirectory, on_disk + name)
+
+
+def prefixed_path(path: str, storage: Any) -> str:
+    """Where collectstatic puts ``path``: under the source storage's prefix
+    (``STATICFILES_DIRS = [("vendor", ...)]``), if it has one."""
+    prefix = getattr(storage, "prefix", None)
+    return os.path.join(prefix, path) if prefix else path

@@ -23,9 +23,9 @@ from functools import partial
 from typing import Any
 
 from django.core.files import File
-from django.core.files.storage import Storage
 
 from collectfast.errors import StoreStopped, quoted
+from collectfast.finders import FoundFiles
 from collectfast.preconditions import user_overrides
 from collectfast.strategies.base import (
     BytesFile,
@@ -37,7 +37,6 @@ from collectfast.strategies.base import (
 )
 from collectfast.workers import INTERRUPT_GRACE, DaemonPool, Stop
 
-FoundFiles = Mapping[str, tuple[Storage, str]]
 _MISSING = object()
 
 #: The destination's methods the stand-in answers (open() serves the found
