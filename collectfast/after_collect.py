@@ -82,7 +82,7 @@ class AfterCollectSteps:
             strategy,
             index,
             found_files,
-            threads=int(conf.threads),
+            threads=conf.threads,
             upload=not self.dry_run,
             hold=held,
             stop=stop,

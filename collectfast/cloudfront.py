@@ -109,9 +109,9 @@ class CloudFront:
         # signing): only its proxies apply to CloudFront too.
         proxies = getattr(storage.client_config, "proxies", None)
         config = Config(
-            retries={"mode": "standard", "total_max_attempts": int(conf.retries)},
-            connect_timeout=conf.timeout or 60,
-            read_timeout=conf.timeout or 60,
+            retries={"mode": "standard", "total_max_attempts": conf.retries},
+            connect_timeout=conf.timeout,
+            read_timeout=conf.timeout,
             proxies=proxies,
         )
         client: CloudFrontClient = session.client(

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from collectfast.checks import _is_positive_int
 from collectfast.collector import Collector
-from collectfast.conf import conf
+from collectfast.conf import conf, settings_valid
 from collectfast.guarded import guarded
 from collectfast.strategies.base import Strategy, strategy_for
 
@@ -34,13 +33,14 @@ class EarlyListing:
         notify: Callable[[str], None] | None = None,
     ) -> EarlyListing | None:
         """Begin listing for a collectstatic run with ``options``, if it may."""
+        if not settings_valid():
+            return None  # the checks report it, before anything starts
         threads = conf.threads
         if (
-            conf.enabled is not True
+            not conf.enabled
             or options.get("disable_collectfast")
             or options.get("link")
             or options.get("clear")
-            or not _is_positive_int(threads)  # E002 reports it
         ):
             return None
         try:

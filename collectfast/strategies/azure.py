@@ -111,18 +111,17 @@ class AzureStrategy(Strategy):
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=pool_size)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        self.read_timeout = conf.timeout or 60
+        self.read_timeout = conf.timeout
         transport = RequestsTransport(
             session=session,
             session_owner=True,
-            # The SDK's defaults for the transport it would build itself.
-            connection_timeout=conf.timeout or 20,
+            connection_timeout=conf.timeout,
             read_timeout=self.read_timeout,
         )
         options: dict[str, Any] = {
             "transport": transport,
             # Attempts per request, as COLLECTFAST_RETRIES says for S3.
-            "retry_total": max(0, int(conf.retries) - 1),
+            "retry_total": max(0, conf.retries - 1),
         }
         options.update(storage.client_options or {})
         if storage.api_version:
@@ -306,7 +305,7 @@ class AzureStrategy(Strategy):
             return (
                 f"{where} stopped answering (no answer within "
                 f"{plural(float(self.read_timeout), 'second')}, in "
-                f"{plural(int(conf.retries), 'attempt')}; raise COLLECTFAST_TIMEOUT "
+                f"{plural(conf.retries, 'attempt')}; raise COLLECTFAST_TIMEOUT "
                 "if it is only slow)"
             )
         return f"{where} stopped answering (connections to it failed)"

@@ -1,7 +1,8 @@
 """The Strategy contract, and the choice of a strategy for a storage.
 
-A strategy answers three questions for one kind of storage, and everything else
-(finders, threads, logging, Django's flags) stays in the command:
+A strategy answers three questions for one kind of storage; everything else
+(finders, the worker threads, logging, Django's flags) belongs to the run that
+uses it:
 
 * ``list_remote()``: what is stored now, in one listing pass;
 * ``digest(name, source)``: what a local file becomes once stored;
@@ -356,15 +357,10 @@ def _clear_order_key(name: str) -> list[tuple[int, str]]:
     return [(1, directory) for directory in directories] + [(0, filename)]
 
 
-# Collectfast 2.x strategy paths keep working.
+# Collectfast 2.x strategy paths that moved keep working (the others, such as
+# collectfast.strategies.gcloud.GoogleCloudStrategy, still exist as they were).
 LEGACY_STRATEGIES: dict[str, str] = {
     "collectfast.strategies.boto3.Boto3Strategy": "collectfast.strategies.s3.S3Strategy",
-    "collectfast.strategies.gcloud.GoogleCloudStrategy": (
-        "collectfast.strategies.gcloud.GoogleCloudStrategy"
-    ),
-    "collectfast.strategies.filesystem.FileSystemStrategy": (
-        "collectfast.strategies.filesystem.FileSystemStrategy"
-    ),
     "collectfast.strategies.filesystem.CachingFileSystemStrategy": (
         "collectfast.strategies.filesystem.FileSystemStrategy"
     ),
@@ -414,19 +410,33 @@ def strategy_class_path(storage: Storage, configured: str | None) -> str | None:
     return None
 
 
+class StrategyLoadError(ImproperlyConfigured):
+    """COLLECTFAST_STRATEGY names no Strategy subclass: ``msg`` and ``hint`` are
+    check E004's; ``str()`` joins them in one sentence for a run."""
+
+    def __init__(self, msg: str, hint: str) -> None:
+        super().__init__(f"{msg[:-1]}; {hint[0].lower()}{hint[1:]}")
+        self.msg = msg
+        self.hint = hint
+
+
 def load_strategy_class(path: str) -> type[Strategy]:
     try:
         cls = import_string(path)
-    except ImportError as exc:
-        raise ImproperlyConfigured(
-            f"COLLECTFAST_STRATEGY {path!r} cannot be imported ({exc}); set it to "
-            "the dotted path of a collectfast Strategy subclass, or remove it to "
-            "choose by storage class."
+    except Exception as exc:  # ImportError, or any error raised by the module
+        raise StrategyLoadError(
+            f"COLLECTFAST_STRATEGY {path!r} cannot be imported "
+            f"({type(exc).__name__}: {exc}).",
+            "Set COLLECTFAST_STRATEGY to the dotted path of a collectfast Strategy "
+            "subclass (and install what it needs), or remove it to choose by "
+            "storage class.",
         ) from exc
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
-        raise ImproperlyConfigured(
+        raise StrategyLoadError(
             f"COLLECTFAST_STRATEGY {path!r} is not a subclass of "
-            "collectfast.strategies.Strategy; point it at one, or remove it."
+            "collectfast.strategies.Strategy.",
+            "Point COLLECTFAST_STRATEGY at a Strategy subclass, or remove it to "
+            "choose by storage class.",
         )
     return cls
 

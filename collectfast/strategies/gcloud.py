@@ -54,7 +54,6 @@ CRC32C_TAG = "crc32c:"
 DELETE_BATCH = 100  # calls per batch request, GCS's limit
 LIST_PAGE = 1000  # objects.list's maximum
 LIST_FIELDS = "items(name,size,md5Hash,crc32c,generation),nextPageToken"
-DEFAULT_TIMEOUT = 60
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 #: The Google client's own retry deadline, in seconds.
 DEFAULT_RETRY_DEADLINE = 120.0
@@ -83,13 +82,11 @@ class GoogleCloudStrategy(Strategy):
         self.bucket_name: str = storage.bucket_name
         probe = self.key("x")  # the storage's own mapping of names to keys
         self.prefix = probe[: -len("x")]
-        self.timeout = conf.timeout or DEFAULT_TIMEOUT
+        self.timeout = conf.timeout
         # Google's retries run until a deadline (120 s), not for a number of
         # attempts: no longer than COLLECTFAST_TIMEOUT x COLLECTFAST_RETRIES,
         # so that a store that stopped answering stops the deploy as soon.
-        self.retry_deadline = min(
-            DEFAULT_RETRY_DEADLINE, self.timeout * int(conf.retries)
-        )
+        self.retry_deadline = min(DEFAULT_RETRY_DEADLINE, self.timeout * conf.retries)
         with_timeout = getattr(DEFAULT_RETRY, "with_timeout", None)
         self.retry = (with_timeout or DEFAULT_RETRY.with_deadline)(self.retry_deadline)
         self._client_lock = threading.Lock()

@@ -119,9 +119,9 @@ class S3Strategy(Strategy):
         # says otherwise; the pool must hold one connection per worker thread
         # (uploads, or the listing's ranges and its encryption question).
         config = Config(
-            retries={"mode": "standard", "total_max_attempts": int(conf.retries)},
-            connect_timeout=conf.timeout or 60,
-            read_timeout=conf.timeout or 60,
+            retries={"mode": "standard", "total_max_attempts": conf.retries},
+            connect_timeout=conf.timeout,
+            read_timeout=conf.timeout,
         ).merge(storage.client_config)
         connections = max(self.threads, LIST_RANGES) + 2
         if (getattr(config, "max_pool_connections", None) or 10) < connections:

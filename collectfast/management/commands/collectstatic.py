@@ -8,7 +8,6 @@ storage. collectfast's own summary and progress go to stderr.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +43,7 @@ from collectfast.errors import (
     quoted,
 )
 from collectfast.finders import list_static_files, one_walk, sources_have_paths
+from collectfast.finders import prefixed_path as found_at
 from collectfast.gc_tuning import fewer_gc_passes
 from collectfast.guarded import GuardedStrategy, guarded
 from collectfast.interrupts import interrupted, sigterm_raises
@@ -275,7 +275,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
             return None
         try:
             strategy = strategy_for(
-                self.storage, configured=conf.strategy, threads=int(conf.threads)
+                self.storage, configured=conf.strategy, threads=conf.threads
             )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
@@ -299,11 +299,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         self.found_another: dict[int, list[tuple[str, int]]] = {}
         destinations: set[str] = set()
         for path, storage, filesystem_path in list_static_files(self.ignore_patterns):
-            # Prefix the relative path if the source storage contains it
-            if getattr(storage, "prefix", None):
-                prefixed_path = os.path.join(storage.prefix, path)
-            else:
-                prefixed_path = path
+            prefixed_path = found_at(storage, path)
             name = stored_name(strategy, prefixed_path)
             if name not in destinations:
                 if is_reserved(name):
@@ -347,7 +343,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
         if collector is None:
             collector = Collector(
                 strategy,
-                threads=int(conf.threads),
+                threads=conf.threads,
                 dry_run=self.dry_run,
                 clear=self.clear,
             )
