@@ -27,6 +27,7 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
+from collectfast.adapters.django_storages import boto3_session
 from collectfast.conf import CLOUDFRONT_MAX_FILE_PATHS, conf
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class CloudFront:
         self.client = self._create_client(strategy.storage)
 
     def _create_client(self, storage: Any) -> CloudFrontClient:
-        session = storage._create_session()
+        session = boto3_session(storage)
         # The storage's client_config is S3's (addressing style, s3v4
         # signing): only its proxies apply to CloudFront too.
         proxies = getattr(storage.client_config, "proxies", None)

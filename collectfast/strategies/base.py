@@ -25,9 +25,9 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, Storage
-from django.utils.functional import LazyObject, empty
 from django.utils.module_loading import import_string
 
+from collectfast.adapters.django_internals import set_up
 from collectfast.hashing import LocalDigest, digest_file, digest_stream
 from collectfast.preconditions import inherits, unwrap_ready, user_overrides
 
@@ -388,11 +388,8 @@ BUILTIN_STRATEGIES: dict[str, str] = {
 def unwrap(storage: Any) -> Storage:
     """The real storage behind Django's lazy ``staticfiles_storage`` (or any
     LazyObject, nested or not), set up as its first use would."""
-    while isinstance(storage, LazyObject):
-        if storage._wrapped is empty:
-            storage._setup()
-        storage = storage._wrapped
-    return storage  # type: ignore[no-any-return]
+    real: Storage = set_up(storage)
+    return real
 
 
 def dotted_name(cls: type) -> str:

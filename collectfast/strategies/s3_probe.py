@@ -16,8 +16,8 @@ else could make botocore behave differently:
   direct transport doesn't implement; no access point ARN or S3 Express
   directory bucket, which botocore signs differently.
 
-botocore's private names are read only inside ``try``: any surprise means
-botocore's path, never an error.
+botocore's private names (collectfast.adapters.botocore_client) are read only
+inside ``try``: any surprise means botocore's path, never an error.
 """
 
 from __future__ import annotations
@@ -38,6 +38,11 @@ from botocore.httpsession import get_cert_path
 from botocore.retries import standard
 from botocore.utils import get_environ_proxies, percent_encode
 
+from collectfast.adapters.botocore_client import (
+    REVIEWED_HANDLERS,
+    event_handlers,
+    http_verify,
+)
 from collectfast.strategies.s3_direct import (
     DirectRequests,
     Endpoint,
@@ -77,45 +82,6 @@ EVENTS = (
     "after-call-error",
     "before-parse",
     "after-parse",
-)
-REVIEWED_HANDLERS = frozenset(
-    {
-        "botocore.client.ClientCreator._default_s3_presign_to_sigv2",
-        "botocore.client.ClientCreator._inject_s3_input_parameters",
-        "botocore.handlers._handle_200_error",
-        "botocore.handlers._handle_request_validation_mode_member",
-        "botocore.handlers._set_auth_scheme_preference_signer",
-        "botocore.handlers._set_extra_headers_for_unsigned_request",
-        "botocore.handlers._update_status_code",
-        "botocore.handlers.add_expect_header",
-        # botocore 1.36-1.37: a no-op for S3, which isn't query-compatible.
-        "botocore.handlers.add_query_compatibility_header",
-        "botocore.handlers.add_recursion_detection_header",
-        "botocore.handlers.add_retry_headers",
-        "botocore.handlers.convert_body_to_file_like_object",
-        "botocore.handlers.customize_endpoint_resolver_builtins",
-        "botocore.handlers.decode_list_object_v2",
-        "botocore.handlers.generate_idempotent_uuid",
-        "botocore.handlers.handle_expires_header",
-        "botocore.handlers.inject_api_version_header_if_needed",
-        "botocore.handlers.remove_arn_from_signing_path",
-        "botocore.handlers.remove_bucket_from_url_paths_from_model",
-        "botocore.handlers.set_list_objects_encoding_type_url",
-        "botocore.handlers.set_operation_specific_signer",
-        "botocore.handlers.sse_md5",
-        "botocore.handlers.validate_ascii_metadata",
-        "botocore.handlers.validate_bucket_name",
-        "botocore.retries.standard.MaxAttemptsSeeder.seed_max_attempts",
-        "botocore.retries.standard.RetryHandler.needs_retry",
-        "botocore.retries.standard.RetryQuotaChecker.release_retry_quota",
-        "botocore.signers.RequestSigner.handler",
-        "botocore.useragent.UserAgentString.rebuild_and_replace_user_agent_handler",
-        "botocore.utils.S3ExpressIdentityResolver.apply_signing_cache_key",
-        "botocore.utils.S3ExpressIdentityResolver.resolve_s3express_identity",
-        "botocore.utils.S3RegionRedirectorv2.annotate_request_context",
-        "botocore.utils.S3RegionRedirectorv2.redirect_from_cache",
-        "botocore.utils.S3RegionRedirectorv2.redirect_from_error",
-    }
 )
 #: Headers botocore adds that vary by request or only ask for something the
 #: direct path doesn't need (the 100-continue round trip before a small body).
@@ -211,10 +177,9 @@ def unsupported(client: Any, bucket: str) -> str | None:
         return "a client certificate or TCP keep-alive"
     if bucket.startswith("arn:") or bucket.endswith(("--x-s3", "--xa-s3")):
         return "an access point or directory bucket"
-    handlers = client.meta.events._emitter._handlers  # private: a prefix trie
     for operation in OPERATIONS:
         for event in EVENTS:
-            for handler in handlers.prefix_search(f"{event}.s3.{operation}"):
+            for handler in event_handlers(client, f"{event}.s3.{operation}"):
                 name = handler_name(handler)
                 if name not in REVIEWED_HANDLERS:
                     return f"the event handler {name} on {event}"
@@ -477,7 +442,7 @@ def retry_handlers(
 
 def ssl_context(client: Any) -> ssl.SSLContext:
     """A TLS context verifying as the client's own HTTP session does."""
-    verify = client._endpoint.http_session._verify  # private: the resolved value
+    verify = http_verify(client)
     if not verify:
         context = ssl.create_default_context()
         context.check_hostname = False
