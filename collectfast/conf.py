@@ -17,12 +17,21 @@ the value given and the fix, instead of a traceback further down.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import CommandError
+from collectfast.setting import (
+    InvalidSetting,
+    Setting,
+    is_number,
+    is_positive_int,
+)
+from collectfast.setting import bool_setting as _bool_setting
+from collectfast.setting import is_optional_header as _is_optional_header
+from collectfast.setting import is_patterns as _is_patterns
+from collectfast.setting import setting as _setting
+
+__all__ = ["SETTINGS", "InvalidSetting", "Setting", "conf", "settings_valid"]
 
 DEFAULT_THREADS = 64  # measured: benchmarks/README.md, "Concurrency"
 DEFAULT_CACHE = "default"
@@ -61,86 +70,6 @@ REMOVED_SETTINGS: dict[str, str] = {
 }
 
 
-class InvalidSetting(CommandError):
-    """A COLLECTFAST_* setting of the wrong type, read with the checks skipped."""
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def is_bool(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def is_positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _is_optional_header(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and bool(value.strip()))
-
-
-def _is_patterns(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) and all(
-        isinstance(pair, (list, tuple))
-        and len(pair) == 2
-        and isinstance(pair[0], str)
-        and (pair[1] is None or isinstance(pair[1], str))
-        for pair in value
-    )
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One COLLECTFAST_* setting: its default, and the type it must have."""
-
-    name: str
-    default: Any
-    #: What the value must be, completing "NAME must be ...".
-    expected: str
-    accepts: Callable[[Any], bool]
-    #: The next step when the value is wrong (the check's hint).
-    hint: str
-
-    def raw(self) -> Any:
-        """The value as set, or the default; not validated."""
-        return getattr(settings, self.name, self.default)
-
-    def problem(self) -> str | None:
-        """The checks' message for a value of the wrong type, or None."""
-        value = self.raw()
-        if self.accepts(value):
-            return None
-        return f"{self.name} must be {self.expected}, got {value!r}."
-
-    def value(self) -> Any:
-        """The value, validated: :class:`InvalidSetting` if it is of the wrong type."""
-        value = self.raw()
-        if not self.accepts(value):
-            raise InvalidSetting(
-                f"{self.name} must be {self.expected}, got {value!r}; "
-                f"{self.hint[0].lower()}{self.hint[1:]}"
-            )
-        return value
-
-    def lenient(self) -> Any:
-        """The value, or the default if it is of the wrong type: for the system
-        checks, which report the wrong type once (under its own id) and go on."""
-        value = self.raw()
-        return value if self.accepts(value) else self.default
-
-
-def _setting(
-    name: str, default: Any, expected: str, accepts: Callable[[Any], bool], hint: str
-) -> Setting:
-    return Setting(f"COLLECTFAST_{name}", default, expected, accepts, hint)
-
-
-def _bool_setting(name: str, default: bool, hint: str) -> Setting:
-    return _setting(name, default, "a bool", is_bool, hint)
-
-
 ENABLED = _bool_setting(
     "ENABLED",
     True,
@@ -168,35 +97,35 @@ DEPLOY_RECORD = _bool_setting(
     "Set COLLECTFAST_DEPLOY_RECORD = True (the default), or False for a store "
     "without conditional writes (then --prune is refused).",
 )
-THREADS = _setting(
+THREADS: Setting[int] = _setting(
     "THREADS",
     DEFAULT_THREADS,
     "a positive integer",
     is_positive_int,
     "Set COLLECTFAST_THREADS = 20, or 1 to upload one file at a time.",
 )
-RETRIES = _setting(
+RETRIES: Setting[int] = _setting(
     "RETRIES",
     DEFAULT_RETRIES,
     "a positive integer",
     is_positive_int,
     "Set COLLECTFAST_RETRIES = 5 (attempts per request, first included).",
 )
-TIMEOUT = _setting(
+TIMEOUT: Setting[float | None] = _setting(
     "TIMEOUT",
     None,
     "a positive number of seconds or None",
     lambda value: value is None or (is_number(value) and value > 0),
     "Set COLLECTFAST_TIMEOUT = 60, or remove it for the default.",
 )
-LEASE_SECONDS = _setting(
+LEASE_SECONDS: Setting[float] = _setting(
     "LEASE_SECONDS",
     DEFAULT_LEASE_SECONDS,
     "a positive number of seconds",
     lambda value: is_number(value) and value > 0,
     "Set COLLECTFAST_LEASE_SECONDS = 600, or remove it for the default (10 minutes).",
 )
-WAIT_FOR_DEPLOY = _setting(
+WAIT_FOR_DEPLOY: Setting[float] = _setting(
     "WAIT_FOR_DEPLOY",
     0,
     "a number of seconds (0 or more)",
@@ -204,14 +133,14 @@ WAIT_FOR_DEPLOY = _setting(
     "Set COLLECTFAST_WAIT_FOR_DEPLOY = 600 to wait up to 10 minutes for another "
     "deploy, or 0 (the default) to stop at once.",
 )
-CACHE = _setting(
+CACHE: Setting[str] = _setting(
     "CACHE",
     DEFAULT_CACHE,
     "the alias of a cache in CACHES",
     lambda value: isinstance(value, str),
     "Set COLLECTFAST_CACHE to one of the CACHES aliases.",
 )
-STRATEGY = _setting(
+STRATEGY: Setting[str | None] = _setting(
     "STRATEGY",
     None,
     "a dotted path string",
@@ -219,14 +148,14 @@ STRATEGY = _setting(
     "Set COLLECTFAST_STRATEGY to a string such as "
     "'collectfast.strategies.s3.S3Strategy', or remove it to choose by storage class.",
 )
-REPORT = _setting(
+REPORT: Setting[str | None] = _setting(
     "REPORT",
     None,
     "a file path string or None",
     lambda value: value is None or isinstance(value, str),
     "Set COLLECTFAST_REPORT = 'collectstatic-report.json', or remove it.",
 )
-CLOUDFRONT_DISTRIBUTION_ID = _setting(
+CLOUDFRONT_DISTRIBUTION_ID: Setting[str | None] = _setting(
     "CLOUDFRONT_DISTRIBUTION_ID",
     None,
     "a CloudFront distribution ID or None",
@@ -240,7 +169,7 @@ CLOUDFRONT_DISTRIBUTION_ID = _setting(
     "Set it to the distribution's ID as the CloudFront console shows it (such as "
     "'E2QWRUHAPOMQZL'), not its domain name or ARN.",
 )
-CLOUDFRONT_MAX_PATHS = _setting(
+CLOUDFRONT_MAX_PATHS: Setting[int] = _setting(
     "CLOUDFRONT_MAX_PATHS",
     DEFAULT_CLOUDFRONT_MAX_PATHS,
     "an integer from 0 to 3000 (CloudFront's limit of paths in progress)",
@@ -252,7 +181,7 @@ CLOUDFRONT_MAX_PATHS = _setting(
     "Set COLLECTFAST_CLOUDFRONT_MAX_PATHS = 1000, or 0 to always invalidate the "
     "whole location with one wildcard.",
 )
-CLOUDFRONT_ENDPOINT_URL = _setting(
+CLOUDFRONT_ENDPOINT_URL: Setting[str | None] = _setting(
     "CLOUDFRONT_ENDPOINT_URL",
     None,
     "an http(s) URL or None",
@@ -263,7 +192,7 @@ CLOUDFRONT_ENDPOINT_URL = _setting(
     "Remove COLLECTFAST_CLOUDFRONT_ENDPOINT_URL to use AWS's CloudFront API, or "
     "set it to a URL such as 'http://127.0.0.1:5000'.",
 )
-HASHED_CACHE_CONTROL = _setting(
+HASHED_CACHE_CONTROL: Setting[str | None] = _setting(
     "HASHED_CACHE_CONTROL",
     None,
     "a Cache-Control header value or None",
@@ -271,7 +200,7 @@ HASHED_CACHE_CONTROL = _setting(
     "Set COLLECTFAST_HASHED_CACHE_CONTROL = 'public, max-age=31536000, "
     "immutable', or None to keep the storage's own.",
 )
-UNHASHED_CACHE_CONTROL = _setting(
+UNHASHED_CACHE_CONTROL: Setting[str | None] = _setting(
     "UNHASHED_CACHE_CONTROL",
     None,
     "a Cache-Control header value or None",
@@ -279,7 +208,7 @@ UNHASHED_CACHE_CONTROL = _setting(
     "Set COLLECTFAST_UNHASHED_CACHE_CONTROL = 'public, max-age=300', or None to "
     "keep the storage's own.",
 )
-CACHE_CONTROL = _setting(
+CACHE_CONTROL: Setting[Sequence[tuple[str, str | None]]] = _setting(
     "CACHE_CONTROL",
     (),
     "a list of (glob, Cache-Control or None) pairs",
@@ -289,7 +218,7 @@ CACHE_CONTROL = _setting(
 )
 
 #: Every setting, in the order the README lists them.
-SETTINGS: tuple[Setting, ...] = (
+SETTINGS: tuple[Setting[Any], ...] = (
     ENABLED,
     THREADS,
     CACHE,
@@ -325,32 +254,31 @@ class Settings:
 
     @property
     def enabled(self) -> bool:
-        return bool(ENABLED.value())
+        return ENABLED.value()
 
     @property
     def debug(self) -> bool:
-        return bool(DEBUG.value())
+        return DEBUG.value()
 
     @property
     def cache(self) -> str:
         """Alias of the Django cache holding remote digests (E003: in CACHES)."""
-        return str(CACHE.value())
+        return CACHE.value()
 
     @property
     def threads(self) -> int:
         """Upload/hash worker count."""
-        return int(THREADS.value())
+        return THREADS.value()
 
     @property
     def strategy(self) -> str | None:
         """Dotted path of a Strategy class, or None to choose by storage class."""
-        value: str | None = STRATEGY.value()
-        return value
+        return STRATEGY.value()
 
     @property
     def retries(self) -> int:
         """Total attempts per request for transient faults (botocore 'standard')."""
-        return int(RETRIES.value())
+        return RETRIES.value()
 
     @property
     def timeout(self) -> float:
@@ -360,20 +288,19 @@ class Settings:
 
     @property
     def prune(self) -> bool:
-        return bool(PRUNE.value())
+        return PRUNE.value()
 
     @property
     def report(self) -> str | None:
         """Where to write the JSON report, or None ('' counts as None)."""
-        value = REPORT.value()
-        return str(value) if value else None
+        return REPORT.value() or None
 
     # -- the deploy record ------------------------------------------------
 
     @property
     def deploy_record(self) -> bool:
         """Keep the deploy record (needed by --prune)."""
-        return bool(DEPLOY_RECORD.value())
+        return DEPLOY_RECORD.value()
 
     @property
     def lease_seconds(self) -> float:
@@ -395,31 +322,28 @@ class Settings:
     @property
     def cloudfront_endpoint_url(self) -> str | None:
         """The CloudFront API endpoint, or None for AWS's."""
-        value: str | None = CLOUDFRONT_ENDPOINT_URL.value()
-        return value
+        return CLOUDFRONT_ENDPOINT_URL.value()
 
     @property
     def cloudfront_max_paths(self) -> int:
         """Paths invalidated one by one; above, one wildcard."""
-        return int(CLOUDFRONT_MAX_PATHS.value())
+        return CLOUDFRONT_MAX_PATHS.value()
 
     @property
     def cloudfront_wait(self) -> bool:
-        return bool(CLOUDFRONT_WAIT.value())
+        return CLOUDFRONT_WAIT.value()
 
     # -- Cache-Control policy ---------------------------------------------
 
     @property
     def hashed_cache_control(self) -> str | None:
         """Cache-Control for content-hashed names, or None for the storage's."""
-        value: str | None = HASHED_CACHE_CONTROL.value()
-        return value
+        return HASHED_CACHE_CONTROL.value()
 
     @property
     def unhashed_cache_control(self) -> str | None:
         """Cache-Control for every other name, or None for the storage's."""
-        value: str | None = UNHASHED_CACHE_CONTROL.value()
-        return value
+        return UNHASHED_CACHE_CONTROL.value()
 
     @property
     def cache_control(self) -> tuple[tuple[str, str | None], ...]:

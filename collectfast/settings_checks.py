@@ -8,6 +8,8 @@ expected and the value given ("COLLECTFAST_ENABLED must be a bool, got 'no'.").
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.checks import CheckMessage, Error
 
 from collectfast import conf as settings_
@@ -33,7 +35,7 @@ from collectfast.checks import (
 
 #: The check id reporting each setting of the wrong type. COLLECTFAST_CACHE is
 #: checked with the caches it must name (E003, in collectfast.checks).
-TYPE_CHECKS: tuple[tuple[settings_.Setting, str], ...] = (
+TYPE_CHECKS: tuple[tuple[settings_.Setting[Any], str], ...] = (
     (settings_.ENABLED, E018),
     (settings_.THREADS, E002),
     (settings_.STRATEGY, E004),
