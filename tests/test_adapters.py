@@ -3,7 +3,7 @@ versions (each nox session: the floor's oldest, the newest).
 
 Each test calls an adapter of collectfast.adapters on real objects: a name that
 a release drops or renames fails here, with MissingInternal's sentence naming
-it (``collectfast relies on django-storages's S3Storage._normalize_name,
+it (``collectfast relies on S3Storage._normalize_name from django-storages,
 which the installed django-storages does not have; ...``), before a deploy
 meets it. Where an adapter falls back by design, the test asserts the private
 path was taken, and says which name is gone if it wasn't.
@@ -73,8 +73,8 @@ def test_a_missing_private_name_is_one_sentence_naming_it(monkeypatch):
     with pytest.raises(MissingInternal) as excinfo:
         django_storages.normalized_key(storage, "css/a.css")
     assert str(excinfo.value) == (
-        "collectfast relies on django-storages's S3Storage._normalize_name, which "
-        "the installed django-storages does not have; install a django-storages "
+        "collectfast relies on S3Storage._normalize_name from django-storages, "
+        "which the installed django-storages does not have; install a django-storages "
         "release collectfast supports (see Requirements in its README), or set "
         "COLLECTFAST_ENABLED = False to run Django's own collectstatic."
     )
@@ -88,7 +88,9 @@ def test_a_missing_private_name_stops_collectstatic_with_that_sentence(
 
     (static_dir / "a.css").write_bytes(CSS)
     monkeypatch.delattr(S3Storage, "_normalize_name")
-    with pytest.raises(CommandError, match=r"S3Storage\._normalize_name, which"):
+    with pytest.raises(
+        CommandError, match=r"S3Storage\._normalize_name from django-storages, which"
+    ):
         call_command("collectstatic", interactive=False, verbosity=0)
 
 

@@ -34,7 +34,7 @@ class MissingInternal(ImproperlyConfigured):
         self.package = package
         self.name = name
         super().__init__(
-            f"collectfast relies on {package}'s {name}, which the installed "
+            f"collectfast relies on {name} from {package}, which the installed "
             f"{package} does not have; install a {package} release collectfast "
             "supports (see Requirements in its README), or set "
             "COLLECTFAST_ENABLED = False to run Django's own collectstatic."
