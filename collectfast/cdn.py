@@ -112,7 +112,7 @@ def invalidate_cloudfront(
 ) -> None:
     """Invalidate ``report.stale`` in the configured distribution (or, with
     --dry-run, print what would be)."""
-    distribution = str(conf.cloudfront_distribution_id)
+    distribution = conf.cloudfront_distribution_id or ""
     from collectfast.guarded import GuardedStrategy
     from collectfast.strategies.s3 import S3Strategy
 
@@ -129,7 +129,7 @@ def invalidate_cloudfront(
         return  # nothing a CDN may serve stale: no request
     from collectfast import cloudfront
 
-    max_paths = int(conf.cloudfront_max_paths)
+    max_paths = conf.cloudfront_max_paths
     invalidation = cloudfront.plan(strategy, report.stale, max_paths)
     why = ""
     if invalidation.uses_wildcard:
@@ -187,7 +187,7 @@ def _cause(exc: Exception, strategy: Strategy, report: DeployReport) -> str:
     from collectfast import cloudfront
 
     cause = cloudfront.describe_error(
-        exc, str(conf.cloudfront_distribution_id), conf.cloudfront_endpoint_url
+        exc, conf.cloudfront_distribution_id or "", conf.cloudfront_endpoint_url
     )
     report.invalidation_error = redact(cause, known_secrets(strategy))
     if conf.debug:

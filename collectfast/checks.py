@@ -1,12 +1,14 @@
 """System checks: misconfiguration is reported by ``manage.py check`` and before
 every collectstatic (Django runs the ``staticfiles`` tag for it), not mid-upload.
 
-Ids are constants; they are never reused or renumbered.
+Ids are constants; they are never reused or renumbered. This module holds them
+all, and the checks of the app, the cache and removed settings; the others are
+split by subject: ``settings_checks`` (each setting's type),
+``strategy_checks`` (the strategy for the storage), ``cdn_checks``.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from django.conf import settings
@@ -14,9 +16,8 @@ from django.core.checks import CheckMessage, Error, Tags, Warning
 from django.core.checks import register as register_check
 from django.utils.module_loading import import_string
 
-from collectfast.conf import REMOVED_SETTINGS, conf
-from collectfast.deploy_checks import E015, E016, E017, check_deploy_record
-from collectfast.preconditions import user_overrides
+from collectfast import conf as settings_
+from collectfast.conf import REMOVED_SETTINGS
 
 E001 = "collectfast.E001"  # listed after django.contrib.staticfiles
 E002 = "collectfast.E002"  # COLLECTFAST_THREADS not a positive integer
@@ -32,6 +33,14 @@ E011 = "collectfast.E011"  # COLLECTFAST_CLOUDFRONT_MAX_PATHS not 0 to 3,000
 E012 = "collectfast.E012"  # COLLECTFAST_CLOUDFRONT_ENDPOINT_URL not a URL string
 E013 = "collectfast.E013"  # a *_CACHE_CONTROL setting not a string
 E014 = "collectfast.E014"  # COLLECTFAST_CACHE_CONTROL not (glob, value) pairs
+E015 = "collectfast.E015"  # COLLECTFAST_DEPLOY_RECORD not a bool
+E016 = "collectfast.E016"  # COLLECTFAST_LEASE_SECONDS not a positive number
+E017 = "collectfast.E017"  # COLLECTFAST_WAIT_FOR_DEPLOY not a number >= 0
+E018 = "collectfast.E018"  # COLLECTFAST_ENABLED not a bool
+E019 = "collectfast.E019"  # COLLECTFAST_DEBUG not a bool
+E020 = "collectfast.E020"  # COLLECTFAST_PRUNE not a bool
+E021 = "collectfast.E021"  # COLLECTFAST_REPORT not a path string or None
+E022 = "collectfast.E022"  # COLLECTFAST_CLOUDFRONT_WAIT not a bool
 W001 = "collectfast.W001"  # no fast strategy for the storage: Django's logic runs
 W002 = "collectfast.W002"  # a removed Collectfast 1.x setting is still set
 W003 = "collectfast.W003"  # STATICFILES_STORAGE is set (removed in Django 5.1)
@@ -41,7 +50,7 @@ W006 = "collectfast.W006"  # the storage overrides a method the strategy stands 
 
 ALL_IDS = (
     *(E001, E002, E003, E004, E005, E006, E007, E008, E009, E010, E011, E012),
-    *(E013, E014, E015, E016, E017),
+    *(E013, E014, E015, E016, E017, E018, E019, E020, E021, E022),
     *(W001, W002, W003, W004, W005, W006),
 )
 
@@ -56,10 +65,6 @@ BOUNDED_CACHES = (
     "django.core.cache.backends.db.DatabaseCache",
 )
 DEFAULT_MAX_ENTRIES = 300
-
-
-def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _app_index(name: str) -> int | None:
@@ -85,50 +90,8 @@ def check_app_order(**kwargs: object) -> list[CheckMessage]:
     ]
 
 
-def check_threads(**kwargs: object) -> list[CheckMessage]:
-    threads = conf.threads
-    if _is_positive_int(threads):
-        return []
-    return [
-        Error(
-            f"COLLECTFAST_THREADS must be a positive integer, got {threads!r}.",
-            hint="Set COLLECTFAST_THREADS = 20, or 1 to upload one file at a time.",
-            id=E002,
-        )
-    ]
-
-
-def check_retries(**kwargs: object) -> list[CheckMessage]:
-    errors: list[CheckMessage] = []
-    retries = conf.retries
-    if not _is_positive_int(retries):
-        errors.append(
-            Error(
-                f"COLLECTFAST_RETRIES must be a positive integer, got {retries!r}.",
-                hint="Set COLLECTFAST_RETRIES = 5 (attempts per request, first included).",
-                id=E006,
-            )
-        )
-    timeout = conf.timeout
-    valid_timeout = timeout is None or (
-        isinstance(timeout, (int, float))
-        and not isinstance(timeout, bool)
-        and timeout > 0
-    )
-    if not valid_timeout:
-        errors.append(
-            Error(
-                f"COLLECTFAST_TIMEOUT must be a positive number of seconds or None, "
-                f"got {timeout!r}.",
-                hint="Set COLLECTFAST_TIMEOUT = 60, or remove it for the default.",
-                id=E007,
-            )
-        )
-    return errors
-
-
 def check_cache(**kwargs: object) -> list[CheckMessage]:
-    alias = conf.cache
+    alias = settings_.CACHE.raw()
     caches = getattr(settings, "CACHES", {})
     if isinstance(alias, str) and alias in caches:
         return []
@@ -142,99 +105,6 @@ def check_cache(**kwargs: object) -> list[CheckMessage]:
             id=E003,
         )
     ]
-
-
-def check_strategy(**kwargs: object) -> list[CheckMessage]:
-    from django.contrib.staticfiles.storage import staticfiles_storage
-
-    from collectfast.strategies.base import (
-        Strategy,
-        dotted_name,
-        strategy_class_path,
-        unwrap,
-    )
-
-    if not conf.enabled:
-        return []
-    configured = conf.strategy
-    if configured is not None and not isinstance(configured, str):
-        return [
-            Error(
-                f"COLLECTFAST_STRATEGY must be a dotted path string, got {configured!r}.",
-                hint="Set COLLECTFAST_STRATEGY to a string such as "
-                "'collectfast.strategies.s3.S3Strategy', or remove it to choose "
-                "by storage class.",
-                id=E004,
-            )
-        ]
-    try:
-        storage = unwrap(staticfiles_storage)
-    except Exception:
-        return []  # Django's own checks report a broken storage setting.
-    storage_name = dotted_name(type(storage))
-    path = strategy_class_path(storage, configured)
-    if path is None:
-        return [
-            Warning(
-                f"collectfast has no fast strategy for the static files storage "
-                f"{storage_name!r}, so collectstatic runs Django's own logic for it.",
-                hint="Set COLLECTFAST_STRATEGY to the dotted path of a Strategy "
-                "subclass for this storage, or COLLECTFAST_ENABLED = False to "
-                "silence this warning.",
-                id=W001,
-            )
-        ]
-    try:
-        strategy_class = import_string(path)
-    except Exception as exc:  # ImportError, or any error raised by the module
-        return [
-            Error(
-                f"COLLECTFAST_STRATEGY {path!r} cannot be imported "
-                f"({type(exc).__name__}: {exc}).",
-                hint="Set COLLECTFAST_STRATEGY to the dotted path of a collectfast "
-                "Strategy subclass (and install what it needs), or remove it to "
-                "choose by storage class.",
-                id=E004,
-            )
-        ]
-    if not (isinstance(strategy_class, type) and issubclass(strategy_class, Strategy)):
-        return [
-            Error(
-                f"COLLECTFAST_STRATEGY {path!r} is not a subclass of "
-                "collectfast.strategies.Strategy.",
-                hint="Point COLLECTFAST_STRATEGY at a Strategy subclass, or remove "
-                "it to choose by storage class.",
-                id=E004,
-            )
-        ]
-    served = strategy_class.storage_classes
-    ancestry = {dotted_name(cls) for cls in type(storage).__mro__}
-    if served and not ancestry.intersection(served):
-        return [
-            Error(
-                f"COLLECTFAST_STRATEGY {configured!r} serves {', '.join(served)}, "
-                f"but the static files storage is {storage_name!r}.",
-                hint="Remove COLLECTFAST_STRATEGY to choose by storage class, or "
-                "point it at a strategy for this storage.",
-                id=E005,
-            )
-        ]
-    overridden = user_overrides(storage, strategy_class.stands_in_for)
-    if overridden:
-        names = ", ".join(f"{name}()" for name in overridden)
-        return [
-            Warning(
-                f"The static files storage {storage_name!r} overrides {names}, "
-                "which collectfast's strategy would skip, so collectstatic runs "
-                "Django's own logic for it.",
-                hint="Keep the storage's own writes (do the work in "
-                "post_process(), or in a Strategy subclass set as "
-                "COLLECTFAST_STRATEGY), or set COLLECTFAST_ENABLED = False to "
-                "silence this warning.",
-                id=W006,
-            )
-        ]
-    return []
 
 
 def _max_entries(config: dict[str, Any]) -> int:
@@ -270,23 +140,27 @@ def count_static_files() -> int:
     """How many destination paths the finders return, as collectstatic counts."""
     from django.apps import apps
 
-    from collectfast.finders import list_static_files
+    from collectfast.finders import list_static_files, prefixed_path
 
     # StaticFilesConfig's defaults, as collectstatic applies them.
     ignore_patterns: list[str] = getattr(
         apps.get_app_config("staticfiles"), "ignore_patterns", []
     )
     names = {
-        os.path.join(storage.prefix, path) if getattr(storage, "prefix", None) else path
+        prefixed_path(storage, path)
         for path, storage, _ in list_static_files(ignore_patterns)
     }
     return len(names)
 
 
 def check_cache_size(**kwargs: object) -> list[CheckMessage]:
-    alias = conf.cache
+    alias = settings_.CACHE.raw()
     caches = getattr(settings, "CACHES", {})
-    if not conf.enabled or not isinstance(alias, str) or alias not in caches:
+    if (
+        not settings_.ENABLED.lenient()
+        or not isinstance(alias, str)
+        or alias not in caches
+    ):
         return []
     config = caches[alias]
     backend = _bounded_backend(config.get("BACKEND"))
@@ -355,11 +229,12 @@ def check_legacy_storage_setting(**kwargs: object) -> list[CheckMessage]:
 
 def register() -> None:
     from collectfast.cdn_checks import check_cache_policy, check_cloudfront
+    from collectfast.settings_checks import check_setting_types
+    from collectfast.strategy_checks import check_strategy
 
     for check in (
         check_app_order,
-        check_threads,
-        check_retries,
+        check_setting_types,
         check_cache,
         check_cache_size,
         check_strategy,
@@ -367,6 +242,5 @@ def register() -> None:
         check_legacy_storage_setting,
         check_cloudfront,
         check_cache_policy,
-        check_deploy_record,
     ):
         register_check(check, Tags.staticfiles)

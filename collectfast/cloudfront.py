@@ -27,6 +27,7 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
+from collectfast.adapters.django_storages import boto3_session
 from collectfast.conf import CLOUDFRONT_MAX_FILE_PATHS, conf
 
 if TYPE_CHECKING:
@@ -104,14 +105,14 @@ class CloudFront:
         self.client = self._create_client(strategy.storage)
 
     def _create_client(self, storage: Any) -> CloudFrontClient:
-        session = storage._create_session()
+        session = boto3_session(storage)
         # The storage's client_config is S3's (addressing style, s3v4
         # signing): only its proxies apply to CloudFront too.
         proxies = getattr(storage.client_config, "proxies", None)
         config = Config(
-            retries={"mode": "standard", "total_max_attempts": int(conf.retries)},
-            connect_timeout=conf.timeout or 60,
-            read_timeout=conf.timeout or 60,
+            retries={"mode": "standard", "total_max_attempts": conf.retries},
+            connect_timeout=conf.timeout,
+            read_timeout=conf.timeout,
             proxies=proxies,
         )
         client: CloudFrontClient = session.client(

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.utils.functional import empty
 
 DJANGO_DEFAULT_STATICFILES = {
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -47,11 +46,6 @@ def apply_legacy_staticfiles_storage(**kwargs: Any) -> None:
 
 
 def _forget_storages() -> None:
-    from django.contrib.staticfiles.storage import staticfiles_storage
-    from django.core.files.storage import storages
+    from collectfast.adapters.django_internals import forget_storages
 
-    # What Django's own test signal does when STORAGES changes.
-    storages.__dict__.pop("backends", None)
-    storages.__dict__["_backends"] = None
-    storages.__dict__["_storages"] = {}
-    staticfiles_storage.__dict__["_wrapped"] = empty
+    forget_storages()

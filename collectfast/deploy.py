@@ -70,7 +70,7 @@ class Deploy:
         deploy = cls(storage, notify)
         if not listing.may_list_early(options):
             return deploy
-        threads = int(conf.threads)
+        threads = conf.threads
         try:
             strategy = listing.create_strategy(storage, threads)
         except Exception as exc:
@@ -110,7 +110,7 @@ class Deploy:
     def create(self, enabled: bool, options: Options) -> bool:
         if not enabled:
             return False
-        threads = int(conf.threads)
+        threads = conf.threads
         strategy = listing.create_strategy(self.storage, threads)
         if strategy is None:
             return False

@@ -75,12 +75,13 @@ def known_secrets(strategy: Strategy | None = None) -> set[str]:
     """Credential values configured for ``strategy``'s storage, the static files
     storage (if it was set up) or in the environment."""
     from django.contrib.staticfiles.storage import staticfiles_storage
-    from django.utils.functional import empty
+
+    from collectfast.adapters.django_internals import if_set_up
 
     values = [os.environ.get(name) for name in _SECRET_ENVIRONMENT]
     storages = [getattr(strategy, "storage", None)]
-    wrapped = getattr(staticfiles_storage, "_wrapped", empty)
-    if wrapped is not empty:  # never set up a storage just to describe an error
+    wrapped = if_set_up(staticfiles_storage)
+    if wrapped is not None:  # never set up a storage just to describe an error
         storages.append(wrapped)
     for storage in storages:
         values.extend(getattr(storage, name, None) for name in _SECRET_ATTRIBUTES)

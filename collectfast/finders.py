@@ -66,6 +66,13 @@ def one_walk() -> Iterator[None]:
         _walks.reset(token)
 
 
+def prefixed_path(storage: Any, path: str) -> str:
+    """Where collectstatic copies ``path`` of a finder's ``storage``: under the
+    storage's prefix (a STATICFILES_DIRS entry ``(prefix, root)``), if any."""
+    prefix = getattr(storage, "prefix", None)
+    return os.path.join(prefix, path) if prefix else path
+
+
 def list_static_files(ignore_patterns: Iterable[str]) -> Found:
     """What every finder lists, as collectstatic walks them."""
     patterns = sorted({os.path.normpath(pattern) for pattern in ignore_patterns})
@@ -169,9 +176,3 @@ def _walk(
         subdirectory = location + os.sep + name if location else name
         yield from _walk(storage, ignored, subdirectory, on_disk + name)
 
-
-def prefixed_path(path: str, storage: Any) -> str:
-    """Where collectstatic puts ``path``: under the source storage's prefix
-    (``STATICFILES_DIRS = [("vendor", ...)]``), if it has one."""
-    prefix = getattr(storage, "prefix", None)
-    return os.path.join(prefix, path) if prefix else path

@@ -21,9 +21,8 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, OutputWrapper
 
-from collectfast.checks import _is_positive_int
 from collectfast.collector import Collector
-from collectfast.conf import conf
+from collectfast.conf import conf, settings_valid
 from collectfast.guarded import guarded
 from collectfast.strategies.base import Strategy, strategy_for
 
@@ -45,12 +44,13 @@ def notes_to_stderr(options: Mapping[str, Any]) -> Notify | None:
 
 def may_list_early(options: Mapping[str, Any]) -> bool:
     """Whether a run with ``options`` may list before the system checks."""
+    if not settings_valid():
+        return False  # the checks report it, before anything starts
     return not (
-        conf.enabled is not True
+        not conf.enabled
         or options.get("disable_collectfast")
         or options.get("link")
         or options.get("clear")
-        or not _is_positive_int(conf.threads)  # E002 reports it
     )
 
 

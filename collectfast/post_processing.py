@@ -80,7 +80,7 @@ class PostProcessing:
             self.strategy,
             index,
             found_files,
-            threads=int(conf.threads),
+            threads=conf.threads,
             upload=not self.dry_run,
             hold=held,
             stop=self.stop,

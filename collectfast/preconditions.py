@@ -14,26 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.utils.functional import LazyObject, empty
+from django.utils.functional import LazyObject
+
+from collectfast.adapters.django_internals import ready
 
 #: Modules whose methods collectfast knows and may stand in for.
 LIBRARIES = ("django.", "storages.")
 
 
-def unwrap_ready(obj: Any) -> Any:
-    """The object behind (nested) LazyObjects that are set up already, else ``obj``.
-
-    Never sets one up: that is the first use, and the first use is Django's.
-    """
-    try:
-        while issubclass(type(obj), LazyObject):
-            wrapped = obj.__dict__.get("_wrapped", empty)
-            if wrapped is empty:
-                return obj
-            obj = wrapped
-    except Exception:
-        pass
-    return obj
+#: The object behind (nested) LazyObjects that are set up already, else the
+#: first that isn't: never sets one up (the first use is Django's).
+unwrap_ready = ready
 
 
 def _owner(cls: type, name: str) -> type | None:

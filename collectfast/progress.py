@@ -7,6 +7,7 @@ import os
 import time
 from typing import Any
 
+from collectfast.adapters.django_internals import output_stream
 from collectfast.report import format_bytes
 
 LINE_INTERVAL = 5.0  # seconds between plain progress lines
@@ -32,7 +33,7 @@ class Progress:
             from tqdm import tqdm
 
             # Django's OutputWrapper would end each redraw with a newline.
-            terminal = getattr(stream, "_out", stream)
+            terminal = output_stream(stream)
             sized = _columns(terminal) > 0
             self.bar = tqdm(
                 total=total,

@@ -43,7 +43,7 @@ def find_static_files(
     found = StaticFiles()
     destinations: set[str] = set()
     for path, storage, filesystem_path in list_static_files(ignore_patterns):
-        prefixed = prefixed_path(path, storage)
+        prefixed = prefixed_path(storage, path)
         name = stored_name(strategy, prefixed)
         if name in destinations:
             found.duplicates.setdefault(len(found.jobs), []).append(prefixed)

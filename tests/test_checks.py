@@ -14,7 +14,7 @@ import pytest
 from django.core import checks as django_checks
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.management import call_command
-from django.core.management.base import SystemCheckError
+from django.core.management.base import CommandError, SystemCheckError
 
 from collectfast import checks
 from tests.utils import write_files
@@ -312,6 +312,149 @@ def test_E015_E016_E017_valid_values(site, settings):
     settings.COLLECTFAST_LEASE_SECONDS = 0.5
     settings.COLLECTFAST_WAIT_FOR_DEPLOY = 0
     assert messages(checks.E015) + messages(checks.E016) + messages(checks.E017) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "check_id"),
+    [
+        ("COLLECTFAST_ENABLED", "E018"),
+        ("COLLECTFAST_DEBUG", "E019"),
+        ("COLLECTFAST_PRUNE", "E020"),
+        ("COLLECTFAST_CLOUDFRONT_WAIT", "E022"),
+    ],
+)
+@pytest.mark.parametrize("value", ["False", 0, 1, None])
+def test_bool_settings_E018_E019_E020_E022_not_a_bool(
+    site, settings, name, check_id, value
+):
+    setattr(settings, name, value)
+    error = only(f"collectfast.{check_id}")
+    assert error.msg == f"{name} must be a bool, got {value!r}."
+    assert error.hint.startswith(f"Set {name} = True")
+    assert_refuses(site, f"collectfast.{check_id}")
+
+
+def test_E018_enabled_as_a_string_is_not_taken_for_true(site, settings):
+    # bool("False") is True: the string must be reported, not obeyed.
+    settings.COLLECTFAST_ENABLED = "False"
+    error = only(checks.E018)
+    assert error.msg == "COLLECTFAST_ENABLED must be a bool, got 'False'."
+    assert error.hint == (
+        "Set COLLECTFAST_ENABLED = True (the default), or False to run Django's "
+        "own collectstatic."
+    )
+
+
+def test_E019_debug_not_a_bool(site, settings):
+    settings.COLLECTFAST_DEBUG = "yes"
+    assert only(checks.E019).msg == "COLLECTFAST_DEBUG must be a bool, got 'yes'."
+
+
+def test_E020_prune_not_a_bool(site, settings):
+    settings.COLLECTFAST_PRUNE = "yes"
+    assert only(checks.E020).msg == "COLLECTFAST_PRUNE must be a bool, got 'yes'."
+
+
+@pytest.mark.parametrize("value", [1, ["report.json"], b"report.json"])
+def test_E021_report_not_a_path(site, settings, value):
+    settings.COLLECTFAST_REPORT = value
+    error = only(checks.E021)
+    assert error.msg == (
+        f"COLLECTFAST_REPORT must be a file path string or None, got {value!r}."
+    )
+    assert error.hint == (
+        "Set COLLECTFAST_REPORT = 'collectstatic-report.json', or remove it."
+    )
+    # The report's path is read before the checks run (a report is written
+    # even when they fail): the same sentence refuses the run.
+    with pytest.raises(CommandError, match=r"^COLLECTFAST_REPORT must be a file path"):
+        call_command("collectstatic", interactive=False, skip_checks=False)
+    assert not site.exists()
+
+
+def test_E022_cloudfront_wait_not_a_bool(site, settings):
+    settings.COLLECTFAST_CLOUDFRONT_WAIT = 1
+    assert only(checks.E022).msg == "COLLECTFAST_CLOUDFRONT_WAIT must be a bool, got 1."
+
+
+def test_every_setting_has_a_type_check(site, settings):
+    from collectfast import conf
+    from collectfast.settings_checks import TYPE_CHECKS
+
+    checked = {setting.name for setting, _ in TYPE_CHECKS}
+    # COLLECTFAST_CACHE is checked with the aliases it must name (E003).
+    assert checked | {"COLLECTFAST_CACHE"} == {s.name for s in conf.SETTINGS}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "COLLECTFAST_THREADS",
+            2.5,
+            "COLLECTFAST_THREADS must be a positive integer, got 2.5; set "
+            "COLLECTFAST_THREADS = 20, or 1 to upload one file at a time.",
+        ),
+        (
+            "COLLECTFAST_ENABLED",
+            "no",
+            "COLLECTFAST_ENABLED must be a bool, got 'no'; set COLLECTFAST_ENABLED "
+            "= True (the default), or False to run Django's own collectstatic.",
+        ),
+        (
+            "COLLECTFAST_CACHE",
+            ["default"],
+            "COLLECTFAST_CACHE must be the alias of a cache in CACHES, got "
+            "['default']; set COLLECTFAST_CACHE to one of the CACHES aliases.",
+        ),
+        (
+            "COLLECTFAST_DEPLOY_RECORD",
+            "yes",
+            "COLLECTFAST_DEPLOY_RECORD must be a bool, got 'yes'; set "
+            "COLLECTFAST_DEPLOY_RECORD = True (the default), or False for a store "
+            "without conditional writes (then --prune is refused).",
+        ),
+    ],
+)
+def test_wrong_type_with_checks_skipped_is_one_sentence(
+    site, settings, name, value, message
+):
+    """call_command skips the checks: the setting is still refused by name,
+    as a CommandError (one line from manage.py), before anything is copied."""
+    setattr(settings, name, value)
+    with pytest.raises(CommandError) as excinfo:
+        call_command("collectstatic", interactive=False, verbosity=0)
+    assert str(excinfo.value) == message
+    assert not site.exists()
+
+
+def test_typed_settings_defaults(settings):
+    from django.conf import settings as django_settings
+
+    from collectfast.conf import conf
+
+    for name in dir(django_settings):
+        if name.startswith("COLLECTFAST_"):
+            delattr(settings, name)
+    assert conf.enabled is True
+    assert conf.threads == 64
+    assert conf.retries == 5
+    assert conf.timeout == 60.0
+    assert conf.cache == "default"
+    assert conf.strategy is None
+    assert conf.debug is False
+    assert conf.prune is False
+    assert conf.report is None
+    assert conf.deploy_record is True
+    assert conf.lease_seconds == 600.0
+    assert conf.wait_for_deploy == 0.0
+    assert conf.cloudfront_distribution_id is None
+    assert conf.cloudfront_max_paths == 1000
+    assert conf.cloudfront_endpoint_url is None
+    assert conf.cloudfront_wait is False
+    assert conf.hashed_cache_control is None
+    assert conf.unhashed_cache_control is None
+    assert conf.cache_control == ()
 
 
 def test_E008_staticfiles_storage_conflicts_with_storages(site, settings):

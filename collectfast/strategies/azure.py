@@ -10,16 +10,13 @@ from the listing alone.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 from azure.core import MatchConditions
 from azure.core.exceptions import (
-    ClientAuthenticationError,
-    HttpResponseError,
     ServiceRequestError,
     ServiceResponseError,
 )
@@ -27,19 +24,27 @@ from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 from storages.backends.azure_storage import AzureStorage
-from storages.utils import clean_name
 
 from collectfast import cache_policy
+from collectfast.adapters.django_storages import azure_blob_name, azure_content_settings
 from collectfast.conf import conf
 from collectfast.errors import require_utf8
 from collectfast.hashing import LocalDigest, snapshot
-from collectfast.report import plural
+from collectfast.strategies import azure_errors
+from collectfast.strategies.azure_errors import BlobNotDeleted
 from collectfast.strategies.base import (
     WRITES,
     Decision,
     RemoteObject,
     Source,
     Strategy,
+)
+from collectfast.strategies.cloud import (
+    BatchFailures,
+    Lazy,
+    StorageKeys,
+    delete_in_batches,
+    failed_statuses,
 )
 from collectfast.strategies.conditional import watched_names
 
@@ -52,7 +57,7 @@ DELETE_BATCH = 256  # Blob Batch's limit
 LIST_PAGE = 5000  # List Blobs' maximum
 
 
-class AzureStrategy(Strategy):
+class AzureStrategy(StorageKeys, Strategy):
     """Compares md5s from one listing (Content-MD5, else the recorded one)."""
 
     storage: AzureStorage
@@ -69,28 +74,20 @@ class AzureStrategy(Strategy):
         #: ETags of the listed blobs the deploy record asks about (the manifest),
         #: for its conditional write.
         self.etags: dict[str, str] = {}
-        self._client_lock = threading.Lock()
-        self._connected: tuple[BlobServiceClient, ContainerClient] | None = None
+        self._connected = Lazy(self._connect)
 
     @property
     def service(self) -> BlobServiceClient:
-        return self._connect()[0]
+        return self._connected.get()[0]
 
     @property
     def container(self) -> ContainerClient:
         """The client every thread shares."""
-        return self._connect()[1]
+        return self._connected.get()[1]
 
     def _connect(self) -> tuple[BlobServiceClient, ContainerClient]:
-        # Built on first use, in the listing: configuration errors are then
-        # reported like any other storage error.
-        if self._connected is None:
-            with self._client_lock:
-                if self._connected is None:
-                    service = self._create_service_client()
-                    container = service.get_container_client(self.container_name)
-                    self._connected = (service, container)
-        return self._connected
+        service = self._create_service_client()
+        return service, service.get_container_client(self.container_name)
 
     @property
     def namespace(self) -> str:
@@ -111,18 +108,17 @@ class AzureStrategy(Strategy):
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=pool_size)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        self.read_timeout = conf.timeout or 60
+        self.read_timeout = conf.timeout
         transport = RequestsTransport(
             session=session,
             session_owner=True,
-            # The SDK's defaults for the transport it would build itself.
-            connection_timeout=conf.timeout or 20,
+            connection_timeout=conf.timeout,
             read_timeout=self.read_timeout,
         )
         options: dict[str, Any] = {
             "transport": transport,
             # Attempts per request, as COLLECTFAST_RETRIES says for S3.
-            "retry_total": max(0, int(conf.retries) - 1),
+            "retry_total": max(0, conf.retries - 1),
         }
         options.update(storage.client_options or {})
         if storage.api_version:
@@ -163,19 +159,10 @@ class AzureStrategy(Strategy):
             credential = storage.token_credential
         return BlobServiceClient(account_url, credential=credential, **options)
 
-    def saved_name(self, name: str) -> str:
-        # The storage's _save() maps the name to a key first (raising for one
-        # outside its location), and returns the cleaned name.
-        self.key(name)
-        return str(clean_name(name))
-
     def key(self, name: str) -> str:
-        return str(self.storage._get_valid_path(name))
-
-    def stored_name(self, name: str) -> str:
         # AzureStorage strips leading and trailing dots and slashes: a file is
         # compared, reported and pruned under the name its blob has.
-        return self.key(name)[len(self.prefix) :]
+        return azure_blob_name(self.storage, name)
 
     def conditional_store(self) -> AzureConditionalStore:
         from collectfast.strategies.azure_conditional import AzureConditionalStore
@@ -244,7 +231,7 @@ class AzureStrategy(Strategy):
         conditions: dict[str, Any] = {"overwrite": not if_none_match}
         if etag is not None:
             conditions.update(etag=etag, match_condition=MatchConditions.IfNotModified)
-        settings = dict(self.storage._get_content_settings_parameters(key))
+        settings = azure_content_settings(self.storage, key)
         cache_policy.apply(self.storage, name, settings, "cache_control")
         # The bytes sent are copied once and digested as copied: Content-MD5
         # and the recorded md5 are theirs even if the file was edited since
@@ -267,29 +254,15 @@ class AzureStrategy(Strategy):
         return None if sent == local else sent
 
     def delete(self, names: Iterable[str]) -> list[tuple[str, BaseException]]:
-        failures: list[tuple[str, BaseException]] = []
-        # Names as listed: the raw blob name, not normalised.
-        by_key = {self.prefix + name: name for name in names}
-        keys = list(by_key)
-        for start in range(0, len(keys), DELETE_BATCH):
-            batch = keys[start : start + DELETE_BATCH]
-            try:
-                responses = list(
-                    self.container.delete_blobs(
-                        *batch, raise_on_any_failure=False, timeout=self.storage.timeout
-                    )
-                )
-            except Exception as exc:
-                # Nothing from here on is confirmed deleted.
-                failures += [(by_key[key], exc) for key in keys[start:]]
-                break
-            for position, key in enumerate(batch):
-                status = (
-                    responses[position].status_code if position < len(responses) else 0
-                )
-                if not 200 <= status < 300 and status != 404:  # 404: already gone
-                    failures.append((by_key[key], BlobNotDeleted(key, status)))
-        return failures
+        return delete_in_batches(names, self.prefix, DELETE_BATCH, self._delete_batch)
+
+    def _delete_batch(self, keys: Sequence[str]) -> BatchFailures:
+        responses = list(
+            self.container.delete_blobs(
+                *keys, raise_on_any_failure=False, timeout=self.storage.timeout
+            )
+        )
+        return failed_statuses(keys, responses, BlobNotDeleted)
 
     def stopped_answering(self, exc: BaseException) -> bool:
         if isinstance(exc, ServiceResponseError):  # no answer in time
@@ -301,93 +274,12 @@ class AzureStrategy(Strategy):
         return False
 
     def describe_stop(self, exc: BaseException) -> str | None:
-        where = f"Azure Blob Storage at {self.endpoint!r}"
-        if isinstance(exc, ServiceResponseError):
-            return (
-                f"{where} stopped answering (no answer within "
-                f"{plural(float(self.read_timeout), 'second')}, in "
-                f"{plural(int(conf.retries), 'attempt')}; raise COLLECTFAST_TIMEOUT "
-                "if it is only slow)"
-            )
-        return f"{where} stopped answering (connections to it failed)"
+        return azure_errors.describe_stop(self, exc)
 
     def describe_error(self, exc: BaseException) -> str | None:
-        container = self.container_name
-        if isinstance(exc, BlobNotDeleted):
-            if exc.status == 403:
-                return (
-                    f"Azure denied deleting {exc.key!r} from container "
-                    f"{container!r}; give the deploy identity delete permission "
-                    "on it (the Storage Blob Data Contributor role, or a SAS "
-                    "token with delete)."
-                )
-            return (
-                f"Azure did not delete {exc.key!r} from container {container!r} "
-                f"(HTTP {exc.status}); run collectstatic again."
-            )
-        if isinstance(exc, ServiceRequestError):
-            return (
-                f"could not connect to Azure Blob Storage at {self.endpoint!r}; "
-                "check AZURE_ACCOUNT_NAME and AZURE_ENDPOINT_SUFFIX (or the "
-                "BlobEndpoint of AZURE_CONNECTION_STRING) and the network."
-            )
-        if not isinstance(exc, HttpResponseError):
-            return None
-        error_code = getattr(exc, "error_code", None)  # set by the storage SDK
-        code = str(getattr(error_code, "value", error_code) or "")
-        if code == "ContainerNotFound":
-            return (
-                f"the container {container!r} does not exist; check "
-                "AZURE_CONTAINER (the storage's 'azure_container' option)."
-            )
-        if code == "Md5Mismatch":
-            return (
-                "the file changed while it was being uploaded, so Azure refused "
-                "it; run collectstatic again once the build has finished."
-            )
-        if isinstance(exc, ClientAuthenticationError) or code in (
-            "AuthenticationFailed",
-            "InvalidAuthenticationInfo",
-        ):
-            return (
-                "Azure rejected the credentials; check AZURE_CONNECTION_STRING, "
-                "or AZURE_ACCOUNT_NAME with AZURE_ACCOUNT_KEY, AZURE_SAS_TOKEN "
-                "or AZURE_TOKEN_CREDENTIAL (a SAS token may have expired)."
-            )
-        if code in (
-            "AuthorizationPermissionMismatch",
-            "AuthorizationResourceTypeMismatch",
-            "AuthorizationServiceMismatch",
-        ):
-            return (
-                f"Azure denied {code} on container {container!r}; give the "
-                "deploy identity the Storage Blob Data Contributor role on it (or "
-                "use a SAS token with read, write, list and delete permissions)."
-            )
-        if exc.status_code == 403:
-            # AuthorizationFailure: a bad key (Azurite), network rules, a SAS
-            # without the permission: nothing tells them apart.
-            return (
-                f"Azure refused the request on container {container!r} "
-                f"({code or 'HTTP 403'}); check AZURE_CONNECTION_STRING (or "
-                "AZURE_ACCOUNT_KEY / AZURE_SAS_TOKEN), that it may read, write, "
-                "list and delete blobs, and the account's network rules."
-            )
-        reason = code or str(exc.status_code or "an error")
-        return (
-            f"Azure answered {reason} for container {container!r}; run again "
-            "with COLLECTFAST_DEBUG = True for the traceback."
-        )
+        return azure_errors.describe_error(self, exc)
 
     def close(self) -> None:
-        if self._connected is not None:
-            self._connected[0].close()
-
-
-class BlobNotDeleted(Exception):
-    """One blob a batch of deletions did not delete (its HTTP status)."""
-
-    def __init__(self, key: str, status: int) -> None:
-        self.key = key
-        self.status = status
-        super().__init__(f"{key!r} not deleted (HTTP {status})")
+        connected = self._connected.built
+        if connected is not None:
+            connected[0].close()

@@ -1,7 +1,8 @@
 """The Strategy contract, and the choice of a strategy for a storage.
 
-A strategy answers three questions for one kind of storage, and everything else
-(finders, threads, logging, Django's flags) stays in the command:
+A strategy answers three questions for one kind of storage; everything else
+(finders, the worker threads, logging, Django's flags) belongs to the run that
+uses it:
 
 * ``list_remote()``: what is stored now, in one listing pass;
 * ``digest(name, source)``: what a local file becomes once stored;
@@ -22,10 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
-from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, Storage
-from django.utils.functional import LazyObject, empty
-from django.utils.module_loading import import_string
 
 from collectfast.hashing import LocalDigest, digest_file, digest_stream
 from collectfast.preconditions import inherits, unwrap_ready, user_overrides
@@ -356,90 +354,36 @@ def _clear_order_key(name: str) -> list[tuple[int, str]]:
     return [(1, directory) for directory in directories] + [(0, filename)]
 
 
-# Collectfast 2.x strategy paths keep working.
-LEGACY_STRATEGIES: dict[str, str] = {
-    "collectfast.strategies.boto3.Boto3Strategy": "collectfast.strategies.s3.S3Strategy",
-    "collectfast.strategies.gcloud.GoogleCloudStrategy": (
-        "collectfast.strategies.gcloud.GoogleCloudStrategy"
-    ),
-    "collectfast.strategies.filesystem.FileSystemStrategy": (
-        "collectfast.strategies.filesystem.FileSystemStrategy"
-    ),
-    "collectfast.strategies.filesystem.CachingFileSystemStrategy": (
-        "collectfast.strategies.filesystem.FileSystemStrategy"
-    ),
-}
-
 #: What every built-in strategy does instead of the storage's own save().
 WRITES = ("save", "_save", "get_available_name")
 
-# Built-in strategies, by the dotted name of the storage class they serve.
-BUILTIN_STRATEGIES: dict[str, str] = {
-    "storages.backends.s3.S3Storage": "collectfast.strategies.s3.S3Strategy",
-    "storages.backends.s3boto3.S3Boto3Storage": "collectfast.strategies.s3.S3Strategy",
-    "django.core.files.storage.filesystem.FileSystemStorage": (
-        "collectfast.strategies.filesystem.FileSystemStrategy"
-    ),
-    "storages.backends.gcloud.GoogleCloudStorage": (
-        "collectfast.strategies.gcloud.GoogleCloudStrategy"
-    ),
-    "storages.backends.azure_storage.AzureStorage": (
-        "collectfast.strategies.azure.AzureStrategy"
-    ),
-}
+# The choice of a strategy for a storage (collectfast.strategies.registry),
+# importable from here as before.
+from collectfast.strategies.registry import (  # noqa: E402
+    BUILTIN_STRATEGIES,
+    LEGACY_STRATEGIES,
+    StrategyLoadError,
+    dotted_name,
+    load_strategy_class,
+    strategy_class_path,
+    strategy_for,
+    unwrap,
+)
 
-
-def unwrap(storage: Any) -> Storage:
-    """The real storage behind Django's lazy ``staticfiles_storage`` (or any
-    LazyObject, nested or not), set up as its first use would."""
-    while isinstance(storage, LazyObject):
-        if storage._wrapped is empty:
-            storage._setup()
-        storage = storage._wrapped
-    return storage  # type: ignore[no-any-return]
-
-
-def dotted_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def strategy_class_path(storage: Storage, configured: str | None) -> str | None:
-    """The strategy for ``storage``: the configured one, else by storage class."""
-    if configured:
-        return LEGACY_STRATEGIES.get(configured, configured)
-    for cls in type(storage).__mro__:
-        path = BUILTIN_STRATEGIES.get(dotted_name(cls))
-        if path is not None:
-            return path
-    return None
-
-
-def load_strategy_class(path: str) -> type[Strategy]:
-    try:
-        cls = import_string(path)
-    except ImportError as exc:
-        raise ImproperlyConfigured(
-            f"COLLECTFAST_STRATEGY {path!r} cannot be imported ({exc}); set it to "
-            "the dotted path of a collectfast Strategy subclass, or remove it to "
-            "choose by storage class."
-        ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
-        raise ImproperlyConfigured(
-            f"COLLECTFAST_STRATEGY {path!r} is not a subclass of "
-            "collectfast.strategies.Strategy; point it at one, or remove it."
-        )
-    return cls
-
-
-def strategy_for(
-    storage: Any, *, configured: str | None, threads: int
-) -> Strategy | None:
-    """A strategy instance for ``storage``, or None to run Django's own logic."""
-    real = unwrap(storage)
-    path = strategy_class_path(real, configured)
-    if path is None:
-        return None
-    strategy_class = load_strategy_class(path)
-    if strategy_class.declines(real) is not None:
-        return None
-    return strategy_class(real, threads=threads)
+__all__ = [
+    "BUILTIN_STRATEGIES",
+    "LEGACY_STRATEGIES",
+    "WRITES",
+    "BytesFile",
+    "Decision",
+    "LocalFile",
+    "RemoteObject",
+    "Source",
+    "Strategy",
+    "StrategyLoadError",
+    "dotted_name",
+    "load_strategy_class",
+    "strategy_class_path",
+    "strategy_for",
+    "unwrap",
+]

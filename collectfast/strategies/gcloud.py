@@ -10,23 +10,20 @@ locally. Uploads carry the md5 we compared, so GCS refuses bytes that differ.
 from __future__ import annotations
 
 import base64
-import mimetypes
 import os
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 import google_crc32c
 import requests
-from google.api_core import exceptions as api_exceptions
-from google.auth import exceptions as auth_exceptions
 from google.cloud.storage import Client
 from google.cloud.storage.retry import DEFAULT_RETRY
 from storages.backends.gcloud import GoogleCloudStorage
-from storages.utils import clean_name
 
 from collectfast import cache_policy
+from collectfast.adapters import google_client
+from collectfast.adapters.django_storages import compress, planned_write
 from collectfast.conf import conf
 from collectfast.errors import require_utf8
 from collectfast.hashing import (
@@ -36,7 +33,7 @@ from collectfast.hashing import (
     digest_stream,
     snapshot,
 )
-from collectfast.report import plural
+from collectfast.strategies import gcloud_errors
 from collectfast.strategies.base import (
     WRITES,
     Decision,
@@ -44,7 +41,15 @@ from collectfast.strategies.base import (
     Source,
     Strategy,
 )
+from collectfast.strategies.cloud import (
+    BatchFailures,
+    Lazy,
+    StorageKeys,
+    delete_in_batches,
+    failed_statuses,
+)
 from collectfast.strategies.conditional import watched_names
+from collectfast.strategies.gcloud_errors import ObjectNotDeleted
 
 if TYPE_CHECKING:
     from collectfast.strategies.gcloud_conditional import GcsConditionalStore
@@ -54,7 +59,6 @@ CRC32C_TAG = "crc32c:"
 DELETE_BATCH = 100  # calls per batch request, GCS's limit
 LIST_PAGE = 1000  # objects.list's maximum
 LIST_FIELDS = "items(name,size,md5Hash,crc32c,generation),nextPageToken"
-DEFAULT_TIMEOUT = 60
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 #: The Google client's own retry deadline, in seconds.
 DEFAULT_RETRY_DEADLINE = 120.0
@@ -62,7 +66,7 @@ DEFAULT_RETRY_DEADLINE = 120.0
 
 @dataclass(frozen=True, slots=True)
 class WriteParameters:
-    """What GoogleCloudStorage._save would send for one key."""
+    """What GoogleCloudStorage._save would send for one name."""
 
     blob_properties: dict[str, Any]
     content_type: str | None
@@ -70,7 +74,7 @@ class WriteParameters:
     gzipped: bool
 
 
-class GoogleCloudStrategy(Strategy):
+class GoogleCloudStrategy(StorageKeys, Strategy):
     """Compares md5s (or CRC32Cs) from one listing; uploads with one client."""
 
     storage: GoogleCloudStorage
@@ -83,17 +87,14 @@ class GoogleCloudStrategy(Strategy):
         self.bucket_name: str = storage.bucket_name
         probe = self.key("x")  # the storage's own mapping of names to keys
         self.prefix = probe[: -len("x")]
-        self.timeout = conf.timeout or DEFAULT_TIMEOUT
+        self.timeout = conf.timeout
         # Google's retries run until a deadline (120 s), not for a number of
         # attempts: no longer than COLLECTFAST_TIMEOUT x COLLECTFAST_RETRIES,
         # so that a store that stopped answering stops the deploy as soon.
-        self.retry_deadline = min(
-            DEFAULT_RETRY_DEADLINE, self.timeout * int(conf.retries)
-        )
+        self.retry_deadline = min(DEFAULT_RETRY_DEADLINE, self.timeout * conf.retries)
         with_timeout = getattr(DEFAULT_RETRY, "with_timeout", None)
         self.retry = (with_timeout or DEFAULT_RETRY.with_deadline)(self.retry_deadline)
-        self._client_lock = threading.Lock()
-        self._connected: tuple[Any, Any] | None = None
+        self._connected = Lazy(self._connect)
         #: Generations of the listed objects the deploy record asks about (the
         #: manifest), for its conditional write.
         self.generations: dict[str, int] = {}
@@ -101,21 +102,15 @@ class GoogleCloudStrategy(Strategy):
     @property
     def client(self) -> Any:
         """The client every thread shares."""
-        return self._connect()[0]
+        return self._connected.get()[0]
 
     @property
     def bucket(self) -> Any:
-        return self._connect()[1]
+        return self._connected.get()[1]
 
     def _connect(self) -> tuple[Any, Any]:
-        # Built on first use, in the listing: credential errors are then
-        # reported like any other storage error.
-        if self._connected is None:
-            with self._client_lock:
-                if self._connected is None:
-                    client = self._create_client()
-                    self._connected = (client, client.bucket(self.bucket_name))
-        return self._connected
+        client = self._create_client()
+        return client, client.bucket(self.bucket_name)
 
     @property
     def namespace(self) -> str:
@@ -123,9 +118,10 @@ class GoogleCloudStrategy(Strategy):
 
     @property
     def endpoint(self) -> str:
-        if self._connected is None:  # the client could not be built
+        connected = self._connected.built
+        if connected is None:  # the client could not be built
             return os.environ.get("STORAGE_EMULATOR_HOST") or DEFAULT_ENDPOINT
-        return str(self._connected[0]._connection.API_BASE_URL)
+        return google_client.api_base_url(connected[0])
 
     def _create_client(self) -> Any:
         """A client configured as the storage's, used by every thread.
@@ -135,25 +131,11 @@ class GoogleCloudStrategy(Strategy):
         changing a client the rest of the site may share.
         """
         template = self.storage.client  # builds it as the storage (or a subclass) does
-        options: dict[str, Any] = {}
-        extra_headers = getattr(template, "_extra_headers", None)
-        if extra_headers:  # google-cloud-storage 2.13+ takes them
-            options["extra_headers"] = dict(extra_headers)
         client = Client(
-            project=template.project,
-            credentials=getattr(template, "_credentials", self.storage.credentials),
-            client_info=getattr(template, "_initial_client_info", None),
-            client_options=getattr(template, "_initial_client_options", None),
-            **options,
+            **google_client.construction_arguments(template, self.storage.credentials)
         )
-        # google-cloud-storage 3.x fetches each bucket's metadata (GET /b/{name},
-        # which needs storage.buckets.get) from a background thread, only to
-        # label OpenTelemetry spans. Off for this client only; the environment
-        # switch (DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA) would turn it
-        # off for every client in the process.
-        if getattr(client, "_bucket_metadata_cache", None) is not None:
-            client._bucket_metadata_cache = None
-        session = client._http
+        google_client.disable_bucket_metadata_lookups(client)
+        session = google_client.http_session(client)
         pool_size = max(10, self.threads + 2)
         prefixes = ["http://"]
         if not getattr(session, "is_mtls", False):  # keep the client-cert adapter
@@ -162,19 +144,6 @@ class GoogleCloudStrategy(Strategy):
             session.mount(prefix, requests.adapters.HTTPAdapter(pool_maxsize=pool_size))
         session.send = _counted(session.send, self.count_request, self.note_answer)
         return client
-
-    def saved_name(self, name: str) -> str:
-        # The storage's _save() maps the name to a key first (raising for one
-        # outside its location), and returns the cleaned name.
-        self.key(name)
-        return str(clean_name(name))
-
-    def key(self, name: str) -> str:
-        return str(self.storage._normalize_name(clean_name(name)))
-
-    def stored_name(self, name: str) -> str:
-        # What the storage's own normalisation makes of it ('a\\b' is 'a/b').
-        return self.key(name)[len(self.prefix) :]
 
     def conditional_store(self) -> GcsConditionalStore:
         from collectfast.strategies.gcloud_conditional import GcsConditionalStore
@@ -214,35 +183,24 @@ class GoogleCloudStrategy(Strategy):
 
     # -- what a local file becomes ----------------------------------------
 
-    def write_parameters(self, key: str) -> WriteParameters:
-        """GoogleCloudStorage._save's parameters for ``key``, step by step."""
-        storage = self.storage
-        mime_type, mime_encoding = mimetypes.guess_type(key)
-        properties: dict[str, Any] = storage.get_object_parameters(key)
-        if mime_encoding and "content_encoding" not in properties:
-            properties["content_encoding"] = mime_encoding
-        predefined_acl = properties.pop("acl", storage.default_acl)
-        content_type = properties.pop("content_type", mime_type)
-        gzipped = bool(
-            storage.gzip
-            and content_type in storage.gzip_content_types
-            and "content_encoding" not in properties
+    def write_parameters(self, name: str) -> WriteParameters:
+        """What the storage's own ``_save(name)`` would send (a dry run)."""
+        planned = planned_write(self.storage, name)
+        return WriteParameters(
+            planned.parameters,
+            planned.upload_arguments.get("content_type"),
+            planned.upload_arguments.get("predefined_acl"),
+            planned.gzipped,
         )
-        if gzipped:
-            properties["content_encoding"] = "gzip"
-        return WriteParameters(properties, content_type, predefined_acl, gzipped)
 
     def stored_bytes(self, raw: IO[bytes], gzipped: bool) -> IO[bytes]:
         # The storage's own compression (gzip, mtime 0): the digest of what it
         # would store is the digest of what we store.
-        if gzipped:
-            compressed: IO[bytes] = self.storage._compress_content(raw)
-            return compressed
-        return raw
+        return compress(self.storage, raw) if gzipped else raw
 
     def digest(self, name: str, source: Source) -> LocalDigest:
         require_utf8(name, source.filesystem_path)
-        gzipped = self.write_parameters(self.key(name)).gzipped
+        gzipped = self.write_parameters(name).gzipped
         fs_path = source.filesystem_path
         if not gzipped and fs_path is not None:
             return digest_file(fs_path)
@@ -251,7 +209,7 @@ class GoogleCloudStrategy(Strategy):
 
     def local_crc32c(self, name: str, source: Source) -> str:
         """The base64 CRC32C of the bytes ``source`` is stored as."""
-        gzipped = self.write_parameters(self.key(name)).gzipped
+        gzipped = self.write_parameters(name).gzipped
         crc = 0
         with source.open() as raw:
             stream = self.stored_bytes(raw, gzipped)
@@ -285,7 +243,7 @@ class GoogleCloudStrategy(Strategy):
         """Upload; with ``if_generation_match``, only over that generation (0:
         only if there is none), in one request: the manifest's conditional write."""
         key = self.key(name)
-        params = self.write_parameters(key)
+        params = self.write_parameters(name)
         cache_policy.apply(self.storage, name, params.blob_properties, "cache_control")
         chunk_size = self.storage.blob_chunk_size
         if if_generation_match is not None:
@@ -321,154 +279,31 @@ class GoogleCloudStrategy(Strategy):
         return None if sent == local else sent
 
     def delete(self, names: Iterable[str]) -> list[tuple[str, BaseException]]:
-        failures: list[tuple[str, BaseException]] = []
-        # Names as listed: the raw object name, not normalised.
-        by_key = {self.prefix + name: name for name in names}
-        keys = list(by_key)
-        for start in range(0, len(keys), DELETE_BATCH):
-            batch_keys = keys[start : start + DELETE_BATCH]
-            try:
-                with self.client.batch(raise_exception=False) as batch:
-                    for key in batch_keys:
-                        self.bucket.delete_blob(key, timeout=self.timeout)
-            except Exception as exc:
-                # Nothing from here on is confirmed deleted.
-                failures += [(by_key[key], exc) for key in keys[start:]]
-                break
-            responses = list(batch._responses)
-            for position, key in enumerate(batch_keys):
-                status = (
-                    responses[position].status_code if position < len(responses) else 0
-                )
-                if not 200 <= status < 300 and status != 404:  # 404: already gone
-                    failures.append(
-                        (by_key[key], ObjectNotDeleted(key, status, self.bucket_name))
-                    )
-        return failures
+        return delete_in_batches(names, self.prefix, DELETE_BATCH, self._delete_batch)
 
-    def stopped_answering(self, exc: BaseException) -> bool:
-        if isinstance(exc, api_exceptions.RetryError) and exc.cause is not None:
-            exc = exc.cause
-        if isinstance(exc, requests.ConnectionError) and not isinstance(
-            exc, requests.ReadTimeout
-        ):
-            # Refused, or no connection in time: only "stopped" if it answered
-            # before (else the endpoint is wrong, which describe_error says).
-            return self.last_answer > float("-inf")
-        if isinstance(exc, requests.Timeout):
-            return self.silent_for(float(self.timeout))
-        return False
-
-    def describe_stop(self, exc: BaseException) -> str | None:
-        if isinstance(exc, api_exceptions.RetryError) and exc.cause is not None:
-            exc = exc.cause
-        where = f"Google Cloud Storage at {self.endpoint!r}"
-        if isinstance(exc, requests.Timeout) and not isinstance(
-            exc, requests.ConnectTimeout
-        ):
-            return (
-                f"{where} stopped answering (no answer within "
-                f"{plural(float(self.timeout), 'second')}, retried for up to "
-                f"{plural(float(self.retry_deadline), 'second')}; raise "
-                "COLLECTFAST_TIMEOUT if it is only slow)"
-            )
-        return f"{where} stopped answering (connections to it failed)"
-
-    def describe_error(self, exc: BaseException) -> str | None:
-        bucket = self.bucket_name
-        if isinstance(exc, ObjectNotDeleted):
-            if exc.status == 403:
-                return (
-                    f"Google Cloud Storage denied deleting {exc.key!r} from bucket "
-                    f"{bucket!r}; grant the deploy account storage.objects.delete "
-                    "on it (--prune and --clear delete)."
-                )
-            return (
-                f"Google Cloud Storage did not delete {exc.key!r} from bucket "
-                f"{bucket!r} (HTTP {exc.status}); run collectstatic again."
-            )
-        if isinstance(exc, api_exceptions.RetryError) and exc.cause is not None:
-            exc = exc.cause
-        if isinstance(exc, auth_exceptions.DefaultCredentialsError):
-            return (
-                "no usable Google Cloud credentials were found; set GS_CREDENTIALS "
-                "(the storage's 'credentials' option), or point "
-                "GOOGLE_APPLICATION_CREDENTIALS at a service account key file."
-            )
-        if isinstance(exc, auth_exceptions.RefreshError):
-            return (
-                "the Google Cloud credentials could not get an access token; "
-                "check GS_CREDENTIALS or GOOGLE_APPLICATION_CREDENTIALS."
-            )
-        if isinstance(exc, (requests.ConnectionError, auth_exceptions.TransportError)):
-            return (
-                f"could not connect to Google Cloud Storage at {self.endpoint!r}; "
-                "check the network (and STORAGE_EMULATOR_HOST if you use one)."
-            )
-        if not isinstance(exc, api_exceptions.GoogleAPICallError):
-            return None
-        message = _message(exc)
-        if "md5" in message.lower() and exc.code in (400, 409):
-            return (
-                "the file changed while it was being uploaded, so Google Cloud "
-                "Storage refused it; run collectstatic again once the build has "
-                "finished."
-            )
-        if isinstance(exc, api_exceptions.NotFound):
-            return (
-                f"the bucket {bucket!r} does not exist; check GS_BUCKET_NAME (the "
-                "storage's 'bucket_name' option)."
-            )
-        if isinstance(exc, api_exceptions.Unauthorized):
-            return (
-                "Google Cloud Storage rejected the credentials; check "
-                "GS_CREDENTIALS or GOOGLE_APPLICATION_CREDENTIALS."
-            )
-        if isinstance(exc, api_exceptions.Forbidden):
-            return (
-                f"Google Cloud Storage denied access to bucket {bucket!r} "
-                f"({message}); grant the deploy account storage.objects.list, "
-                "storage.objects.create and storage.objects.delete on it (for "
-                "example roles/storage.objectUser)."
-            )
-        if "uniform bucket-level access" in message.lower():
-            return (
-                f"the bucket {bucket!r} uses uniform bucket-level access, which "
-                "refuses per-object ACLs; set GS_DEFAULT_ACL (the storage's "
-                "'default_acl' option) to None and drop any 'acl' object parameter."
-            )
-        return (
-            f"Google Cloud Storage answered {exc.code} ({message}) for bucket "
-            f"{bucket!r}; run again with COLLECTFAST_DEBUG = True for the traceback."
+    def _delete_batch(self, keys: Sequence[str]) -> BatchFailures:
+        with self.client.batch(raise_exception=False) as batch:
+            for key in keys:
+                self.bucket.delete_blob(key, timeout=self.timeout)
+        return failed_statuses(
+            keys,
+            google_client.batch_responses(batch),
+            lambda key, status: ObjectNotDeleted(key, status, self.bucket_name),
         )
 
+    def stopped_answering(self, exc: BaseException) -> bool:
+        return gcloud_errors.stopped_answering(self, exc)
+
+    def describe_stop(self, exc: BaseException) -> str | None:
+        return gcloud_errors.describe_stop(self, exc)
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        return gcloud_errors.describe_error(self, exc)
+
     def close(self) -> None:
-        if self._connected is not None:
-            self._connected[0].close()
-
-
-def _message(exc: Any) -> str:
-    """The server's reason, without the request line (method and URL)."""
-    for error in getattr(exc, "errors", None) or ():
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-    try:  # uploads report the response as is
-        return str(exc.response.json()["error"]["message"])
-    except Exception:  # not a JSON API error body
-        pass
-    text = str(getattr(exc, "message", "") or "")
-    if text.split(" ", 1)[0] in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-        text = text.split(": ", 1)[-1]
-    return text[:200] or type(exc).__name__
-
-
-class ObjectNotDeleted(Exception):
-    """One object a batch of deletions did not delete (its HTTP status)."""
-
-    def __init__(self, key: str, status: int, bucket: str) -> None:
-        self.key = key
-        self.status = status
-        super().__init__(f"{bucket}: {key!r} not deleted (HTTP {status})")
+        connected = self._connected.built
+        if connected is not None:
+            connected[0].close()
 
 
 def _counted(

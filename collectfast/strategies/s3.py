@@ -15,11 +15,14 @@ from typing import IO, TYPE_CHECKING, Any
 
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from s3transfer.constants import ALLOWED_DOWNLOAD_ARGS
 from s3transfer.utils import ChunksizeAdjuster
-from storages.backends.s3 import S3Storage, _filter_download_params
+from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
 from collectfast import cache_policy
+from collectfast.adapters.botocore_client import register_response_parser_factory
+from collectfast.adapters.django_storages import boto3_session, compress, planned_write
 from collectfast.cache import DigestCache
 from collectfast.conf import conf
 from collectfast.errors import require_utf8
@@ -40,6 +43,7 @@ from collectfast.strategies.base import (
     Source,
     Strategy,
 )
+from collectfast.strategies.cloud import BatchFailures, StorageKeys, delete_in_batches
 from collectfast.strategies.s3_errors import (
     ObjectNotDeleted,
     describe_s3_error,
@@ -69,7 +73,7 @@ DELETE_BATCH = 1000  # DeleteObjects' limit
 PROBE_NAME = "collectfast-probe/a b+c~d\u00e9.css"
 
 
-class S3Strategy(Strategy):
+class S3Strategy(StorageKeys, Strategy):
     """Compares md5s with ETags (or recorded digests) and uploads with one PUT."""
 
     storage: S3Storage
@@ -109,17 +113,15 @@ class S3Strategy(Strategy):
 
     def _create_client(self) -> S3Client:
         storage = self.storage
-        session = storage._create_session()
-        session._session.register_component(
-            "response_parser_factory", ListingParserFactory()
-        )
+        session = boto3_session(storage)
+        register_response_parser_factory(session, ListingParserFactory())
         # Retries: botocore's standard mode unless the storage's own config
         # says otherwise; the pool must hold one connection per worker thread
         # (uploads, or the listing's ranges and its encryption question).
         config = Config(
-            retries={"mode": "standard", "total_max_attempts": int(conf.retries)},
-            connect_timeout=conf.timeout or 60,
-            read_timeout=conf.timeout or 60,
+            retries={"mode": "standard", "total_max_attempts": conf.retries},
+            connect_timeout=conf.timeout,
+            read_timeout=conf.timeout,
         ).merge(storage.client_config)
         connections = max(self.threads, LIST_RANGES) + 2
         if (getattr(config, "max_pool_connections", None) or 10) < connections:
@@ -132,25 +134,20 @@ class S3Strategy(Strategy):
             config=config,
             verify=storage.verify,
         )
-        # The strategy counts its own client's requests, so not also as one of
-        # the run's other requests; the probe's are never sent.
+        # This client's requests are counted as the strategy's own (below), not
+        # also as the run's other requests; and the probe must not see the
+        # run's counting handler, which is no handler of botocore's.
         client.meta.events.unregister("request-created", count_botocore_request)
         # Proved on the client before anything counts its requests.
         self.direct = self._direct_paths(client, session)
         return client
-
-    def saved_name(self, name: str) -> str:
-        # The storage's _save() maps the name to a key first (raising for one
-        # outside its location), and returns the cleaned name.
-        self.key(name)
-        return str(clean_name(name))
 
     def _direct_paths(self, client: Any, session: Any) -> DirectPaths | None:
         """PutObject and ListObjectsV2 without botocore's per-request work,
         where proved equal (collectfast/strategies/s3_probe.py), else None."""
         key = self.key(PROBE_NAME)
         try:
-            params = self.write_parameters(key)[0]
+            params = self.write_parameters(PROBE_NAME)[0]
             credentials = session.get_credentials()
         except Exception:  # a storage that can't answer for the probe
             return None
@@ -168,13 +165,6 @@ class S3Strategy(Strategy):
     @property
     def direct_put(self) -> DirectPut | None:
         return None if self.direct is None else self.direct.put
-
-    def key(self, name: str) -> str:
-        return str(self.storage._normalize_name(clean_name(name)))
-
-    def stored_name(self, name: str) -> str:
-        # What the storage's own normalisation makes of it ('a\\b' is 'a/b').
-        return self.key(name)[len(self.prefix) :]
 
     def conditional_store(self) -> S3ConditionalStore:
         from collectfast.strategies.s3_conditional import S3ConditionalStore
@@ -242,17 +232,11 @@ class S3Strategy(Strategy):
 
     # -- what a local file becomes ----------------------------------------
 
-    def write_parameters(self, key: str) -> tuple[dict[str, Any], bool]:
-        """The storage's PUT parameters for ``key``, and whether it gzips it."""
-        params: dict[str, Any] = self.storage._get_write_parameters(key)
-        gzipped = bool(
-            self.storage.gzip
-            and params["ContentType"] in self.storage.gzip_content_types
-            and "ContentEncoding" not in params
-        )
-        if gzipped:
-            params["ContentEncoding"] = "gzip"
-        return params, gzipped
+    def write_parameters(self, name: str) -> tuple[dict[str, Any], bool]:
+        """The storage's PUT parameters for ``name``, and whether it gzips it:
+        what its own ``_save(name)`` would send (a dry run)."""
+        planned = planned_write(self.storage, name)
+        return planned.parameters, planned.gzipped
 
     def part_size(self, size: int) -> int | None:
         """The part size s3transfer will use for ``size`` bytes, or None."""
@@ -266,7 +250,7 @@ class S3Strategy(Strategy):
     def digest(self, name: str, source: Source) -> LocalDigest:
         require_utf8(name, source.filesystem_path)
         # Only a gzipping storage needs the PUT parameters to know what it stores.
-        gzipped = self.storage.gzip and self.write_parameters(self.key(name))[1]
+        gzipped = self.storage.gzip and self.write_parameters(name)[1]
         fs_path = source.filesystem_path
         if not gzipped and fs_path is not None:
             return self._with_multipart(digest_file(fs_path, self.part_size))
@@ -279,7 +263,7 @@ class S3Strategy(Strategy):
             # Digest what django-storages stores: its own zlib gzip stream.
             # Compressed data is rarely larger than its source, so parts
             # sized from the raw size are those s3transfer will use.
-            compressed = self.storage._compress_content(stream)
+            compressed = compress(self.storage, stream)
             return self._with_multipart(
                 digest_stream(compressed, self.part_size(raw_size + CHUNK_SIZE))
             )
@@ -339,7 +323,12 @@ class S3Strategy(Strategy):
         cached = self.digests.get(name, etag)
         if cached is not None:
             return cached
-        params = _filter_download_params(self.storage.get_object_parameters(key))
+        # The parameters a GET may carry (SSE-C), as the storage's exists().
+        params = {
+            param: value
+            for param, value in self.storage.get_object_parameters(key).items()
+            if param in ALLOWED_DOWNLOAD_ARGS
+        }
         multipart = MULTIPART_ETAG.fullmatch(etag)
         if multipart:
             # Part 1's length is the part size the other uploader used.
@@ -352,8 +341,8 @@ class S3Strategy(Strategy):
         if multipart and int(multipart[2]) > 1 and self.etags_are_md5(key):
             part_size = int(head["ContentLength"])
             with source.open() as stream:
-                _, gzipped = self.write_parameters(key)
-                body = self.storage._compress_content(stream) if gzipped else stream
+                _, gzipped = self.write_parameters(name)
+                body = compress(self.storage, stream) if gzipped else stream
                 again = digest_stream(body, part_size)
             if again.multipart_etag == etag:
                 self.digests.record(name, etag, local.md5)
@@ -374,7 +363,7 @@ class S3Strategy(Strategy):
         whatever the size, stored only if they hold: the manifest's
         conditional write (s3_conditional.py)."""
         key = self.key(name)
-        params, gzipped = self.write_parameters(key)
+        params, gzipped = self.write_parameters(name)
         cache_policy.apply(self.storage, name, params, "CacheControl")
         # The bytes sent are copied once and digested as copied: Content-MD5,
         # the md5 metadata and the cache describe exactly what is stored, even
@@ -382,7 +371,7 @@ class S3Strategy(Strategy):
         # don't match its Content-MD5; other stores may not check).
         body, sent = snapshot(
             source.open,
-            transform=self.storage._compress_content if gzipped else None,
+            transform=(lambda raw: compress(self.storage, raw)) if gzipped else None,
             part_size_for=self.part_size,
             path=source.filesystem_path or name,
         )
@@ -440,33 +429,25 @@ class S3Strategy(Strategy):
         return etag
 
     def delete(self, names: Iterable[str]) -> list[tuple[str, BaseException]]:
-        failures: list[tuple[str, BaseException]] = []
-        # Names as listed: the raw key, not normalised ('a/../b' is a key too).
-        by_key = {self.prefix + name: name for name in names}
-        keys = list(by_key)
-        for start in range(0, len(keys), DELETE_BATCH):
-            batch = keys[start : start + DELETE_BATCH]
-            try:
-                response = self.client.delete_objects(
-                    Bucket=self.bucket,
-                    Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
-                )
-            except Exception as exc:
-                # Nothing from here on is confirmed deleted.
-                failures += [(by_key[key], exc) for key in keys[start:]]
-                break
-            # Quiet mode lists only the keys S3 did not delete.
-            for error in response.get("Errors", []):
-                key = str(error.get("Key", ""))
-                failures.append(
-                    (
-                        by_key.get(key, key),
-                        ObjectNotDeleted(
-                            key, str(error.get("Code", "")), error.get("Message")
-                        ),
-                    )
-                )
-        return failures
+        return delete_in_batches(names, self.prefix, DELETE_BATCH, self._delete_batch)
+
+    def _delete_batch(self, keys: Sequence[str]) -> BatchFailures:
+        response = self.client.delete_objects(
+            Bucket=self.bucket,
+            Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+        )
+        # Quiet mode lists only the keys S3 did not delete.
+        return [
+            (
+                str(error.get("Key", "")),
+                ObjectNotDeleted(
+                    str(error.get("Key", "")),
+                    str(error.get("Code", "")),
+                    error.get("Message"),
+                ),
+            )
+            for error in response.get("Errors", [])
+        ]
 
     def describe_error(self, exc: BaseException) -> str | None:
         return describe_s3_error(

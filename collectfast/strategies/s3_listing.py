@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
-from botocore.parsers import ResponseParser, ResponseParserFactory, RestXMLParser
+from botocore.parsers import ResponseParser, ResponseParserFactory
+
+from collectfast.adapters.botocore_client import StructureParser
 
 if TYPE_CHECKING:
     from collectfast.strategies.s3_list_direct import DirectList
@@ -48,7 +50,7 @@ def keep_timestamp(value: str) -> str:
     return value
 
 
-class ListingParser(RestXMLParser):
+class ListingParser(StructureParser):
     """botocore's REST-XML parser with listing entries read in one pass."""
 
     def __init__(self, timestamp_parser: Any = keep_timestamp, **options: Any) -> None:
@@ -58,12 +60,10 @@ class ListingParser(RestXMLParser):
         # instead of taking the namespace off every tag of every entry.
         self._fields: dict[str, tuple[str, int]] = {}
 
-    def _handle_structure(self, shape: Any, node: Any) -> Any:
+    def parse_structure(self, shape: Any, node: Any) -> Any:
         if shape.name == "Object" and not isinstance(node, list):
-            entry = self._plain_entry(node)
-            if entry is not None:
-                return entry
-        return super()._handle_structure(shape, node)  # type: ignore[misc]  # not in the stubs
+            return self._plain_entry(node)
+        return None
 
     def _plain_entry(self, node: Any) -> dict[str, Any] | None:
         entry: dict[str, Any] = {}

@@ -9,15 +9,15 @@ is the same, header for header and signature included, and only if nothing
 else could make botocore behave differently:
 
 * every event handler on the operations' path is one of botocore's own that
-  was reviewed for them (:data:`REVIEWED_HANDLERS`), so a storage or project
+  was reviewed for them (``botocore_client.REVIEWED_HANDLERS``), so a storage or project
   that registers its own handlers keeps botocore's path;
 * botocore's standard retry mode (legacy and adaptive keep botocore's path);
 * no HTTP proxy, client certificate or TCP keep-alive option, which the
   direct transport doesn't implement; no access point ARN or S3 Express
   directory bucket, which botocore signs differently.
 
-botocore's private names are read only inside ``try``: any surprise means
-botocore's path, never an error.
+botocore's private names (collectfast.adapters.botocore_client) are read only
+inside ``try``: any surprise means botocore's path, never an error.
 """
 
 from __future__ import annotations
@@ -26,21 +26,29 @@ import base64
 import hashlib
 import io
 import logging
-import os
-import re
-import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from botocore.httpsession import get_cert_path
-from botocore.retries import standard
 from botocore.utils import get_environ_proxies, percent_encode
 
+from collectfast.adapters.botocore_client import (
+    REVIEWED_HANDLERS,
+    event_handlers,
+)
+from collectfast.strategies.s3_capture import (
+    AUTHORIZATION,
+    IGNORED_HEADERS,
+    capture,
+    constant_headers,
+    endpoint_of,
+    retry_handlers,
+    signed_header_names,
+    ssl_context,
+)
 from collectfast.strategies.s3_direct import (
     DirectRequests,
-    Endpoint,
     differing_headers,
 )
 from collectfast.strategies.s3_list_direct import DirectList, ListShape
@@ -78,58 +86,6 @@ EVENTS = (
     "before-parse",
     "after-parse",
 )
-REVIEWED_HANDLERS = frozenset(
-    {
-        "botocore.client.ClientCreator._default_s3_presign_to_sigv2",
-        "botocore.client.ClientCreator._inject_s3_input_parameters",
-        "botocore.handlers._handle_200_error",
-        "botocore.handlers._handle_request_validation_mode_member",
-        "botocore.handlers._set_auth_scheme_preference_signer",
-        "botocore.handlers._set_extra_headers_for_unsigned_request",
-        "botocore.handlers._update_status_code",
-        "botocore.handlers.add_expect_header",
-        # botocore 1.36-1.37: a no-op for S3, which isn't query-compatible.
-        "botocore.handlers.add_query_compatibility_header",
-        "botocore.handlers.add_recursion_detection_header",
-        "botocore.handlers.add_retry_headers",
-        "botocore.handlers.convert_body_to_file_like_object",
-        "botocore.handlers.customize_endpoint_resolver_builtins",
-        "botocore.handlers.decode_list_object_v2",
-        "botocore.handlers.generate_idempotent_uuid",
-        "botocore.handlers.handle_expires_header",
-        "botocore.handlers.inject_api_version_header_if_needed",
-        "botocore.handlers.remove_arn_from_signing_path",
-        "botocore.handlers.remove_bucket_from_url_paths_from_model",
-        "botocore.handlers.set_list_objects_encoding_type_url",
-        "botocore.handlers.set_operation_specific_signer",
-        "botocore.handlers.sse_md5",
-        "botocore.handlers.validate_ascii_metadata",
-        "botocore.handlers.validate_bucket_name",
-        "botocore.retries.standard.MaxAttemptsSeeder.seed_max_attempts",
-        "botocore.retries.standard.RetryHandler.needs_retry",
-        "botocore.retries.standard.RetryQuotaChecker.release_retry_quota",
-        "botocore.signers.RequestSigner.handler",
-        "botocore.useragent.UserAgentString.rebuild_and_replace_user_agent_handler",
-        "botocore.utils.S3ExpressIdentityResolver.apply_signing_cache_key",
-        "botocore.utils.S3ExpressIdentityResolver.resolve_s3express_identity",
-        "botocore.utils.S3RegionRedirectorv2.annotate_request_context",
-        "botocore.utils.S3RegionRedirectorv2.redirect_from_cache",
-        "botocore.utils.S3RegionRedirectorv2.redirect_from_error",
-    }
-)
-#: Headers botocore adds that vary by request or only ask for something the
-#: direct path doesn't need (the 100-continue round trip before a small body).
-IGNORED_HEADERS = frozenset({"expect", "amz-sdk-invocation-id"})
-#: Unsigned headers the direct path writes itself.
-OWN_UNSIGNED = frozenset(
-    {"user-agent", "content-length", "transfer-encoding", "authorization"}
-    | {"amz-sdk-request"}
-)
-AUTHORIZATION = re.compile(
-    r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<day>\d{8})/(?P<region>[^/]+)/"
-    r"(?P<service>[^/]+)/aws4_request, SignedHeaders=(?P<signed>[a-z0-9;_.-]+), "
-    r"Signature=[0-9a-f]{64}"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +98,6 @@ class DirectPaths:
 
     def close(self) -> None:
         self.requests.close()
-
-
-class _Captured(Exception):
-    """Stops a probe request before it is sent."""
-
-    def __init__(self, request: Any) -> None:
-        super().__init__("collectfast probe")
-        self.request = request
 
 
 def direct_paths_for(
@@ -211,10 +159,9 @@ def unsupported(client: Any, bucket: str) -> str | None:
         return "a client certificate or TCP keep-alive"
     if bucket.startswith("arn:") or bucket.endswith(("--x-s3", "--xa-s3")):
         return "an access point or directory bucket"
-    handlers = client.meta.events._emitter._handlers  # private: a prefix trie
     for operation in OPERATIONS:
         for event in EVENTS:
-            for handler in handlers.prefix_search(f"{event}.s3.{operation}"):
+            for handler in event_handlers(client, f"{event}.s3.{operation}"):
                 name = handler_name(handler)
                 if name not in REVIEWED_HANDLERS:
                     return f"the event handler {name} on {event}"
@@ -375,116 +322,3 @@ def _prove_list(
     if differing:
         return None, f"different headers: {', '.join(differing)}"
     return direct, ""
-
-
-def capture(client: Any, method: str, **params: Any) -> tuple[str, dict[str, str]]:
-    """The URL and headers botocore would send for ``method(**params)``."""
-    operation = client.meta.method_to_api_mapping[method]
-    event = f"before-send.s3.{operation}"
-
-    def stop(request: Any, **kwargs: Any) -> None:
-        raise _Captured(request)
-
-    client.meta.events.register_last(event, stop, unique_id="collectfast-probe")
-    try:
-        getattr(client, method)(**params)
-    except _Captured as captured:
-        request = captured.request
-        headers = {
-            str(name).lower(): value.decode()
-            if isinstance(value, bytes)
-            else str(value)
-            for name, value in request.headers.items()
-        }
-        # botocore's own signer leaves Host to the HTTP layer (and signs the
-        # one it will send); awscrt's signer writes it into the headers.
-        headers.setdefault("host", host_header_for(str(request.url)))
-        return str(request.url), headers
-    finally:
-        client.meta.events.unregister(event, unique_id="collectfast-probe")
-    raise RuntimeError("the probe request was sent")
-
-
-def host_header_for(url: str) -> str:
-    """The Host header an HTTP client sends for ``url``: no default port."""
-    parts = urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port is None or parts.port == default:
-        return host
-    return f"{host}:{parts.port}"
-
-
-def endpoint_of(client: Any, url: str, headers: Mapping[str, str]) -> Endpoint | str:
-    """Where botocore sends the client's requests, or why that's unusual."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.fragment:
-        return "an unusual URL"
-    match = AUTHORIZATION.fullmatch(headers.get("authorization", ""))
-    if match is None:
-        return "a signature other than SigV4"
-    return Endpoint(
-        scheme=parts.scheme,
-        host=parts.hostname or "",
-        port=parts.port or (443 if parts.scheme == "https" else 80),
-        host_header=headers["host"],
-        region=match["region"],
-        service=match["service"],
-        max_attempts=int(client.meta.config.retries["total_max_attempts"]),
-        announces_max="; max=" in headers.get("amz-sdk-request", ""),
-    )
-
-
-def signed_header_names(headers: Mapping[str, str]) -> frozenset[str]:
-    """The headers botocore's signature covers."""
-    match = AUTHORIZATION.fullmatch(headers.get("authorization", ""))
-    return frozenset(match["signed"].split(";")) if match else frozenset()
-
-
-def constant_headers(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """Unsigned headers botocore adds that the direct path copies as they are."""
-    signed = signed_header_names(headers)
-    return tuple(
-        (name, value)
-        for name, value in headers.items()
-        if name not in signed and name not in OWN_UNSIGNED | IGNORED_HEADERS
-    )
-
-
-def retry_handlers(
-    client: Any, max_attempts: int
-) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """botocore's standard retry decision and quota release, as it builds
-    them for a client (with a quota of their own)."""
-    registered: dict[str, Callable[..., Any]] = {}
-
-    class Events:
-        def register(self, event: str, handler: Any, **kwargs: Any) -> None:
-            registered[event.split(".", maxsplit=1)[0]] = handler
-
-    class Meta:
-        service_model = client.meta.service_model
-        events = Events()
-
-    class Shadow:
-        meta = Meta()
-
-    standard.register_retry_handler(cast(Any, Shadow()), max_attempts=max_attempts)
-    return registered["needs-retry"], registered["after-call"]
-
-
-def ssl_context(client: Any) -> ssl.SSLContext:
-    """A TLS context verifying as the client's own HTTP session does."""
-    verify = client._endpoint.http_session._verify  # private: the resolved value
-    if not verify:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    # Only botocore's bundle (certifi's, or AWS_CA_BUNDLE...), as botocore.
-    path = str(get_cert_path(verify))
-    if os.path.isdir(path):
-        return ssl.create_default_context(capath=path)
-    return ssl.create_default_context(cafile=path)

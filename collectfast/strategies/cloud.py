@@ -1,0 +1,105 @@
+"""What the cloud strategies (S3, Google Cloud Storage, Azure) share: names
+mapped to keys by the storage, a client built lazily once for every thread,
+and deletions in batches that report each name not deleted."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
+
+from storages.utils import clean_name
+
+from collectfast.adapters.django_storages import normalized_key
+
+T = TypeVar("T")
+
+#: One batch's failures: (key, why), for the keys the store did not delete.
+BatchFailures = list[tuple[str, BaseException]]
+
+
+class StorageKeys:
+    """Keys as the storage maps names to them (``prefix`` is its location)."""
+
+    storage: Any
+    prefix: str
+
+    def key(self, name: str) -> str:
+        """The key the storage's own ``_save(name)`` writes."""
+        return normalized_key(self.storage, name)
+
+    def saved_name(self, name: str) -> str:
+        # The storage's _save() maps the name to a key first (raising for one
+        # outside its location), and returns the cleaned name.
+        self.key(name)
+        return str(clean_name(name))
+
+    def stored_name(self, name: str) -> str:
+        # What the storage's own normalisation makes of it ('a\\b' is 'a/b').
+        return self.key(name)[len(self.prefix) :]
+
+
+class Lazy(Generic[T]):
+    """A value built on first use, once, whichever thread asks first.
+
+    The cloud clients are built in the listing, so that configuration and
+    credential errors are reported like any other storage error.
+    """
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._value: T | None = None
+
+    def get(self) -> T:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+        return self._value
+
+    @property
+    def built(self) -> T | None:
+        """The value if it was built, else None (never builds it)."""
+        return self._value
+
+
+def delete_in_batches(
+    names: Iterable[str],
+    prefix: str,
+    batch_size: int,
+    delete_batch: Callable[[Sequence[str]], BatchFailures],
+) -> list[tuple[str, BaseException]]:
+    """Delete the listed ``names`` (under ``prefix``: the raw key, not
+    normalised, since 'a/../b' is a key too) ``batch_size`` keys at a time.
+
+    Returns (name, why) for each name not confirmed deleted: those a batch
+    reports, and after a batch that failed as a whole, every one from it on.
+    """
+    failures: list[tuple[str, BaseException]] = []
+    by_key = {prefix + name: name for name in names}
+    keys = list(by_key)
+    for start in range(0, len(keys), batch_size):
+        try:
+            failed = delete_batch(keys[start : start + batch_size])
+        except Exception as exc:
+            # Nothing from here on is confirmed deleted.
+            failures += [(by_key[key], exc) for key in keys[start:]]
+            break
+        failures += [(by_key.get(key, key), why) for key, why in failed]
+    return failures
+
+
+def failed_statuses(
+    keys: Sequence[str],
+    responses: Sequence[Any],
+    not_deleted: Callable[[str, int], BaseException],
+) -> BatchFailures:
+    """The keys whose response (in order, one per key) is not a success or a
+    404 (already gone); a missing response counts as status 0."""
+    failed: BatchFailures = []
+    for position, key in enumerate(keys):
+        status = responses[position].status_code if position < len(responses) else 0
+        if not 200 <= status < 300 and status != 404:
+            failed.append((key, not_deleted(key, status)))
+    return failed
