@@ -2,6 +2,8 @@
 
 After every file (post-processed ones included) is stored, and in this order:
 
+0. the stored headers that no longer follow the settings, updated in place
+   (``header_drift.py``);
 1. the record, with this deploy's names and the names it will prune
    (compare-and-swap: another deploy's change stops this one here);
 2. the manifest, only if it is still the one listed (a conditional write);
@@ -22,7 +24,9 @@ from collectfast.collector import delete_confirmed
 from collectfast.deploy_guard import DeployStopped
 from collectfast.guarded import GuardedStrategy
 from collectfast.hashing import LocalDigest, digest_stream
+from collectfast.header_drift import repair_headers
 from collectfast.prune import Manifests, PrunePlan, plan_prune
+from collectfast.report import DeployReport
 from collectfast.strategies.base import Decision, Source
 from collectfast.strategies.conditional import PreconditionFailed
 
@@ -49,6 +53,8 @@ class Finish:
     log: Callable[[str, int], None]
     #: Reports the deletions the store did not confirm, and stops (raises).
     deletion_failed: Callable[[Sequence[tuple[str, BaseException]]], None] | None = None
+    #: Where updated headers are reported (header_drift.py).
+    report: DeployReport | None = None
 
 
 def finish_deploy(
@@ -126,6 +132,14 @@ class Finishing:
         return plan
 
     def run(self) -> None:
+        repair_headers(
+            self.strategy,
+            self.produced,
+            self.index,
+            dry_run=self.finish.dry_run,
+            report=self.finish.report,
+            log=self.finish.log,
+        )
         plan = self.plan()
         if self.finish.dry_run:
             self.log_manifest()

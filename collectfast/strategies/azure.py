@@ -11,7 +11,7 @@ from the listing alone.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -265,6 +265,32 @@ class AzureStrategy(Strategy):
                 **conditions,
             )
         return None if sent == local else sent
+
+    # -- stored headers (collectfast/header_drift.py) ---------------------
+
+    def header_parameters(self, name: str) -> dict[str, Any]:
+        # What upload() sends as ContentSettings, before its Content-MD5.
+        settings = dict(self.storage._get_content_settings_parameters(self.key(name)))
+        cache_policy.apply(self.storage, name, settings, "cache_control")
+        return settings
+
+    def update_headers(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        previous: Mapping[str, Any] | None,
+        md5: str,
+    ) -> str | None:
+        """Set Blob Properties: it replaces every content header, so the
+        Content-MD5 (the listing's tag) is sent again; the metadata stays."""
+        blob = self.container.get_blob_client(self.key(name))
+        blob.set_http_headers(
+            content_settings=ContentSettings(
+                **params, content_md5=bytearray.fromhex(md5)
+            ),
+            timeout=self.storage.timeout,
+        )
+        return None
 
     def delete(self, names: Iterable[str]) -> list[tuple[str, BaseException]]:
         failures: list[tuple[str, BaseException]] = []

@@ -13,7 +13,7 @@ import base64
 import mimetypes
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -319,6 +319,32 @@ class GoogleCloudStrategy(Strategy):
                 if_generation_match=if_generation_match,
             )
         return None if sent == local else sent
+
+    # -- stored headers (collectfast/header_drift.py) ---------------------
+
+    def header_parameters(self, name: str) -> dict[str, Any]:
+        """What upload() sets on the blob. The ACL is left out: it is not a
+        property of the object's metadata, and a patch does not change it."""
+        params = self.write_parameters(self.key(name))
+        properties = dict(params.blob_properties)
+        cache_policy.apply(self.storage, name, properties, "cache_control")
+        properties["content_type"] = params.content_type
+        return properties
+
+    def update_headers(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        previous: Mapping[str, Any] | None,
+        md5: str,
+    ) -> str | None:
+        """One PATCH of the object's metadata; properties set before and not
+        now are cleared. Contents (and so md5 and CRC32C) stay."""
+        blob = self.bucket.blob(self.key(name))
+        for prop in sorted({*(previous or {}), *params}):
+            setattr(blob, prop, params.get(prop))
+        blob.patch(retry=self.retry, timeout=self.timeout)
+        return None
 
     def delete(self, names: Iterable[str]) -> list[tuple[str, BaseException]]:
         failures: list[tuple[str, BaseException]] = []

@@ -418,6 +418,57 @@ class S3Strategy(Strategy):
                 )
         return None if sent == local else sent
 
+    # -- stored headers (collectfast/header_drift.py) ---------------------
+
+    def header_parameters(self, name: str) -> dict[str, Any]:
+        # What upload() sends, before it adds the md5 metadata.
+        params = self.write_parameters(self.key(name))[0]
+        cache_policy.apply(self.storage, name, params, "CacheControl")
+        return params
+
+    def update_headers(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        previous: Mapping[str, Any] | None,
+        md5: str,
+    ) -> str | None:
+        """CopyObject onto itself, replacing the metadata: no body is sent.
+
+        Every parameter an upload sends goes with it (ACL, SSE and KMS
+        settings too: a copy without them would be stored unencrypted or
+        with the bucket's default), and collectfast's md5 metadata is kept.
+        """
+        key = self.key(name)
+        accepted = self._copy_parameters()
+        args = {k: v for k, v in params.items() if k in accepted}
+        args["Metadata"] = {**(params.get("Metadata") or {}), MD5_METADATA: md5}
+        if "SSECustomerKey" in params:  # the source is read with the same key
+            args["CopySourceSSECustomerAlgorithm"] = params.get(
+                "SSECustomerAlgorithm", "AES256"
+            )
+            args["CopySourceSSECustomerKey"] = params["SSECustomerKey"]
+        if "Tagging" in args:
+            args["TaggingDirective"] = "REPLACE"
+        response = self.client.copy_object(
+            Bucket=self.bucket,
+            Key=key,
+            CopySource={"Bucket": self.bucket, "Key": key},
+            MetadataDirective="REPLACE",
+            **args,
+        )
+        etag = str(response["CopyObjectResult"]["ETag"]).strip('"')
+        if etag != md5 or not self.etags_are_md5(key):
+            self.digests.record(name, etag, md5)  # a new ETag, the same bytes
+        return etag if self.etags_are_md5(key) else None
+
+    def _copy_parameters(self) -> frozenset[str]:
+        """CopyObject's parameters: PutObject's that describe the body
+        (ContentMD5, checksums of it) are not among them."""
+        shape = self.client.meta.service_model.operation_model("CopyObject")
+        members = shape.input_shape.members if shape.input_shape else {}
+        return frozenset(members)
+
     def _put_directly(
         self,
         key: str,

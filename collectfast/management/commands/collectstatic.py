@@ -427,6 +427,7 @@ class Command(AfterCollectSteps, collectstatic.Command):
                     strategy=strategy,
                     report=self.report,
                 ),
+                report=self.report,
             ),
         )
 
