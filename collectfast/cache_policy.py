@@ -10,8 +10,9 @@ theirs if set (``COLLECTFAST_UNHASHED_CACHE_CONTROL``), and lets patterns
 (``COLLECTFAST_CACHE_CONTROL``) override both.
 
 Each strategy calls :func:`apply` once per upload, on the parameters it is
-about to send; unchanged files are not uploaded, so their stored headers stay
-as they were (see the README).
+about to send, and once per unchanged file for its ``header_parameters()``:
+an unchanged file whose policy changed gets its headers updated in place
+(``header_drift.py``).
 """
 
 from __future__ import annotations

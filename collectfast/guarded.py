@@ -117,7 +117,10 @@ class GuardedStrategy(Strategy):
         remote: RemoteObject | None,
     ) -> Decision:
         decision = self.inner.compare(name, source, local, remote)
-        if not decision.upload:  # its stored headers are checked at the end
+        # Unchanged: its stored headers are checked at the end.
+        if decision.upload:
+            self.guard.headers.changed.add(name)
+        else:
             self.guard.headers.unchanged[name] = local.md5
         return decision
 
@@ -147,7 +150,7 @@ class GuardedStrategy(Strategy):
         name: str,
         params: Mapping[str, Any],
         previous: Mapping[str, Any] | None,
-        md5: str,
+        md5: str | None,
     ) -> str | None:
         """A write like an upload: under the lease, noted once confirmed."""
         self.guard.before_write()

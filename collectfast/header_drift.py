@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.management.base import CommandError
 
 from collectfast.errors import describe, quoted
+from collectfast.hashing import LocalDigest
 from collectfast.report import DeployReport, FileEntry
 from collectfast.strategies.base import Strategy
 from collectfast.workers import DaemonPool
@@ -50,12 +52,22 @@ if TYPE_CHECKING:
 FINGERPRINT_LENGTH = 16
 
 Log = Callable[[str, int], None]
+MD5_HEX = re.compile(r"[0-9a-f]{32}")
+
+
+#: Parameters never written to the record as they are: an SSE-C key is
+#: recorded (and fingerprinted) by its SHA-256 only.
+SECRET_PARAMETERS = frozenset({"SSECustomerKey"})
 
 
 def _text(params: Mapping[str, Any]) -> str:
+    shown = dict(params)
+    for key in SECRET_PARAMETERS.intersection(shown):
+        secret = str(shown[key]).encode()
+        shown[key] = f"sha256:{hashlib.sha256(secret).hexdigest()}"
     # default=str: a datetime Expires, say, is compared by its text.
     return json.dumps(
-        dict(params),
+        shown,
         default=str,
         sort_keys=True,
         separators=(",", ":"),
@@ -100,6 +112,8 @@ class HeaderLedger:
         self.sets: dict[str, dict[str, Any]] = {}
         #: Names compared unchanged (as compare() was given them) -> their md5.
         self.unchanged: dict[str, str] = {}
+        #: Names compared changed (uploaded, or would be in a dry run).
+        self.changed: set[str] = set()
 
     def note(self, name: str, params: Mapping[str, Any]) -> None:
         fp = fingerprint(params)
@@ -118,7 +132,8 @@ class Repair:
     params: Mapping[str, Any]
     previous: Mapping[str, Any] | None
     changed: tuple[str, ...]
-    md5: str
+    #: The md5 of its content, if this deploy knows it (it compared it).
+    md5: str | None
 
     @property
     def reason(self) -> str:
@@ -128,17 +143,35 @@ class Repair:
 def plan_repairs(
     strategy: GuardedStrategy, produced: Collection[str], index: Mapping[str, Any]
 ) -> list[Repair]:
-    """The produced, unchanged names whose recorded fingerprint is not the
-    one of their parameters now; names without one are noted, not repaired."""
+    """The produced names stored before and not uploaded now whose recorded
+    fingerprint is not the one of their parameters now; names without one
+    are noted, not repaired.
+
+    Those are the files compared unchanged, and the content-hashed names
+    post-processing found stored (never compared: the name is the content).
+    """
     if not has_headers(strategy):
         return []
     guard = strategy.guard
     ledger, record = guard.headers, guard.record
+    # The names compare() was given, as stored (the same for the collect
+    # phase's and post-processing's names: skip normalising those).
+    given_names: dict[str, tuple[str, str | None]] = {}
+    for given, compared_md5 in list(ledger.unchanged.items()):
+        name = given if given in produced else strategy.stored_name(given)
+        given_names[name] = (given, compared_md5)
+    changed = {
+        given if given in produced else strategy.stored_name(given)
+        for given in list(ledger.changed)
+    }
     repairs: list[Repair] = []
-    for given, md5 in list(ledger.unchanged.items()):
-        name = strategy.stored_name(given)
-        if name not in produced or name not in index or name in guard.stored:
+    memo = _Fingerprints()
+    for name in produced:
+        if name not in index or name in guard.stored or name in changed:
             continue
+        given, md5 = given_names.get(name, (name, None))
+        if md5 is None:
+            md5 = md5_tag(strategy, name, index[name])
         params = strategy.header_parameters(given)
         if params is None:
             continue
@@ -146,12 +179,42 @@ def plan_repairs(
         if recorded is None:
             ledger.note(name, params)  # known from now on (module docstring)
             continue
-        if recorded == fingerprint(params):
+        if recorded == memo.of(params):
             continue
         previous = record.header_sets.get(recorded)
-        changed = tuple(changed_parameters(previous, params))
-        repairs.append(Repair(name, given, params, previous, changed, md5))
+        changes = tuple(changed_parameters(previous, params))
+        repairs.append(Repair(name, given, params, previous, changes, md5))
     return sorted(repairs, key=lambda repair: repair.name)
+
+
+def md5_tag(strategy: Strategy, name: str, remote: Any) -> str | None:
+    """The listing's tag of ``name`` where it is the md5 of its content (as
+    the strategy would predict it for an upload of that md5), else None."""
+    tag = remote.etag
+    if not MD5_HEX.fullmatch(tag):
+        return None
+    return (
+        tag
+        if strategy.expected_tag(name, LocalDigest(tag, remote.size)) == tag
+        else None
+    )
+
+
+class _Fingerprints:
+    """Fingerprints by parameters object: a strategy may hand out the same
+    dict for many names (S3 with uniform parameters); each is digested once.
+    The dicts are kept, so an id is never reused while the memo lives."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[Mapping[str, Any], str]] = {}
+
+    def of(self, params: Mapping[str, Any]) -> str:
+        known = self._by_id.get(id(params))
+        if known is not None and known[0] is params:
+            return known[1]
+        fp = fingerprint(params)
+        self._by_id[id(params)] = (params, fp)
+        return fp
 
 
 def repair_headers(

@@ -290,3 +290,15 @@ def test_fingerprints_ignore_order_and_name_changed_parameters():
     assert header_drift.changed_parameters(
         header_drift.as_json(one), {"CacheControl": "b", "ContentType": "t"}
     ) == ["CacheControl", "ContentType", "Metadata"]
+
+
+def test_an_sse_c_key_is_recorded_by_its_digest_only():
+    params = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "s3cr3t" * 5}
+    recorded = json.dumps(header_drift.as_json(params))
+    assert "s3cr3t" not in recorded
+    assert "sha256:" in recorded
+    other = {**params, "SSECustomerKey": "other" * 6}
+    assert header_drift.fingerprint(params) != header_drift.fingerprint(other)
+    assert header_drift.changed_parameters(header_drift.as_json(params), other) == [
+        "SSECustomerKey"
+    ]

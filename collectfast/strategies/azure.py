@@ -279,14 +279,19 @@ class AzureStrategy(Strategy):
         name: str,
         params: Mapping[str, Any],
         previous: Mapping[str, Any] | None,
-        md5: str,
+        md5: str | None,
     ) -> str | None:
         """Set Blob Properties: it replaces every content header, so the
         Content-MD5 (the listing's tag) is sent again; the metadata stays."""
         blob = self.container.get_blob_client(self.key(name))
+        if md5 is None:  # a hashed name found stored: keep its Content-MD5
+            stored = blob.get_blob_properties(timeout=self.storage.timeout)
+            content_md5 = stored.content_settings.content_md5
+            recorded = (stored.metadata or {}).get(MD5_METADATA)
+            md5 = bytes(content_md5).hex() if content_md5 else recorded
         blob.set_http_headers(
             content_settings=ContentSettings(
-                **params, content_md5=bytearray.fromhex(md5)
+                **params, content_md5=bytearray.fromhex(md5) if md5 else None
             ),
             timeout=self.storage.timeout,
         )

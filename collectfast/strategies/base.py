@@ -361,12 +361,14 @@ class Strategy(ABC):
         name: str,
         params: Mapping[str, Any],
         previous: Mapping[str, Any] | None,
-        md5: str,
+        md5: str | None,
     ) -> str | None:
-        """Give the stored ``name`` (whose content has the md5 ``md5``) the
-        header parameters ``params`` without sending its body again;
-        ``previous`` are those recorded for it (None: unknown). Returns the
-        tag the listing shows now if the update changed it, else None."""
+        """Give the stored ``name`` the header parameters ``params`` without
+        sending its body again; ``previous`` are those recorded for it (None:
+        unknown), ``md5`` the md5 of its content if known (None for a
+        content-hashed name post-processing found stored: never compared).
+        Returns the tag the listing shows now if the update changed it,
+        else None."""
         raise NotImplementedError(
             f"{dotted_name(type(self))} has header_parameters() but no update_headers()"
         )

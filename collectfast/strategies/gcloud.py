@@ -336,7 +336,7 @@ class GoogleCloudStrategy(Strategy):
         name: str,
         params: Mapping[str, Any],
         previous: Mapping[str, Any] | None,
-        md5: str,
+        md5: str | None,
     ) -> str | None:
         """One PATCH of the object's metadata; properties set before and not
         now are cleared. Contents (and so md5 and CRC32C) stay."""

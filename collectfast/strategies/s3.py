@@ -431,7 +431,7 @@ class S3Strategy(Strategy):
         name: str,
         params: Mapping[str, Any],
         previous: Mapping[str, Any] | None,
-        md5: str,
+        md5: str | None,
     ) -> str | None:
         """CopyObject onto itself, replacing the metadata: no body is sent.
 
@@ -440,6 +440,8 @@ class S3Strategy(Strategy):
         with the bucket's default), and collectfast's md5 metadata is kept.
         """
         key = self.key(name)
+        if md5 is None:  # a hashed name found stored: what is its content?
+            md5 = self._stored_md5_for_copy(name, key, params)
         accepted = self._copy_parameters()
         args = {k: v for k, v in params.items() if k in accepted}
         args["Metadata"] = {**(params.get("Metadata") or {}), MD5_METADATA: md5}
@@ -461,6 +463,26 @@ class S3Strategy(Strategy):
         if etag != md5 or not self.etags_are_md5(key):
             self.digests.record(name, etag, md5)  # a new ETag, the same bytes
         return etag if self.etags_are_md5(key) else None
+
+    def _stored_md5_for_copy(
+        self, name: str, key: str, params: Mapping[str, Any]
+    ) -> str:
+        """The md5 of a stored object's content, to keep in its metadata: its
+        recorded md5 metadata, else its ETag where that is an md5 (one HEAD)."""
+        head = self.client.head_object(
+            Bucket=self.bucket, Key=key, **_filter_download_params(dict(params))
+        )
+        recorded = head.get("Metadata", {}).get(MD5_METADATA)
+        if recorded:
+            return str(recorded)
+        etag = str(head["ETag"]).strip('"')
+        if MD5_HEX.fullmatch(etag) and self.etags_are_md5(key):
+            return etag
+        raise ValueError(
+            f"the stored object {key!r} has no recorded md5 and its ETag is not "
+            "one, so its headers were left as they are; run collectstatic with "
+            "--clear to store it again"
+        )
 
     def _copy_parameters(self) -> frozenset[str]:
         """CopyObject's parameters: PutObject's that describe the body
