@@ -302,3 +302,48 @@ def test_an_sse_c_key_is_recorded_by_its_digest_only():
     assert header_drift.changed_parameters(header_drift.as_json(params), other) == [
         "SSECustomerKey"
     ]
+
+
+def test_hashed_names_under_kms_keep_their_md5_metadata(
+    static_dir, s3, proxy, settings
+):
+    # Post-processing finds the hashed names stored and never compares them:
+    # with KMS their ETag is no md5, so one HEAD reads the recorded one.
+    write_files(static_dir, {"img/logo.png": b"\x89PNG" + bytes(range(100))})
+    kms = {"ServerSideEncryption": "aws:kms"}
+    backend = "tests.storages.ManifestS3"
+    settings.STORAGES = s3.storages(
+        backend=backend, object_parameters={**kms, "CacheControl": "a"}
+    )
+    run_collectstatic()
+    settings.STORAGES = s3.storages(
+        backend=backend, object_parameters={**kms, "CacheControl": "b"}
+    )
+    proxy.reset()
+    _, err = run_with_stderr()
+    assert file_keys(proxy) == []
+    manifest = json.loads(
+        s3.client.get_object(Bucket=s3.bucket, Key="static/staticfiles.json")[
+            "Body"
+        ].read()
+    )
+    (hashed,) = manifest["paths"].values()
+    assert sorted(file_keys(proxy, "CopyObject")) == sorted(
+        f"static/{name}" for name in ("img/logo.png", hashed, "staticfiles.json")
+    )
+    assert f"Updated headers of '{hashed}' (CacheControl changed)" in err
+    # (The other HEADs are the comparisons' own, as for any KMS object.)
+    heads = [r.key for r in proxy.log if r.op == "HeadObject"]
+    assert heads.count(f"static/{hashed}") == 1
+    stored = head(s3, hashed)
+    assert stored["CacheControl"] == "b"
+    assert stored["ServerSideEncryption"] == "aws:kms"
+    assert (
+        stored["Metadata"]["collectfast-md5"]
+        == head(s3, "img/logo.png")["Metadata"]["collectfast-md5"]
+    )
+    # Every later decision still holds: nothing uploaded, nothing copied.
+    proxy.reset()
+    run_collectstatic()
+    assert file_keys(proxy) == []
+    assert file_keys(proxy, "CopyObject") == []
