@@ -33,6 +33,8 @@ from collectfast import cache_policy
 from collectfast.conf import conf
 from collectfast.errors import require_utf8
 from collectfast.hashing import LocalDigest, snapshot
+from collectfast.header_drift import SharedParameters
+from collectfast.preconditions import inherits
 from collectfast.report import plural
 from collectfast.strategies.base import (
     WRITES,
@@ -59,6 +61,9 @@ class AzureStrategy(Strategy):
     storage_classes = ("storages.backends.azure_storage.AzureStorage",)
     # Deletes are batched, not storage.delete() per file.
     stands_in_for = (*WRITES, "delete")
+
+    #: header_parameters() shared by names of one type (header_drift.py).
+    _header_parameters: SharedParameters | None = None
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
@@ -268,7 +273,18 @@ class AzureStrategy(Strategy):
 
     # -- stored headers (collectfast/header_drift.py) ---------------------
 
-    def header_parameters(self, name: str) -> dict[str, Any]:
+    def header_parameters(self, name: str) -> Mapping[str, Any]:
+        if self._header_parameters is None:
+            self._header_parameters = SharedParameters(
+                self.storage, self.prefix, self._compute_header_parameters
+            )
+        if inherits(self.storage, AzureStorage, "get_object_parameters") and inherits(
+            self.storage, AzureStorage, "_get_content_settings_parameters"
+        ):
+            return self._header_parameters.get(name)
+        return self._compute_header_parameters(name)
+
+    def _compute_header_parameters(self, name: str) -> dict[str, Any]:
         # What upload() sends as ContentSettings, before its Content-MD5.
         settings = dict(self.storage._get_content_settings_parameters(self.key(name)))
         cache_policy.apply(self.storage, name, settings, "cache_control")

@@ -36,6 +36,8 @@ from collectfast.hashing import (
     digest_stream,
     snapshot,
 )
+from collectfast.header_drift import SharedParameters
+from collectfast.preconditions import inherits
 from collectfast.report import plural
 from collectfast.strategies.base import (
     WRITES,
@@ -77,6 +79,9 @@ class GoogleCloudStrategy(Strategy):
     storage_classes = ("storages.backends.gcloud.GoogleCloudStorage",)
     # Deletes are batched, not storage.delete() per file.
     stands_in_for = (*WRITES, "delete")
+
+    #: header_parameters() shared by names of one type (header_drift.py).
+    _header_parameters: SharedParameters | None = None
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
@@ -322,9 +327,18 @@ class GoogleCloudStrategy(Strategy):
 
     # -- stored headers (collectfast/header_drift.py) ---------------------
 
-    def header_parameters(self, name: str) -> dict[str, Any]:
+    def header_parameters(self, name: str) -> Mapping[str, Any]:
         """What upload() sets on the blob. The ACL is left out: it is not a
         property of the object's metadata, and a patch does not change it."""
+        if self._header_parameters is None:
+            self._header_parameters = SharedParameters(
+                self.storage, self.prefix, self._compute_header_parameters
+            )
+        if inherits(self.storage, GoogleCloudStorage, "get_object_parameters"):
+            return self._header_parameters.get(name)
+        return self._compute_header_parameters(name)
+
+    def _compute_header_parameters(self, name: str) -> dict[str, Any]:
         params = self.write_parameters(self.key(name))
         properties = dict(params.blob_properties)
         cache_policy.apply(self.storage, name, properties, "cache_control")

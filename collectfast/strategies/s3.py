@@ -9,9 +9,8 @@ storage's own TransferConfig above it, so multipart ETags can be predicted.
 from __future__ import annotations
 
 import base64
-import mimetypes
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from botocore.config import Config
@@ -32,6 +31,7 @@ from collectfast.hashing import (
     snapshot,
     stream_size,
 )
+from collectfast.header_drift import SharedParameters
 from collectfast.preconditions import inherits
 from collectfast.request_count import count_botocore_request
 from collectfast.strategies.base import (
@@ -98,15 +98,14 @@ class S3Strategy(Strategy):
         # the encryption) are the storage's object_parameters for every file.
         self._uniform_parameters = inherits(storage, S3Storage, "get_object_parameters")
         self._etags_are_md5: dict[str, bool] = {}
-        # header_parameters() by (type, Cache-Control), where the storage's
-        # parameters are its own (None: computed for each name).
-        self._header_memo: dict[Any, dict[str, Any]] | None = (
-            {}
+        # Where django-storages' own methods make them, the header parameters
+        # are one dict per type and Cache-Control (header_drift.py).
+        self._header_parameters = (
+            SharedParameters(storage, self.prefix, self._compute_header_parameters)
             if self._uniform_parameters
             and inherits(storage, S3Storage, "_get_write_parameters")
             else None
         )
-        self._cache_control: Callable[[str], str | None] | None = None
         self.listing = SplitListing(
             self.client,
             self.bucket,
@@ -431,28 +430,15 @@ class S3Strategy(Strategy):
     # -- stored headers (collectfast/header_drift.py) ---------------------
 
     def header_parameters(self, name: str) -> Mapping[str, Any]:
+        if self._header_parameters is not None:
+            return self._header_parameters.get(name)
+        return self._compute_header_parameters(name)
+
+    def _compute_header_parameters(self, name: str) -> dict[str, Any]:
         # What upload() sends, before it adds the md5 metadata.
-        if self._header_memo is None or "\\" in name:
-            params = self.write_parameters(self.key(name))[0]
-            cache_policy.apply(self.storage, name, params, "CacheControl")
-            return params
-        # django-storages' own parameters, the same for every key: they vary
-        # only by the key's type (mimetypes) and the policy's Cache-Control.
-        # Asked for every unchanged file, so one dict per distinct pair
-        # (computing them cost 50 us a name, with the key's safe_join()).
-        if self._cache_control is None:
-            self._cache_control = cache_policy.policy(self.storage)
-        memo_key = (
-            mimetypes.guess_type(self.prefix + name),
-            self._cache_control(name),
-        )
-        shared = self._header_memo.get(memo_key)
-        if shared is None:
-            shared = self.write_parameters(self.key(name))[0]
-            if memo_key[1] is not None:
-                shared["CacheControl"] = memo_key[1]
-            self._header_memo[memo_key] = shared
-        return shared
+        params = self.write_parameters(self.key(name))[0]
+        cache_policy.apply(self.storage, name, params, "CacheControl")
+        return params
 
     def update_headers(
         self,
