@@ -10,15 +10,16 @@ theirs if set (``COLLECTFAST_UNHASHED_CACHE_CONTROL``), and lets patterns
 (``COLLECTFAST_CACHE_CONTROL``) override both.
 
 Each strategy calls :func:`apply` once per upload, on the parameters it is
-about to send; unchanged files are not uploaded, so their stored headers stay
-as they were (see the README).
+about to send, and once per unchanged file for its ``header_parameters()``:
+an unchanged file whose policy changed gets its headers updated in place
+(``header_drift.py``).
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -66,14 +67,28 @@ def _pattern_value(name: str, patterns: Any) -> tuple[bool, str | None]:
 
 def cache_control(storage: Any, name: str) -> str | None:
     """The Cache-Control the policy gives ``name``, or None for the storage's own."""
-    matched, value = _pattern_value(name, conf.cache_control)
-    if matched:
-        return value
+    return policy(storage)(name)
+
+
+def policy(storage: Any) -> Callable[[str], str | None]:
+    """:func:`cache_control` for ``storage``, with the settings read once:
+    for a run that asks for every unchanged file (header_drift.py)."""
+    patterns = conf.cache_control
     hashed = conf.hashed_cache_control
-    if hashed and is_hashed(storage, name):
-        return str(hashed)
-    unhashed = conf.unhashed_cache_control
-    return str(unhashed) if unhashed else None
+    unhashed = str(conf.unhashed_cache_control or "") or None
+    hashing = bool(hashed) and hashes_names(storage)
+    manifest = getattr(storage, "manifest_name", None)
+
+    def value(name: str) -> str | None:
+        if patterns:
+            matched, pattern_value = _pattern_value(name, patterns)
+            if matched:
+                return pattern_value
+        if hashing and name != manifest and looks_hashed(name):
+            return str(hashed)
+        return unhashed
+
+    return value
 
 
 def apply(

@@ -27,8 +27,9 @@ Log = Callable[..., None]
 
 
 def stale_names(storage: Any, report: DeployReport) -> list[str]:
-    """Unhashed names whose old bytes a CDN may still serve: those uploaded
-    over an existing object and those deleted.
+    """Unhashed names whose old bytes (or headers) a CDN may still serve:
+    those uploaded over an existing object, those whose headers were
+    updated, and those deleted.
 
     New names are left out: nothing was stored under them before, so no CDN
     holds their bytes (at most an error response it cached for a request
@@ -38,6 +39,8 @@ def stale_names(storage: Any, report: DeployReport) -> list[str]:
     pages browsers and CDNs keep.
     """
     names = {entry.name for entry in report.uploaded if entry.reason != "new"}
+    # Headers updated in place: a CDN keeps the old ones with the bytes.
+    names.update(entry.name for entry in report.headers_updated)
     names.update(entry.name for entry in report.deleted)
     if not hashes_names(storage):
         return sorted(names)

@@ -2,6 +2,8 @@
 
 After every file (post-processed ones included) is stored, and in this order:
 
+0. the stored headers that no longer follow the settings, updated in place
+   (``header_drift.py``);
 1. the record, with this deploy's names and the names it will prune
    (compare-and-swap: another deploy's change stops this one here);
 2. the manifest, only if it is still the one listed (a conditional write);
@@ -23,6 +25,7 @@ from collectfast.deploy_guard import DeployStopped
 from collectfast.events import Deleted, Event, Note
 from collectfast.guarded import GuardedStrategy
 from collectfast.hashing import LocalDigest, digest_stream
+from collectfast.header_drift import repair_headers
 from collectfast.post_processing import HeldManifest
 from collectfast.prune import Manifests, PrunePlan, plan_prune
 from collectfast.report import DeployReport, FileEntry
@@ -111,7 +114,26 @@ class Finishing:
             prune_previous=self.finish.prune_previous,
         )
 
+    def repair_headers(self) -> Iterator[Event]:
+        """Headers that drifted from the settings, updated in place first
+        (header_drift.py); its lines, even when some could not be."""
+        notes: list[Note] = []
+        try:
+            repair_headers(
+                self.strategy,
+                self.produced,
+                self.index,
+                dry_run=self.finish.dry_run,
+                report=self.finish.report,
+                log=lambda message, level: notes.append(Note(message, level)),
+            )
+        except BaseException:
+            yield from notes
+            raise
+        yield from notes
+
     def run(self) -> Iterator[Event]:
+        yield from self.repair_headers()
         plan = self.plan()
         for note in plan.notes:
             yield Note(f"collectfast: --prune: {note}.", 2)

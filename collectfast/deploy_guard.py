@@ -36,6 +36,7 @@ from collectfast.deploy_record import (
     Record,
     RecordError,
 )
+from collectfast.header_drift import HeaderLedger
 from collectfast.strategies.conditional import ConditionalStore, PreconditionFailed
 
 logger = logging.getLogger("collectfast")
@@ -92,6 +93,8 @@ class DeployGuard:
         self.stored: dict[str, str | None] = {}
         #: Names this deploy deleted (confirmed by the store).
         self.deleted: set[str] = set()
+        #: Header parameters this deploy wrote or learnt (header_drift.py).
+        self.headers = HeaderLedger()
         #: Where this deploy is, for the sentence that stops it.
         self.stage = "before writing anything"
         self.notify: Callable[[str], None] | None = None
@@ -264,7 +267,7 @@ class DeployGuard:
                 listed=listed,
                 deleted=self.deleted,
                 lease=None if release else self._lease(tombstones),
-            )
+            ).with_headers(self.headers.noted, self.headers.sets)
             try:
                 self._swap(new)
             except DeployStopped as stop:
@@ -289,5 +292,5 @@ class DeployGuard:
                 new = self.record.with_stored(
                     self.stored, listed=listed, deleted=self.deleted
                 )
-            self._swap(new)
+            self._swap(new.with_headers(self.headers.noted, self.headers.sets))
             self.holding = False

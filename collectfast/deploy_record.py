@@ -13,7 +13,13 @@ JSON), never listed as a static file, changed only by compare-and-swap
   and the tag of the manifest they left live), to find which deploy wrote the
   live manifest and the previous one;
 * ``lease``: the deploy writing now, until when, and the names it is about to
-  delete (its tombstones).
+  delete (its tombstones);
+* ``headers``: for owned names, a fingerprint of the header parameters
+  collectfast last wrote for each (``header_drift.py``), and the parameters
+  behind each fingerprint (a handful of distinct sets), so that a later
+  deploy can tell which stored headers no longer follow the settings.
+  Optional: a record without it (an older collectfast's) reads as "nothing
+  known", and an older collectfast 3.x ignores it.
 
 This module is pure: no I/O, no clock of its own.
 """
@@ -79,6 +85,10 @@ class Record:
     owned: Mapping[str, Owned] = field(default_factory=dict)
     deploys: tuple[DeployEntry, ...] = ()
     lease: Lease | None = None
+    #: Owned name -> fingerprint of the header parameters collectfast wrote.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: Fingerprint -> those parameters (JSON values), to name what changed.
+    header_sets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     # -- reading the history ---------------------------------------------------
 
@@ -127,7 +137,9 @@ class Record:
         for name, tag in produced.items():
             owned[name] = Owned(tag, entry.seq)
         deploys = (*self.deploys, entry)[-HISTORY:]
-        return Record(self.revision + 1, owned, deploys, lease)
+        return Record(
+            self.revision + 1, owned, deploys, lease, self.headers, self.header_sets
+        )
 
     def with_stored(
         self,
@@ -146,7 +158,14 @@ class Record:
             owned = self.still_owned(listed, gone)
         for name, tag in stored.items():
             owned[name] = Owned(tag, self.next_seq)
-        return Record(self.revision + 1, owned, self.deploys, None)
+        return Record(
+            self.revision + 1,
+            owned,
+            self.deploys,
+            None,
+            self.headers,
+            self.header_sets,
+        )
 
     def without(
         self,
@@ -160,7 +179,27 @@ class Record:
         for name, tag in (tags or {}).items():
             if name in owned:
                 owned[name] = Owned(tag, owned[name].seq)
-        return Record(self.revision + 1, owned, self.deploys, lease)
+        return Record(
+            self.revision + 1,
+            owned,
+            self.deploys,
+            lease,
+            self.headers,
+            self.header_sets,
+        )
+
+    def with_headers(
+        self, noted: Mapping[str, str], sets: Mapping[str, Mapping[str, Any]]
+    ) -> Record:
+        """This record (same revision: applied to a record about to be
+        written) with the header fingerprints ``noted`` for owned names; names
+        no longer owned lose theirs, and unused parameter sets go."""
+        owned = self.owned
+        headers = {name: fp for name, fp in self.headers.items() if name in owned}
+        headers.update((name, fp) for name, fp in noted.items() if name in owned)
+        known = {**self.header_sets, **sets}
+        used = {fp: known[fp] for fp in set(headers.values()) if fp in known}
+        return replace(self, headers=headers, header_sets=used)
 
     def still_owned(
         self, listed: Mapping[str, Any], deleted: Iterable[str]
@@ -185,7 +224,7 @@ class Record:
 
     def to_bytes(self) -> bytes:
         lease = self.lease
-        document = {
+        document: dict[str, Any] = {
             "format": FORMAT,
             "revision": self.revision,
             "deploys": [
@@ -207,6 +246,11 @@ class Record:
             },
             "owned": {name: [o.tag, o.seq] for name, o in sorted(self.owned.items())},
         }
+        if self.headers:  # absent where no header was recorded (filesystem)
+            document["headers"] = {
+                "sets": {fp: dict(p) for fp, p in sorted(self.header_sets.items())},
+                "names": dict(sorted(self.headers.items())),
+            }
         text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
         # mtime=0: the same record gives the same bytes. Level 3: at 100,000
         # names (2.5 MB), a tenth of the time of level 9 for 8% more bytes.
@@ -225,6 +269,7 @@ class Record:
             )
         try:
             lease_doc = document["lease"]
+            headers_doc = document.get("headers") or {"sets": {}, "names": {}}
             return cls(
                 revision=int(document["revision"]),
                 owned={
@@ -248,6 +293,12 @@ class Record:
                     float(lease_doc["expires_at"]),
                     tuple(str(name) for name in lease_doc["tombstones"]),
                 ),
+                headers={
+                    str(name): str(fp) for name, fp in headers_doc["names"].items()
+                },
+                header_sets={
+                    str(fp): dict(params) for fp, params in headers_doc["sets"].items()
+                },
             )
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise RecordError(f"a field is missing or mistyped ({exc!r})") from exc

@@ -175,4 +175,3 @@ def _walk(
             continue
         subdirectory = location + os.sep + name if location else name
         yield from _walk(storage, ignored, subdirectory, on_disk + name)
-

@@ -7,8 +7,10 @@ post-processing, ``--prune``) goes through the deploy record's protocol
 
 * ``list_remote`` reads the record, then lists; collectfast's own objects
   (``.collectfast/``) are left out of the index;
-* ``upload`` and ``delete`` hold the lease before sending anything, and
-  note what the store confirmed.
+* ``upload``, ``update_headers`` and ``delete`` hold the lease before
+  sending anything, and note what the store confirmed (with the header
+  parameters written: ``header_drift.py``);
+* ``compare`` notes the unchanged files, whose headers are checked at the end.
 
 Everything else is the wrapped strategy's.
 """
@@ -117,7 +119,13 @@ class GuardedStrategy(Strategy):
         local: LocalDigest,
         remote: RemoteObject | None,
     ) -> Decision:
-        return self.inner.compare(name, source, local, remote)
+        decision = self.inner.compare(name, source, local, remote)
+        # Unchanged: its stored headers are checked at the end.
+        if decision.upload:
+            self.guard.headers.changed.add(name)
+        else:
+            self.guard.headers.unchanged[name] = local.md5
+        return decision
 
     # -- writing -------------------------------------------------------------
 
@@ -126,12 +134,33 @@ class GuardedStrategy(Strategy):
     ) -> LocalDigest | None:
         self.guard.before_write()
         sent = self.inner.upload(name, source, local)
+        stored = self.inner.stored_name(name)
         # The tag of the bytes really sent (the file may have changed since).
         self.guard.note_stored(
-            self.inner.stored_name(name),
-            self.inner.expected_tag(name, sent if sent is not None else local),
+            stored, self.inner.expected_tag(name, sent if sent is not None else local)
         )
+        self.note_headers(name, stored)
         return sent
+
+    def note_headers(self, name: str, stored: str) -> None:
+        """Record the header parameters just written with ``name``."""
+        params = self.inner.header_parameters(name)
+        if params is not None:
+            self.guard.headers.note(stored, params)
+
+    def update_headers(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        previous: Mapping[str, Any] | None,
+        md5: str | None,
+    ) -> str | None:
+        """A write like an upload: under the lease, noted once confirmed."""
+        self.guard.before_write()
+        tag = self.inner.update_headers(name, params, previous, md5)
+        if tag is not None:
+            self.guard.note_stored(self.inner.stored_name(name), tag)
+        return tag
 
     def upload_manifest(
         self, name: str, source: Source, local: LocalDigest, version: str | None
@@ -139,7 +168,9 @@ class GuardedStrategy(Strategy):
         """Store the manifest only if it is still the one listed."""
         self.guard.before_write()
         tag = self.store.upload_if(name, source, local, version)
-        self.guard.note_stored(self.inner.stored_name(name), tag)
+        stored = self.inner.stored_name(name)
+        self.guard.note_stored(stored, tag)
+        self.note_headers(name, stored)
 
     def delete(self, names: Iterable[str]) -> Sequence[tuple[str, BaseException]]:
         names = list(names)
@@ -166,6 +197,9 @@ class GuardedStrategy(Strategy):
 
     def conditional_store(self) -> ConditionalStore | None:
         return self.store
+
+    def header_parameters(self, name: str) -> Mapping[str, Any] | None:
+        return self.inner.header_parameters(name)
 
     def expected_tag(self, name: str, local: LocalDigest) -> str | None:
         return self.inner.expected_tag(name, local)

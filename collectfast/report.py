@@ -1,7 +1,7 @@
 """What a deploy did, for people (the summary line) and for pipelines (JSON).
 
-``stale`` lists what a CDN must invalidate: the unhashed names that changed or
-were deleted.
+``stale`` lists what a CDN must invalidate: the unhashed names that changed,
+whose headers were updated, or that were deleted.
 """
 
 from __future__ import annotations
@@ -64,6 +64,10 @@ class DeployReport:
     uploaded: list[FileEntry] = field(default_factory=list)
     unchanged: int = 0
     deleted: list[FileEntry] = field(default_factory=list)
+    #: Unchanged files whose stored headers were brought up to date without
+    #: sending them again (with --dry-run: would be), and which parameters
+    #: changed (see collectfast.header_drift).
+    headers_updated: list[FileEntry] = field(default_factory=list)
     failed: list[FileEntry] = field(default_factory=list)
     #: Files the run stopped before trying (the store stopped answering, ^C).
     not_attempted: list[FileEntry] = field(default_factory=list)
@@ -100,6 +104,9 @@ class DeployReport:
             f"({format_bytes(self.bytes_uploaded)}), {self.unchanged:,} unchanged, "
             f"{len(self.deleted):,} {deleted}"
         )
+        if self.headers_updated:  # only then: the usual line stays Django-like
+            updated = "would be updated" if self.dry_run else "updated"
+            counts += f", {plural(len(self.headers_updated), 'header')} {updated}"
         tail = f"{self.requests:,} requests, {self.seconds:.1f} s."
         if self.status == COMPLETE:
             return f"collectfast: {counts}, {len(self.failed):,} failed, {tail}"
@@ -136,6 +143,7 @@ class DeployReport:
             "uploaded": len(self.uploaded),
             "unchanged": self.unchanged,
             "deleted": len(self.deleted),
+            "headers_updated": len(self.headers_updated),
             "failed": len(self.failed),
         }
         return data

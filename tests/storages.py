@@ -41,3 +41,16 @@ class ManifestAzure(ManifestFilesMixin, AzureStorage):
             return super().read_manifest()  # type: ignore[no-any-return]
         except ResourceNotFoundError:
             return None
+
+
+class PerNameS3(S3Storage):
+    """Object parameters a test sets for chosen keys, read on every call:
+    a project's get_object_parameters() override that varies by name."""
+
+    def get_object_parameters(self, name: str) -> dict[str, object]:
+        from django.conf import settings
+
+        params = dict(super().get_object_parameters(name))
+        overrides = getattr(settings, "TEST_PER_NAME_PARAMETERS", {})
+        params.update(overrides.get(name, {}))
+        return params

@@ -593,3 +593,36 @@ def test_frozen_endpoint_while_pruning_deletes_nothing_it_reports(site, az, sett
     )
     assert "Deleting" not in out
     assert "old.css" in az.objects()
+
+
+# -- header drift (collectfast/header_drift.py) --------------------------------------
+
+
+def test_changed_cache_control_is_set_without_reupload(site, az, settings):
+    settings.STORAGES = az.storages(cache_control="max-age=60")
+    deploy(az)
+    settings.STORAGES = az.storages(
+        cache_control="max-age=600", object_parameters={"content_disposition": "a"}
+    )
+    output = deploy(az)
+    # One Set Blob Properties per blob, no upload but the record's two writes.
+    assert az.counts() == with_record({"list": 1, "other": len(FILES)}, writes=2)
+    sets = [
+        r for r in az.azurite.requests.records if r.query.get("comp") == ["properties"]
+    ]
+    assert len(sets) == len(FILES)
+    for name, content in FILES.items():
+        data = content.encode() if isinstance(content, str) else content
+        assert (
+            f"Updated headers of '{name}' (cache_control, content_disposition "
+            "changed)" in output
+        )
+        blob = az.listed(f"static/{name}")
+        assert blob.content_settings.cache_control == "max-age=600"
+        assert blob.content_settings.content_disposition == "a"
+        # The Content-MD5 (the listing's tag) and the metadata stay.
+        assert bytes(blob.content_settings.content_md5) == hashlib.md5(data).digest()
+        assert blob.metadata == {"collectfast_md5": md5(data)}
+    # The third deploy: nothing to set, no write.
+    deploy(az)
+    assert az.counts() == with_record({"list": 1})

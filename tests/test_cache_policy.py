@@ -120,16 +120,21 @@ def test_multipart_uploads_carry_the_policy_too(static_dir, s3, settings):
     assert stored["video/intro.bin"] is None
 
 
-def test_the_policy_applies_only_to_uploads(site, s3, settings, proxy):
+def test_a_new_policy_reaches_stored_hashed_names_without_uploads(
+    site, s3, settings, proxy
+):
     settings.STORAGES = s3.storages(backend=MANIFEST_S3)
     run_collectstatic()
     settings.COLLECTFAST_HASHED_CACHE_CONTROL = IMMUTABLE
     proxy.reset()
     run_collectstatic()
-    # Unchanged content is not uploaded again, so the stored headers stay
-    # (documented: repairing them is a separate feature).
-    assert proxy.count("PutObject") == 0
-    assert set(stored_cache_control(s3).values()) == {None}
+    # Unchanged content is not uploaded again: the stored headers of the
+    # hashed names are updated in place (collectfast/header_drift.py).
+    assert proxy.count("PutObject") == 2  # the deploy record's, no file's
+    hashed = hashed_names(s3)
+    assert proxy.count("CopyObject") == len(hashed)
+    stored = stored_cache_control(s3)
+    assert {name for name, value in stored.items() if value == IMMUTABLE} == hashed
 
 
 # -- which names are hashed --------------------------------------------------------

@@ -529,3 +529,22 @@ def test_stale_names_keep_originals_that_look_hashed(monkeypatch):
         "staticfiles.json",
         "vendor/lib.0123456789ab.js",
     ]
+
+
+def test_updated_headers_invalidate_unhashed_names_only(static_dir, s3, cdn, settings):
+    # A manifest storage's every object gets a new Cache-Control in place
+    # (collectfast/header_drift.py): the CDN keeps the old headers of the
+    # unhashed names (and the manifest), never of a hashed one.
+    settings.STORAGES = s3.storages(
+        backend=MANIFEST_S3, object_parameters={"CacheControl": "max-age=60"}
+    )
+    write_files(static_dir, {"img/logo.png": PNG, "robots.txt": "User-agent: *\n"})
+    deploy()
+    settings.STORAGES = s3.storages(
+        backend=MANIFEST_S3, object_parameters={"CacheControl": "max-age=600"}
+    )
+    _, err = deploy(verbosity=2)
+    assert err.count("Updated headers of ") == 5  # 2 files, 2 hashed, manifest
+    assert cdn.invalidations() == [
+        ["/static/img/logo.png", "/static/robots.txt", "/static/staticfiles.json"]
+    ]

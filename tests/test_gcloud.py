@@ -590,3 +590,43 @@ def test_frozen_endpoint_while_pruning_deletes_nothing_it_reports(
     assert "Deleting" not in out
     names = [b.name for b in gcs.client().list_blobs(gcs.bucket, prefix="static/")]
     assert "static/old.css" in names
+
+
+# -- header drift (collectfast/header_drift.py) --------------------------------------
+
+
+def test_changed_cache_control_is_patched_without_reupload(site, gcs, settings):
+    settings.STORAGES = gcs.storages(object_parameters={"cache_control": "max-age=60"})
+    deploy(gcs)
+    generations = {
+        blob.name: blob.generation
+        for blob in gcs.client().list_blobs(gcs.bucket, prefix="static/")
+    }
+    settings.STORAGES = gcs.storages(object_parameters={"cache_control": "max-age=600"})
+    output = deploy(gcs)
+    # One metadata PATCH per object, no upload but the record's two writes.
+    assert gcs.counts() == with_record({"list": 1, "other": len(FILES)}, writes=2)
+    patches = [r for r in gcs.emulator.requests.records if r.method == "PATCH"]
+    assert len(patches) == len(FILES)
+    for name in FILES:
+        assert f"Updated headers of '{name}' (cache_control changed)" in output
+        blob = gcs.client().bucket(gcs.bucket).get_blob(f"static/{name}")
+        assert blob.cache_control == "max-age=600"
+        assert blob.generation == generations[f"static/{name}"]  # same content
+    assert f"{len(FILES)} headers updated" in output
+    # The third deploy: nothing to patch, no write.
+    deploy(gcs)
+    assert gcs.counts() == with_record({"list": 1})
+
+
+def test_dry_run_names_the_changed_gcs_properties(site, gcs, settings):
+    deploy(gcs)
+    settings.STORAGES = gcs.storages(
+        object_parameters={"cache_control": "no-cache", "content_language": "en"}
+    )
+    output = deploy(gcs, dry_run=True, verbosity=1)
+    assert gcs.counts() == with_record({"list": 1})
+    assert (
+        "Would update headers of 'css/app.css' (cache_control, content_language "
+        "changed)" in output
+    )

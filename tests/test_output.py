@@ -141,6 +141,7 @@ def test_report_matches_the_requests_made(site, s3, proxy, tmp_path):
         "uploaded": 1,
         "unchanged": 7,
         "deleted": 1,
+        "headers_updated": 0,
         "failed": 0,
     }
     assert report["requests"] == len(proxy.log)

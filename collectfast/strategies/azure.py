@@ -10,7 +10,7 @@ from the listing alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -30,6 +30,8 @@ from collectfast.adapters.django_storages import azure_blob_name, azure_content_
 from collectfast.conf import conf
 from collectfast.errors import require_utf8
 from collectfast.hashing import LocalDigest, snapshot
+from collectfast.header_drift import SharedParameters
+from collectfast.preconditions import inherits
 from collectfast.strategies import azure_errors
 from collectfast.strategies.azure_errors import BlobNotDeleted
 from collectfast.strategies.base import (
@@ -64,6 +66,9 @@ class AzureStrategy(StorageKeys, Strategy):
     storage_classes = ("storages.backends.azure_storage.AzureStorage",)
     # Deletes are batched, not storage.delete() per file.
     stands_in_for = (*WRITES, "delete")
+
+    #: header_parameters() shared by names of one type (header_drift.py).
+    _header_parameters: SharedParameters | None = None
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
@@ -252,6 +257,48 @@ class AzureStrategy(StorageKeys, Strategy):
                 **conditions,
             )
         return None if sent == local else sent
+
+    # -- stored headers (collectfast/header_drift.py) ---------------------
+
+    def header_parameters(self, name: str) -> Mapping[str, Any]:
+        if self._header_parameters is None:
+            self._header_parameters = SharedParameters(
+                self.storage, self.prefix, self._compute_header_parameters
+            )
+        if inherits(self.storage, AzureStorage, "get_object_parameters") and inherits(
+            self.storage, AzureStorage, "_get_content_settings_parameters"
+        ):
+            return self._header_parameters.get(name)
+        return self._compute_header_parameters(name)
+
+    def _compute_header_parameters(self, name: str) -> dict[str, Any]:
+        # What upload() sends as ContentSettings, before its Content-MD5.
+        settings = azure_content_settings(self.storage, self.key(name))
+        cache_policy.apply(self.storage, name, settings, "cache_control")
+        return settings
+
+    def update_headers(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        previous: Mapping[str, Any] | None,
+        md5: str | None,
+    ) -> str | None:
+        """Set Blob Properties: it replaces every content header, so the
+        Content-MD5 (the listing's tag) is sent again; the metadata stays."""
+        blob = self.container.get_blob_client(self.key(name))
+        if md5 is None:  # a hashed name found stored: keep its Content-MD5
+            stored = blob.get_blob_properties(timeout=self.storage.timeout)
+            content_md5 = stored.content_settings.content_md5
+            recorded = (stored.metadata or {}).get(MD5_METADATA)
+            md5 = bytes(content_md5).hex() if content_md5 else recorded
+        blob.set_http_headers(
+            content_settings=ContentSettings(
+                **params, content_md5=bytearray.fromhex(md5) if md5 else None
+            ),
+            timeout=self.storage.timeout,
+        )
+        return None
 
     def delete(self, names: Iterable[str]) -> list[tuple[str, BaseException]]:
         return delete_in_batches(names, self.prefix, DELETE_BATCH, self._delete_batch)

@@ -344,6 +344,33 @@ class Strategy(ABC):
         name later without checking that nobody replaced it)."""
         return None
 
+    # -- stored headers (optional: see collectfast/header_drift.py) ---------
+
+    def header_parameters(self, name: str) -> Mapping[str, Any] | None:
+        """The header parameters ``upload(name, ...)`` would write now (content
+        type, Cache-Control, metadata the settings add...), in the storage's
+        own parameter names, without collectfast's own digest metadata; None
+        where stored objects have no headers (then they are never repaired).
+        Must make no request: it is asked for every unchanged file."""
+        return None
+
+    def update_headers(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        previous: Mapping[str, Any] | None,
+        md5: str | None,
+    ) -> str | None:
+        """Give the stored ``name`` the header parameters ``params`` without
+        sending its body again; ``previous`` are those recorded for it (None:
+        unknown), ``md5`` the md5 of its content if known (None for a
+        content-hashed name post-processing found stored: never compared).
+        Returns the tag the listing shows now if the update changed it,
+        else None."""
+        raise NotImplementedError(
+            f"{dotted_name(type(self))} has header_parameters() but no update_headers()"
+        )
+
     def close(self) -> None:
         """Release connections and flush anything buffered; called once per run."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -33,6 +33,8 @@ from collectfast.hashing import (
     digest_stream,
     snapshot,
 )
+from collectfast.header_drift import SharedParameters
+from collectfast.preconditions import inherits
 from collectfast.strategies import gcloud_errors
 from collectfast.strategies.base import (
     WRITES,
@@ -81,6 +83,9 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
     storage_classes = ("storages.backends.gcloud.GoogleCloudStorage",)
     # Deletes are batched, not storage.delete() per file.
     stands_in_for = (*WRITES, "delete")
+
+    #: header_parameters() shared by names of one type (header_drift.py).
+    _header_parameters: SharedParameters | None = None
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
@@ -277,6 +282,41 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
                 if_generation_match=if_generation_match,
             )
         return None if sent == local else sent
+
+    # -- stored headers (collectfast/header_drift.py) ---------------------
+
+    def header_parameters(self, name: str) -> Mapping[str, Any]:
+        """What upload() sets on the blob. The ACL is left out: it is not a
+        property of the object's metadata, and a patch does not change it."""
+        if self._header_parameters is None:
+            self._header_parameters = SharedParameters(
+                self.storage, self.prefix, self._compute_header_parameters
+            )
+        if inherits(self.storage, GoogleCloudStorage, "get_object_parameters"):
+            return self._header_parameters.get(name)
+        return self._compute_header_parameters(name)
+
+    def _compute_header_parameters(self, name: str) -> dict[str, Any]:
+        params = self.write_parameters(self.key(name))
+        properties = dict(params.blob_properties)
+        cache_policy.apply(self.storage, name, properties, "cache_control")
+        properties["content_type"] = params.content_type
+        return properties
+
+    def update_headers(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        previous: Mapping[str, Any] | None,
+        md5: str | None,
+    ) -> str | None:
+        """One PATCH of the object's metadata; properties set before and not
+        now are cleared. Contents (and so md5 and CRC32C) stay."""
+        blob = self.bucket.blob(self.key(name))
+        for prop in sorted({*(previous or {}), *params}):
+            setattr(blob, prop, params.get(prop))
+        blob.patch(retry=self.retry, timeout=self.timeout)
+        return None
 
     def delete(self, names: Iterable[str]) -> list[tuple[str, BaseException]]:
         return delete_in_batches(names, self.prefix, DELETE_BATCH, self._delete_batch)

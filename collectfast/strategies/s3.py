@@ -34,6 +34,7 @@ from collectfast.hashing import (
     snapshot,
     stream_size,
 )
+from collectfast.header_drift import SharedParameters
 from collectfast.preconditions import inherits
 from collectfast.request_count import count_botocore_request
 from collectfast.strategies.base import (
@@ -99,6 +100,14 @@ class S3Strategy(StorageKeys, Strategy):
         # the encryption) are the storage's object_parameters for every file.
         self._uniform_parameters = inherits(storage, S3Storage, "get_object_parameters")
         self._etags_are_md5: dict[str, bool] = {}
+        # Where django-storages' own methods make them, the header parameters
+        # are one dict per type and Cache-Control (header_drift.py).
+        self._header_parameters = (
+            SharedParameters(storage, self.prefix, self._compute_header_parameters)
+            if self._uniform_parameters
+            and inherits(storage, S3Storage, "_get_write_parameters")
+            else None
+        )
         self.listing = SplitListing(
             self.client,
             self.bucket,
@@ -323,12 +332,7 @@ class S3Strategy(StorageKeys, Strategy):
         cached = self.digests.get(name, etag)
         if cached is not None:
             return cached
-        # The parameters a GET may carry (SSE-C), as the storage's exists().
-        params = {
-            param: value
-            for param, value in self.storage.get_object_parameters(key).items()
-            if param in ALLOWED_DOWNLOAD_ARGS
-        }
+        params = download_params(self.storage.get_object_parameters(key))
         multipart = MULTIPART_ETAG.fullmatch(etag)
         if multipart:
             # Part 1's length is the part size the other uploader used.
@@ -408,6 +412,84 @@ class S3Strategy(StorageKeys, Strategy):
                 )
         return None if sent == local else sent
 
+    # -- stored headers (collectfast/header_drift.py) ---------------------
+
+    def header_parameters(self, name: str) -> Mapping[str, Any]:
+        if self._header_parameters is not None:
+            return self._header_parameters.get(name)
+        return self._compute_header_parameters(name)
+
+    def _compute_header_parameters(self, name: str) -> dict[str, Any]:
+        # What upload() sends, before it adds the md5 metadata.
+        params = self.write_parameters(self.key(name))[0]
+        cache_policy.apply(self.storage, name, params, "CacheControl")
+        return params
+
+    def update_headers(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        previous: Mapping[str, Any] | None,
+        md5: str | None,
+    ) -> str | None:
+        """CopyObject onto itself, replacing the metadata: no body is sent.
+
+        Every parameter an upload sends goes with it (ACL, SSE and KMS
+        settings too: a copy without them would be stored unencrypted or
+        with the bucket's default), and collectfast's md5 metadata is kept.
+        """
+        key = self.key(name)
+        if md5 is None:  # a hashed name found stored: what is its content?
+            md5 = self._stored_md5_for_copy(name, key, params)
+        accepted = self._copy_parameters()
+        args = {k: v for k, v in params.items() if k in accepted}
+        args["Metadata"] = {**(params.get("Metadata") or {}), MD5_METADATA: md5}
+        if "SSECustomerKey" in params:  # the source is read with the same key
+            args["CopySourceSSECustomerAlgorithm"] = params.get(
+                "SSECustomerAlgorithm", "AES256"
+            )
+            args["CopySourceSSECustomerKey"] = params["SSECustomerKey"]
+        if "Tagging" in args:
+            args["TaggingDirective"] = "REPLACE"
+        response = self.client.copy_object(
+            Bucket=self.bucket,
+            Key=key,
+            CopySource={"Bucket": self.bucket, "Key": key},
+            MetadataDirective="REPLACE",
+            **args,
+        )
+        etag = str(response["CopyObjectResult"]["ETag"]).strip('"')
+        if etag != md5 or not self.etags_are_md5(key):
+            self.digests.record(name, etag, md5)  # a new ETag, the same bytes
+        return etag if self.etags_are_md5(key) else None
+
+    def _stored_md5_for_copy(
+        self, name: str, key: str, params: Mapping[str, Any]
+    ) -> str:
+        """The md5 of a stored object's content, to keep in its metadata: its
+        recorded md5 metadata, else its ETag where that is an md5 (one HEAD)."""
+        head = self.client.head_object(
+            Bucket=self.bucket, Key=key, **download_params(params)
+        )
+        recorded = head.get("Metadata", {}).get(MD5_METADATA)
+        if recorded:
+            return str(recorded)
+        etag = str(head["ETag"]).strip('"')
+        if MD5_HEX.fullmatch(etag) and self.etags_are_md5(key):
+            return etag
+        raise ValueError(
+            f"the stored object {key!r} has no recorded md5 and its ETag is not "
+            "one, so its headers were left as they are; run collectstatic with "
+            "--clear to store it again"
+        )
+
+    def _copy_parameters(self) -> frozenset[str]:
+        """CopyObject's parameters: PutObject's that describe the body
+        (ContentMD5, checksums of it) are not among them."""
+        shape = self.client.meta.service_model.operation_model("CopyObject")
+        members = shape.input_shape.members if shape.input_shape else {}
+        return frozenset(members)
+
     def _put_directly(
         self,
         key: str,
@@ -479,3 +561,11 @@ class S3Strategy(StorageKeys, Strategy):
         if self.direct is not None:
             self.direct.close()
         self.digests.flush()
+
+
+def download_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters a GET or HEAD may carry (SSE-C), as the storage's
+    exists() sends them."""
+    return {
+        name: value for name, value in params.items() if name in ALLOWED_DOWNLOAD_ARGS
+    }
