@@ -297,7 +297,7 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
         return self._compute_header_parameters(name)
 
     def _compute_header_parameters(self, name: str) -> dict[str, Any]:
-        params = self.write_parameters(self.key(name))
+        params = self.write_parameters(name)
         properties = dict(params.blob_properties)
         cache_policy.apply(self.storage, name, properties, "cache_control")
         properties["content_type"] = params.content_type

@@ -13,16 +13,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
-from s3transfer.constants import ALLOWED_DOWNLOAD_ARGS
 from s3transfer.utils import ChunksizeAdjuster
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
 from collectfast import cache_policy
-from collectfast.adapters.botocore_client import register_response_parser_factory
-from collectfast.adapters.django_storages import boto3_session, compress, planned_write
+from collectfast.adapters.django_storages import compress, planned_write
 from collectfast.cache import DigestCache
 from collectfast.conf import conf
 from collectfast.errors import require_utf8
@@ -36,7 +33,6 @@ from collectfast.hashing import (
 )
 from collectfast.header_drift import SharedParameters
 from collectfast.preconditions import inherits
-from collectfast.request_count import count_botocore_request
 from collectfast.strategies.base import (
     WRITES,
     Decision,
@@ -45,6 +41,14 @@ from collectfast.strategies.base import (
     Strategy,
 )
 from collectfast.strategies.cloud import BatchFailures, StorageKeys, delete_in_batches
+from collectfast.strategies.s3_client import s3_client
+from collectfast.strategies.s3_copy import (
+    MD5_METADATA,
+    copy_arguments,
+    copy_parameters,
+    download_params,
+    recorded_md5,
+)
 from collectfast.strategies.s3_errors import (
     ObjectNotDeleted,
     describe_s3_error,
@@ -52,7 +56,6 @@ from collectfast.strategies.s3_errors import (
 )
 from collectfast.strategies.s3_listing import (
     LIST_RANGES,
-    ListingParserFactory,
     SplitListing,
 )
 from collectfast.strategies.s3_probe import DirectPaths, direct_paths_for
@@ -64,8 +67,6 @@ if TYPE_CHECKING:
 
     from collectfast.strategies.s3_conditional import S3ConditionalStore
 
-# Recorded on every upload, for objects whose ETag is not an md5.
-MD5_METADATA = "collectfast-md5"
 MD5_HEX = re.compile(r"[0-9a-f]{32}")
 MULTIPART_ETAG = re.compile(r"([0-9a-f]{32})-(\d+)")
 KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
@@ -121,32 +122,7 @@ class S3Strategy(StorageKeys, Strategy):
         return f"s3:{endpoint}:{self.bucket}:{self.prefix}"
 
     def _create_client(self) -> S3Client:
-        storage = self.storage
-        session = boto3_session(storage)
-        register_response_parser_factory(session, ListingParserFactory())
-        # Retries: botocore's standard mode unless the storage's own config
-        # says otherwise; the pool must hold one connection per worker thread
-        # (uploads, or the listing's ranges and its encryption question).
-        config = Config(
-            retries={"mode": "standard", "total_max_attempts": conf.retries},
-            connect_timeout=conf.timeout,
-            read_timeout=conf.timeout,
-        ).merge(storage.client_config)
-        connections = max(self.threads, LIST_RANGES) + 2
-        if (getattr(config, "max_pool_connections", None) or 10) < connections:
-            config = config.merge(Config(max_pool_connections=connections))
-        client: S3Client = session.client(
-            "s3",
-            region_name=storage.region_name,
-            use_ssl=storage.use_ssl,
-            endpoint_url=storage.endpoint_url,
-            config=config,
-            verify=storage.verify,
-        )
-        # This client's requests are counted as the strategy's own (below), not
-        # also as the run's other requests; and the probe must not see the
-        # run's counting handler, which is no handler of botocore's.
-        client.meta.events.unregister("request-created", count_botocore_request)
+        client, session = s3_client(self.storage, self.threads)
         # Proved on the client before anything counts its requests.
         self.direct = self._direct_paths(client, session)
         return client
@@ -421,7 +397,7 @@ class S3Strategy(StorageKeys, Strategy):
 
     def _compute_header_parameters(self, name: str) -> dict[str, Any]:
         # What upload() sends, before it adds the md5 metadata.
-        params = self.write_parameters(self.key(name))[0]
+        params = self.write_parameters(name)[0]
         cache_policy.apply(self.storage, name, params, "CacheControl")
         return params
 
@@ -432,48 +408,31 @@ class S3Strategy(StorageKeys, Strategy):
         previous: Mapping[str, Any] | None,
         md5: str | None,
     ) -> str | None:
-        """CopyObject onto itself, replacing the metadata: no body is sent.
-
-        Every parameter an upload sends goes with it (ACL, SSE and KMS
-        settings too: a copy without them would be stored unencrypted or
-        with the bucket's default), and collectfast's md5 metadata is kept.
-        """
+        """CopyObject onto itself, replacing the metadata (s3_copy.py)."""
         key = self.key(name)
         if md5 is None:  # a hashed name found stored: what is its content?
-            md5 = self._stored_md5_for_copy(name, key, params)
-        accepted = self._copy_parameters()
-        args = {k: v for k, v in params.items() if k in accepted}
-        args["Metadata"] = {**(params.get("Metadata") or {}), MD5_METADATA: md5}
-        if "SSECustomerKey" in params:  # the source is read with the same key
-            args["CopySourceSSECustomerAlgorithm"] = params.get(
-                "SSECustomerAlgorithm", "AES256"
-            )
-            args["CopySourceSSECustomerKey"] = params["SSECustomerKey"]
-        if "Tagging" in args:
-            args["TaggingDirective"] = "REPLACE"
+            md5 = self._stored_md5_for_copy(key, params)
         response = self.client.copy_object(
             Bucket=self.bucket,
             Key=key,
             CopySource={"Bucket": self.bucket, "Key": key},
             MetadataDirective="REPLACE",
-            **args,
+            **copy_arguments(params, md5, copy_parameters(self.client)),
         )
         etag = str(response["CopyObjectResult"]["ETag"]).strip('"')
         if etag != md5 or not self.etags_are_md5(key):
             self.digests.record(name, etag, md5)  # a new ETag, the same bytes
         return etag if self.etags_are_md5(key) else None
 
-    def _stored_md5_for_copy(
-        self, name: str, key: str, params: Mapping[str, Any]
-    ) -> str:
+    def _stored_md5_for_copy(self, key: str, params: Mapping[str, Any]) -> str:
         """The md5 of a stored object's content, to keep in its metadata: its
         recorded md5 metadata, else its ETag where that is an md5 (one HEAD)."""
         head = self.client.head_object(
             Bucket=self.bucket, Key=key, **download_params(params)
         )
-        recorded = head.get("Metadata", {}).get(MD5_METADATA)
+        recorded = recorded_md5(head)
         if recorded:
-            return str(recorded)
+            return recorded
         etag = str(head["ETag"]).strip('"')
         if MD5_HEX.fullmatch(etag) and self.etags_are_md5(key):
             return etag
@@ -482,13 +441,6 @@ class S3Strategy(StorageKeys, Strategy):
             "one, so its headers were left as they are; run collectstatic with "
             "--clear to store it again"
         )
-
-    def _copy_parameters(self) -> frozenset[str]:
-        """CopyObject's parameters: PutObject's that describe the body
-        (ContentMD5, checksums of it) are not among them."""
-        shape = self.client.meta.service_model.operation_model("CopyObject")
-        members = shape.input_shape.members if shape.input_shape else {}
-        return frozenset(members)
 
     def _put_directly(
         self,
@@ -561,11 +513,3 @@ class S3Strategy(StorageKeys, Strategy):
         if self.direct is not None:
             self.direct.close()
         self.digests.flush()
-
-
-def download_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameters a GET or HEAD may carry (SSE-C), as the storage's
-    exists() sends them."""
-    return {
-        name: value for name, value in params.items() if name in ALLOWED_DOWNLOAD_ARGS
-    }
