@@ -20,7 +20,7 @@ from collectfast.adapters.django_storages import planned_write
 from collectfast.cache import DigestCache
 from collectfast.conf import conf
 from collectfast.hashing import LocalDigest
-from collectfast.header_drift import SharedParameters
+from collectfast.header_parameters import SharedParameters
 from collectfast.preconditions import inherits
 from collectfast.strategies.base import (
     WRITES,
@@ -93,7 +93,7 @@ class S3Strategy(StorageKeys, Strategy):
             write_parameters=self.write_parameters,
         )
         # Where django-storages' own methods make them, the header parameters
-        # are one dict per type and Cache-Control (header_drift.py).
+        # are one dict per type and Cache-Control (header_parameters.py).
         self._header_parameters = (
             SharedParameters(storage, self.prefix, self._compute_header_parameters)
             if self._uniform_parameters
