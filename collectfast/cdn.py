@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
 
@@ -20,6 +20,9 @@ from collectfast.errors import known_secrets, redact
 from collectfast.report import DeployReport
 from collectfast.signals import deploy_finished
 from collectfast.strategies.base import Strategy, dotted_name
+
+if TYPE_CHECKING:
+    from collectfast.strategies.s3 import S3Strategy
 
 logger = logging.getLogger("collectfast")
 
@@ -116,18 +119,7 @@ def invalidate_cloudfront(
     """Invalidate ``report.stale`` in the configured distribution (or, with
     --dry-run, print what would be)."""
     distribution = conf.cloudfront_distribution_id or ""
-    from collectfast.guarded import GuardedStrategy
-    from collectfast.strategies.s3 import S3Strategy
-
-    if isinstance(strategy, GuardedStrategy):
-        strategy = strategy.inner  # behind the deploy record
-    if not isinstance(strategy, S3Strategy):
-        raise CommandError(
-            f"COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID is set, but the static "
-            f"files storage {dotted_name(type(strategy.storage))!r} is not an "
-            "S3 storage, so its paths in the distribution are unknown; remove "
-            "the setting and purge from a deploy_finished receiver instead."
-        )
+    strategy = _s3_strategy(strategy)
     if not report.stale:
         return  # nothing a CDN may serve stale: no request
     from collectfast import cloudfront
@@ -183,6 +175,24 @@ def invalidate_cloudfront(
                 f"invalidation, but waiting for it failed: "
                 f"{_cause(exc, strategy, report)}."
             ) from exc
+
+
+def _s3_strategy(strategy: Strategy) -> S3Strategy:
+    """The S3 strategy (behind the deploy record) whose paths the
+    distribution serves; a CommandError for any other storage."""
+    from collectfast.guarded import GuardedStrategy
+    from collectfast.strategies.s3 import S3Strategy
+
+    if isinstance(strategy, GuardedStrategy):
+        strategy = strategy.inner  # behind the deploy record
+    if not isinstance(strategy, S3Strategy):
+        raise CommandError(
+            f"COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID is set, but the static "
+            f"files storage {dotted_name(type(strategy.storage))!r} is not an "
+            "S3 storage, so its paths in the distribution are unknown; remove "
+            "the setting and purge from a deploy_finished receiver instead."
+        )
+    return strategy
 
 
 def _cause(exc: Exception, strategy: Strategy, report: DeployReport) -> str:

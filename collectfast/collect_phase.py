@@ -11,11 +11,12 @@ from typing import NoReturn
 
 from django.core.management.base import CommandError
 
-from collectfast.collector import Collector, Outcome
+from collectfast.collector import Collector
 from collectfast.conf import conf
 from collectfast.deletions import deletions_failed
 from collectfast.errors import Abandoned, NotAttempted, StoreStopped, describe, quoted
 from collectfast.events import Collected, Deleted, Duplicate, Event, Note
+from collectfast.outcomes import Outcome
 from collectfast.remote_listing import ClearIncomplete, RemoteState
 from collectfast.report import DeployReport, FileEntry, format_bytes
 from collectfast.static_files import StaticFiles

@@ -21,46 +21,16 @@ import threading
 import time
 from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import Future, wait
-from dataclasses import dataclass, field
 from functools import partial
 
-from collectfast.errors import Abandoned, NotAttempted, StoreStopped, quoted
+from collectfast.errors import NotAttempted, StoreStopped, quoted
 from collectfast.hashing import LocalDigest
+from collectfast.outcomes import Job, Outcome, Uploaded, settle
 from collectfast.remote_listing import RemoteListing, RemoteState
-from collectfast.strategies.base import Decision, LocalFile, RemoteObject, Strategy
+from collectfast.strategies.base import Decision, RemoteObject, Strategy
 from collectfast.workers import DaemonPool, Stop
 
 logger = logging.getLogger("collectfast")
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One static file to collect: its destination name and its source."""
-
-    name: str
-    path: str
-    source: LocalFile
-
-
-#: What an upload's future holds: seconds taken, and the digest stored if the
-#: file changed since it was hashed.
-Uploaded = tuple[float, LocalDigest | None]
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What happened to one job."""
-
-    job: Job
-    decision: Decision | None = None
-    local: LocalDigest | None = None
-    error: BaseException | None = None
-    #: Whether the error happened while uploading (else while checking).
-    failed_upload: bool = False
-    hash_seconds: float = 0.0
-    upload_seconds: float = 0.0
-    #: The queued upload, until the main thread has its result.
-    upload: Future[Uploaded] | None = field(default=None, repr=False)
 
 
 #: Files handed from the hashing thread to the main thread at a time.
@@ -117,22 +87,7 @@ class Collector:
             Future() for _ in range(0, len(jobs), BATCH)
         ]
         halt = self._halt
-        # One hashing thread. Reading and hashing a small file holds the GIL
-        # but for a few short syscalls, and two threads doing that hand the
-        # GIL back and forth on every one of them: measured on 2 cores, 20,000
-        # tiny files hashed in 0.33 s by one thread and 1.43 s by two. Only big
-        # files gain from a second (hashlib lets the GIL go for big buffers):
-        # a redeploy of the 2,000-file site took 0.85 s with one, 0.79 s with
-        # two; of 20,000 tiny files 2.41 s with one, 2.89 s with two.
-        # It hashes everything without waiting for the listing, which at
-        # 100,000 files takes longer than the hashing.
-        hasher = threading.Thread(
-            target=self._hash_and_decide,
-            args=(jobs, batches, uploaders, halt),
-            name="collectfast-hash",
-            daemon=True,
-        )
-        hasher.start()
+        hasher = self._start_hashing(jobs, batches, uploaders, halt)
         finished = leaving = False
         try:
             yield self.listing.state()
@@ -163,6 +118,33 @@ class Collector:
                 self.listing.wait()
             else:
                 uploaders.shutdown(wait=False, cancel_futures=True)
+
+    def _start_hashing(
+        self,
+        jobs: Sequence[Job],
+        batches: list[Future[list[Outcome]]],
+        uploaders: DaemonPool,
+        halt: threading.Event,
+    ) -> threading.Thread:
+        """Start the thread that hashes and decides every job, a batch of
+        outcomes at a time, queueing uploads on ``uploaders``."""
+        # One hashing thread. Reading and hashing a small file holds the GIL
+        # but for a few short syscalls, and two threads doing that hand the
+        # GIL back and forth on every one of them: measured on 2 cores, 20,000
+        # tiny files hashed in 0.33 s by one thread and 1.43 s by two. Only big
+        # files gain from a second (hashlib lets the GIL go for big buffers):
+        # a redeploy of the 2,000-file site took 0.85 s with one, 0.79 s with
+        # two; of 20,000 tiny files 2.41 s with one, 2.89 s with two.
+        # It hashes everything without waiting for the listing, which at
+        # 100,000 files takes longer than the hashing.
+        hasher = threading.Thread(
+            target=self._hash_and_decide,
+            args=(jobs, batches, uploaders, halt),
+            name="collectfast-hash",
+            daemon=True,
+        )
+        hasher.start()
+        return hasher
 
     def abandon(self, reason: BaseException, grace: float = 0.0) -> list[Outcome]:
         """Stop the run for ``reason``; settle and return the outcomes
@@ -318,29 +300,3 @@ class Collector:
                 self.stop.set(StoreStopped(exc, f"uploading {quoted(name)}"))
         except Exception:  # never lose the upload's own error to this check
             logger.exception("collectfast could not classify an upload error")
-
-
-def settle(outcome: Outcome, *, abandoned: bool = False) -> None:
-    """Read the upload's result into ``outcome`` (it must be done unless
-    ``abandoned``: then what is not done is cancelled or abandoned)."""
-    upload = outcome.upload
-    if upload is None:
-        if abandoned and outcome.error is None and outcome.decision is None:
-            outcome.error = NotAttempted()
-        return
-    outcome.upload = None
-    if abandoned and not upload.done():
-        outcome.error = NotAttempted() if upload.cancel() else Abandoned()
-        outcome.failed_upload = True
-        return
-    if upload.cancelled():
-        outcome.error = NotAttempted()
-        return
-    try:
-        outcome.upload_seconds, stored = upload.result()
-    except Exception as exc:
-        outcome.error = exc
-        outcome.failed_upload = True
-        return
-    if stored is not None:
-        outcome.local = stored

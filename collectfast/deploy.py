@@ -65,7 +65,9 @@ class Deploy:
 
     @classmethod
     def begin(cls, storage: Any, options: dict[str, Any]) -> Deploy:
-        """The deploy of a run with ``options``, listing already if it may."""
+        """The deploy of a run with ``options``, its storage set up (a store's
+        error then is one sentence), listing already if it may."""
+        listing.set_up_storage(storage)
         notify = listing.notes_to_stderr(options)
         deploy = cls(storage, notify)
         if not listing.may_list_early(options):

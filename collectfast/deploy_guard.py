@@ -36,7 +36,7 @@ from collectfast.deploy_record import (
     Record,
     RecordError,
 )
-from collectfast.header_drift import HeaderLedger
+from collectfast.header_parameters import HeaderLedger
 from collectfast.strategies.conditional import ConditionalStore, PreconditionFailed
 
 logger = logging.getLogger("collectfast")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from collectfast.collector import Outcome
+from collectfast.outcomes import Outcome
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,20 +29,16 @@ repairs them.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import mimetypes
 import re
-import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
 
-from collectfast import cache_policy
 from collectfast.errors import describe, quoted
 from collectfast.hashing import LocalDigest
+from collectfast.header_parameters import changed_parameters, fingerprint
 from collectfast.report import DeployReport, FileEntry
 from collectfast.strategies.base import Strategy
 from collectfast.workers import DaemonPool
@@ -50,110 +46,14 @@ from collectfast.workers import DaemonPool
 if TYPE_CHECKING:
     from collectfast.guarded import GuardedStrategy
 
-#: Hex digits of the fingerprint kept: 64 bits tell a few sets apart.
-FINGERPRINT_LENGTH = 16
-
 Log = Callable[[str, int], None]
 MD5_HEX = re.compile(r"[0-9a-f]{32}")
-
-
-#: Parameters never written to the record as they are: an SSE-C key is
-#: recorded (and fingerprinted) by its SHA-256 only.
-SECRET_PARAMETERS = frozenset({"SSECustomerKey"})
-
-
-def _text(params: Mapping[str, Any]) -> str:
-    shown = dict(params)
-    for key in SECRET_PARAMETERS.intersection(shown):
-        secret = str(shown[key]).encode()
-        shown[key] = f"sha256:{hashlib.sha256(secret).hexdigest()}"
-    # default=str: a datetime Expires, say, is compared by its text.
-    return json.dumps(
-        shown,
-        default=str,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-
-
-def fingerprint(params: Mapping[str, Any]) -> str:
-    """A short digest of ``params`` (the same for their JSON form)."""
-    return hashlib.sha256(_text(params).encode()).hexdigest()[:FINGERPRINT_LENGTH]
-
-
-def as_json(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` as the record stores them."""
-    value: dict[str, Any] = json.loads(_text(params))
-    return value
-
-
-def changed_parameters(
-    previous: Mapping[str, Any] | None, current: Mapping[str, Any]
-) -> list[str]:
-    """The names of the parameters that differ, in the storage's own names."""
-    now = as_json(current)
-    if previous is None:  # the recorded set was lost: name every one
-        return sorted(now)
-    return sorted(key for key in {*previous, *now} if previous.get(key) != now.get(key))
 
 
 def has_headers(strategy: Strategy) -> bool:
     """Whether ``strategy`` writes header parameters (not the filesystem's)."""
     inner = getattr(strategy, "inner", strategy)
     return type(inner).header_parameters is not Strategy.header_parameters
-
-
-class HeaderLedger:
-    """What one deploy learnt about stored headers (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        #: Storage name -> fingerprint of the parameters now stored with it.
-        self.noted: dict[str, str] = {}
-        self.sets: dict[str, dict[str, Any]] = {}
-        #: Names compared unchanged (as compare() was given them) -> their md5.
-        self.unchanged: dict[str, str] = {}
-        #: Names compared changed (uploaded, or would be in a dry run).
-        self.changed: set[str] = set()
-
-    def note(self, name: str, params: Mapping[str, Any]) -> None:
-        fp = fingerprint(params)
-        with self._lock:
-            self.noted[name] = fp
-            if fp not in self.sets:
-                self.sets[fp] = as_json(params)
-
-
-class SharedParameters:
-    """A strategy's ``header_parameters()`` where the storage's parameters are
-    its own (django-storages' ``get_object_parameters()`` not overridden):
-    they then vary by name only through its type (mimetypes) and the cache
-    policy, so one dict serves every name with the same pair. Asked for every
-    unchanged file: computing them for each name cost about 50 us (the key's
-    safe_join(), a settings lookup per policy setting).
-
-    ``compute(name)`` is the strategy's own computation for one name."""
-
-    def __init__(
-        self, storage: Any, prefix: str, compute: Callable[[str], dict[str, Any]]
-    ) -> None:
-        self.storage = storage
-        self.prefix = prefix
-        self.compute = compute
-        self._policy: Callable[[str], str | None] | None = None
-        self._shared: dict[Any, dict[str, Any]] = {}
-
-    def get(self, name: str) -> Mapping[str, Any]:
-        if "\\" in name:  # a name the storage cleans: its own way
-            return self.compute(name)
-        if self._policy is None:
-            self._policy = cache_policy.policy(self.storage)
-        pair = (mimetypes.guess_type(self.prefix + name), self._policy(name))
-        shared = self._shared.get(pair)
-        if shared is None:
-            shared = self._shared[pair] = self.compute(name)
-        return shared
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,9 @@ from django.core.management.base import CommandError, OutputWrapper
 
 from collectfast.collector import Collector
 from collectfast.conf import conf, settings_valid
+from collectfast.errors import describe_storage_setup
 from collectfast.guarded import guarded
-from collectfast.strategies.base import Strategy, strategy_for
+from collectfast.strategies.base import Strategy, strategy_for, unwrap
 
 Notify = Callable[[str], None]
 
@@ -40,6 +41,21 @@ def notes_to_stderr(options: Mapping[str, Any]) -> Notify | None:
         return None
     stderr = OutputWrapper(options.get("stderr") or sys.stderr)
     return lambda message: stderr.write(message, style_func=lambda text: text)
+
+
+def set_up_storage(storage: Any) -> None:
+    """Set up the static files storage now, so that a store's error while
+    it is created (a manifest storage reads the stored manifest) is one
+    sentence, not a traceback from Django's handle()."""
+    try:
+        unwrap(storage)
+    except Exception as exc:
+        sentence = describe_storage_setup(exc)
+        if sentence is None:
+            return  # Django's own error: Django meets it where it always does
+        if conf.debug:
+            raise
+        raise CommandError(sentence) from exc
 
 
 def may_list_early(options: Mapping[str, Any]) -> bool:

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 from django.core.management.base import CommandError
 
-from collectfast.collector import Job
 from collectfast.deploy_record import is_reserved
 from collectfast.finders import list_static_files, prefixed_path
-from collectfast.strategies.base import LocalFile, Strategy
+from collectfast.outcomes import Job
+from collectfast.sources import LocalFile
+from collectfast.strategies.base import Strategy
 
 if TYPE_CHECKING:
     from django.core.files.storage import Storage

@@ -17,7 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from collectfast import header_drift
+from collectfast import header_parameters
 from collectfast.deploy_record import RECORD_NAME, Record
 from tests.utils import file_keys, record_ops, run_collectstatic, write_files
 
@@ -286,22 +286,22 @@ def test_objects_without_a_recorded_fingerprint_are_recorded_not_repaired(
 def test_fingerprints_ignore_order_and_name_changed_parameters():
     one = {"CacheControl": "a", "Metadata": {"x": "1", "y": "2"}}
     two = {"Metadata": {"y": "2", "x": "1"}, "CacheControl": "a"}
-    assert header_drift.fingerprint(one) == header_drift.fingerprint(two)
-    assert header_drift.changed_parameters(
-        header_drift.as_json(one), {"CacheControl": "b", "ContentType": "t"}
+    assert header_parameters.fingerprint(one) == header_parameters.fingerprint(two)
+    assert header_parameters.changed_parameters(
+        header_parameters.as_json(one), {"CacheControl": "b", "ContentType": "t"}
     ) == ["CacheControl", "ContentType", "Metadata"]
 
 
 def test_an_sse_c_key_is_recorded_by_its_digest_only():
     params = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "s3cr3t" * 5}
-    recorded = json.dumps(header_drift.as_json(params))
+    recorded = json.dumps(header_parameters.as_json(params))
     assert "s3cr3t" not in recorded
     assert "sha256:" in recorded
     other = {**params, "SSECustomerKey": "other" * 6}
-    assert header_drift.fingerprint(params) != header_drift.fingerprint(other)
-    assert header_drift.changed_parameters(header_drift.as_json(params), other) == [
-        "SSECustomerKey"
-    ]
+    assert header_parameters.fingerprint(params) != header_parameters.fingerprint(other)
+    assert header_parameters.changed_parameters(
+        header_parameters.as_json(params), other
+    ) == ["SSECustomerKey"]
 
 
 def test_hashed_names_under_kms_keep_their_md5_metadata(

@@ -19,9 +19,9 @@ from collectfast.adapters import internal
 PACKAGE = "botocore"
 
 #: botocore's handlers on PutObject's and ListObjectsV2's events that were
-#: read for the direct path (see collectfast.strategies.s3_probe.EVENTS): each
-#: either does nothing for these calls, or its effect shows in the probed
-#: request (and is reproduced), or its job is done the same way.
+#: read for the direct path (see collectfast.strategies.s3_unsupported.EVENTS):
+#: each either does nothing for these calls, or its effect shows in the
+#: probed request (and is reproduced), or its job is done the same way.
 REVIEWED_HANDLERS = frozenset(
     {
         "botocore.client.ClientCreator._default_s3_presign_to_sigv2",

@@ -14,14 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.core.pipeline import PipelineRequest
-from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 from storages.backends.azure_storage import AzureStorage
 
@@ -30,9 +27,10 @@ from collectfast.adapters.django_storages import azure_blob_name, azure_content_
 from collectfast.conf import conf
 from collectfast.errors import require_utf8
 from collectfast.hashing import LocalDigest, snapshot
-from collectfast.header_drift import SharedParameters
+from collectfast.header_parameters import SharedParameters
 from collectfast.preconditions import inherits
 from collectfast.strategies import azure_errors
+from collectfast.strategies.azure_client import azure_service_client
 from collectfast.strategies.azure_errors import BlobNotDeleted
 from collectfast.strategies.base import (
     WRITES,
@@ -67,7 +65,7 @@ class AzureStrategy(StorageKeys, Strategy):
     # Deletes are batched, not storage.delete() per file.
     stands_in_for = (*WRITES, "delete")
 
-    #: header_parameters() shared by names of one type (header_drift.py).
+    #: header_parameters() shared by names of one type (header_parameters.py).
     _header_parameters: SharedParameters | None = None
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
@@ -106,63 +104,14 @@ class AzureStrategy(StorageKeys, Strategy):
         return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
     def _create_service_client(self) -> BlobServiceClient:
-        """A client configured like AzureStorage._get_service_client's."""
-        storage = self.storage
-        pool_size = max(10, self.threads * self.max_concurrency + 2)
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=pool_size)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
         self.read_timeout = conf.timeout
-        transport = RequestsTransport(
-            session=session,
-            session_owner=True,
-            connection_timeout=conf.timeout,
-            read_timeout=self.read_timeout,
+        return azure_service_client(
+            self.storage,
+            pool_size=max(10, self.threads * self.max_concurrency + 2),
+            timeout=self.read_timeout,
+            count_request=self.count_request,
+            note_answer=self.note_answer,
         )
-        options: dict[str, Any] = {
-            "transport": transport,
-            # Attempts per request, as COLLECTFAST_RETRIES says for S3.
-            "retry_total": max(0, conf.retries - 1),
-        }
-        options.update(storage.client_options or {})
-        if storage.api_version:
-            options["api_version"] = storage.api_version
-        user_hook = options.get("raw_request_hook")
-        user_response_hook = options.get("raw_response_hook")
-
-        def count_request(request: PipelineRequest[Any]) -> None:
-            # Called once per HTTP attempt, retries included.
-            self.count_request()
-            if user_hook is not None:
-                user_hook(request)
-
-        def note_answer(response: Any) -> None:
-            self.note_answer()
-            if user_response_hook is not None:
-                user_response_hook(response)
-
-        options["raw_request_hook"] = count_request
-        options["raw_response_hook"] = note_answer
-        if storage.connection_string is not None:
-            return BlobServiceClient.from_connection_string(
-                storage.connection_string, **options
-            )
-        account_url = (
-            f"{storage.azure_protocol}://{storage.account_name}.blob."
-            f"{storage.endpoint_suffix}"
-        )
-        credential: Any = None
-        if storage.account_key:
-            credential = {
-                "account_name": storage.account_name,
-                "account_key": storage.account_key,
-            }
-        elif storage.sas_token:
-            credential = storage.sas_token
-        elif storage.token_credential:
-            credential = storage.token_credential
-        return BlobServiceClient(account_url, credential=credential, **options)
 
     def key(self, name: str) -> str:
         # AzureStorage strips leading and trailing dots and slashes: a file is

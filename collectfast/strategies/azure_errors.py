@@ -53,6 +53,11 @@ def describe_error(strategy: AzureStrategy, exc: BaseException) -> str | None:
         )
     if not isinstance(exc, HttpResponseError):
         return None
+    return _describe_answer(exc, container)
+
+
+def _describe_answer(exc: HttpResponseError, container: str) -> str:
+    """One sentence for an error Azure answered with (its error code)."""
     error_code = getattr(exc, "error_code", None)  # set by the storage SDK
     code = str(getattr(error_code, "value", error_code) or "")
     if code == "ContainerNotFound":

@@ -11,29 +11,20 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-import google_crc32c
-import requests
-from google.cloud.storage import Client
 from google.cloud.storage.retry import DEFAULT_RETRY
 from storages.backends.gcloud import GoogleCloudStorage
 
 from collectfast import cache_policy
 from collectfast.adapters import google_client
-from collectfast.adapters.django_storages import compress, planned_write
 from collectfast.conf import conf
-from collectfast.errors import require_utf8
 from collectfast.hashing import (
-    CHUNK_SIZE,
     LocalDigest,
-    digest_file,
-    digest_stream,
     snapshot,
 )
-from collectfast.header_drift import SharedParameters
+from collectfast.header_parameters import SharedParameters
 from collectfast.preconditions import inherits
 from collectfast.strategies import gcloud_errors
 from collectfast.strategies.base import (
@@ -51,7 +42,15 @@ from collectfast.strategies.cloud import (
     failed_statuses,
 )
 from collectfast.strategies.conditional import watched_names
+from collectfast.strategies.gcloud_client import gcs_client
 from collectfast.strategies.gcloud_errors import ObjectNotDeleted
+from collectfast.strategies.gcloud_local import (
+    WriteParameters,
+    local_crc32c,
+    local_digest,
+    stored_bytes,
+    write_parameters,
+)
 
 if TYPE_CHECKING:
     from collectfast.strategies.gcloud_conditional import GcsConditionalStore
@@ -66,16 +65,6 @@ DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 DEFAULT_RETRY_DEADLINE = 120.0
 
 
-@dataclass(frozen=True, slots=True)
-class WriteParameters:
-    """What GoogleCloudStorage._save would send for one name."""
-
-    blob_properties: dict[str, Any]
-    content_type: str | None
-    predefined_acl: str | None
-    gzipped: bool
-
-
 class GoogleCloudStrategy(StorageKeys, Strategy):
     """Compares md5s (or CRC32Cs) from one listing; uploads with one client."""
 
@@ -84,7 +73,7 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
     # Deletes are batched, not storage.delete() per file.
     stands_in_for = (*WRITES, "delete")
 
-    #: header_parameters() shared by names of one type (header_drift.py).
+    #: header_parameters() shared by names of one type (header_parameters.py).
     _header_parameters: SharedParameters | None = None
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
@@ -129,26 +118,12 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
         return google_client.api_base_url(connected[0])
 
     def _create_client(self) -> Any:
-        """A client configured as the storage's, used by every thread.
-
-        The storage's client is cloned rather than used: the clone gets its own
-        pooled, counting HTTP session and no bucket-metadata lookups, without
-        changing a client the rest of the site may share.
-        """
-        template = self.storage.client  # builds it as the storage (or a subclass) does
-        client = Client(
-            **google_client.construction_arguments(template, self.storage.credentials)
+        return gcs_client(
+            self.storage,
+            self.threads,
+            count_request=self.count_request,
+            note_answer=self.note_answer,
         )
-        google_client.disable_bucket_metadata_lookups(client)
-        session = google_client.http_session(client)
-        pool_size = max(10, self.threads + 2)
-        prefixes = ["http://"]
-        if not getattr(session, "is_mtls", False):  # keep the client-cert adapter
-            prefixes.append("https://")
-        for prefix in prefixes:
-            session.mount(prefix, requests.adapters.HTTPAdapter(pool_maxsize=pool_size))
-        session.send = _counted(session.send, self.count_request, self.note_answer)
-        return client
 
     def conditional_store(self) -> GcsConditionalStore:
         from collectfast.strategies.gcloud_conditional import GcsConditionalStore
@@ -190,37 +165,17 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
 
     def write_parameters(self, name: str) -> WriteParameters:
         """What the storage's own ``_save(name)`` would send (a dry run)."""
-        planned = planned_write(self.storage, name)
-        return WriteParameters(
-            planned.parameters,
-            planned.upload_arguments.get("content_type"),
-            planned.upload_arguments.get("predefined_acl"),
-            planned.gzipped,
-        )
+        return write_parameters(self.storage, name)
 
     def stored_bytes(self, raw: IO[bytes], gzipped: bool) -> IO[bytes]:
-        # The storage's own compression (gzip, mtime 0): the digest of what it
-        # would store is the digest of what we store.
-        return compress(self.storage, raw) if gzipped else raw
+        return stored_bytes(self.storage, raw, gzipped)
 
     def digest(self, name: str, source: Source) -> LocalDigest:
-        require_utf8(name, source.filesystem_path)
-        gzipped = self.write_parameters(name).gzipped
-        fs_path = source.filesystem_path
-        if not gzipped and fs_path is not None:
-            return digest_file(fs_path)
-        with source.open() as raw:
-            return digest_stream(self.stored_bytes(raw, gzipped))
+        return local_digest(self.storage, name, source)
 
     def local_crc32c(self, name: str, source: Source) -> str:
         """The base64 CRC32C of the bytes ``source`` is stored as."""
-        gzipped = self.write_parameters(name).gzipped
-        crc = 0
-        with source.open() as raw:
-            stream = self.stored_bytes(raw, gzipped)
-            while chunk := stream.read(CHUNK_SIZE):
-                crc = int(google_crc32c.extend(crc, chunk))
-        return base64.b64encode(crc.to_bytes(4, "big")).decode()
+        return local_crc32c(self.storage, name, source)
 
     # -- the decision -----------------------------------------------------
 
@@ -344,20 +299,3 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
         connected = self._connected.built
         if connected is not None:
             connected[0].close()
-
-
-def _counted(
-    send: Callable[..., Any],
-    count: Callable[[], None],
-    answered: Callable[[], None],
-) -> Callable[..., Any]:
-    """``send`` that counts each HTTP attempt (retries and redirects included)
-    and notes each answer."""
-
-    def counting_send(*args: Any, **kwargs: Any) -> Any:
-        count()
-        response = send(*args, **kwargs)
-        answered()
-        return response
-
-    return counting_send

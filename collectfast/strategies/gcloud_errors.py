@@ -78,6 +78,11 @@ def describe_error(strategy: GoogleCloudStrategy, exc: BaseException) -> str | N
         )
     if not isinstance(exc, api_exceptions.GoogleAPICallError):
         return None
+    return _describe_answer(exc, bucket)
+
+
+def _describe_answer(exc: api_exceptions.GoogleAPICallError, bucket: str) -> str:
+    """One sentence for an error Google Cloud Storage answered with."""
     message = _message(exc)
     if "md5" in message.lower() and exc.code in (400, 409):
         return (

@@ -105,6 +105,11 @@ def describe_s3_error(
         )
     if not isinstance(exc, ClientError):
         return None
+    return describe_s3_answer(exc, bucket)
+
+
+def describe_s3_answer(exc: ClientError, bucket: str) -> str:
+    """One sentence for an error S3 answered with (its code and status)."""
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
     operation = exc.operation_name

@@ -6,15 +6,9 @@ storage's parameters, endpoint resolution, checksums, signing), stopped by a
 ``before-send`` handler just before the request would leave. The direct path
 is used for an operation only if its own request for the same input and time
 is the same, header for header and signature included, and only if nothing
-else could make botocore behave differently:
-
-* every event handler on the operations' path is one of botocore's own that
-  was reviewed for them (``botocore_client.REVIEWED_HANDLERS``), so a storage or project
-  that registers its own handlers keeps botocore's path;
-* botocore's standard retry mode (legacy and adaptive keep botocore's path);
-* no HTTP proxy, client certificate or TCP keep-alive option, which the
-  direct transport doesn't implement; no access point ARN or S3 Express
-  directory bucket, which botocore signs differently.
+else could make botocore behave differently: a client s3_unsupported.py
+names (its own event handlers, another retry mode, a proxy...) keeps
+botocore's path.
 
 botocore's private names (collectfast.adapters.botocore_client) are read only
 inside ``try``: any surprise means botocore's path, never an error.
@@ -31,12 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from botocore.utils import get_environ_proxies, percent_encode
+from botocore.utils import percent_encode
 
-from collectfast.adapters.botocore_client import (
-    REVIEWED_HANDLERS,
-    event_handlers,
-)
 from collectfast.strategies.s3_capture import (
     AUTHORIZATION,
     IGNORED_HEADERS,
@@ -49,6 +39,7 @@ from collectfast.strategies.s3_capture import (
 )
 from collectfast.strategies.s3_direct import (
     DirectRequests,
+    Endpoint,
     differing_headers,
 )
 from collectfast.strategies.s3_list_direct import DirectList, ListShape
@@ -60,32 +51,12 @@ from collectfast.strategies.s3_put import (
     DirectPut,
     PutShape,
 )
+from collectfast.strategies.s3_unsupported import unsupported
 
 logger = logging.getLogger(__name__)
 
 PROBE_BODY = b"collectfast probe\n"
 PROBE_TOKEN = "collectfast/probe+token="
-OPERATIONS = ("PutObject", "ListObjectsV2")
-#: The events of one call, and the botocore handlers on them that were read
-#: for the direct path: each either does nothing for these calls, or its
-#: effect shows in the probed request (and is reproduced), or its job is done
-#: the same way (retries, redirects, errors, decoding listed keys).
-EVENTS = (
-    "provide-client-params",
-    "before-parameter-build",
-    "before-endpoint-resolution",
-    "before-call",
-    "request-created",
-    "choose-signer",
-    "before-sign",
-    "before-send",
-    "response-received",
-    "needs-retry",
-    "after-call",
-    "after-call-error",
-    "before-parse",
-    "after-parse",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,37 +108,6 @@ def direct_paths_for(
     return None
 
 
-def handler_name(handler: Any) -> str:
-    function = getattr(handler, "__func__", handler)
-    module = getattr(function, "__module__", None)
-    name = getattr(function, "__qualname__", None)
-    return f"{module}.{name}" if module and name else repr(handler)
-
-
-def unsupported(client: Any, bucket: str) -> str | None:
-    """Why the direct path can't serve ``client``, or None."""
-    config = client.meta.config
-    retries = config.retries or {}
-    if retries.get("mode") != "standard":
-        return f"retry mode {retries.get('mode')!r}"
-    endpoint = client.meta.endpoint_url
-    if urlsplit(endpoint).scheme not in ("http", "https"):
-        return "an endpoint that is neither http nor https"
-    if config.proxies or get_environ_proxies(endpoint):
-        return "an HTTP proxy"
-    if config.client_cert or config.tcp_keepalive:
-        return "a client certificate or TCP keep-alive"
-    if bucket.startswith("arn:") or bucket.endswith(("--x-s3", "--xa-s3")):
-        return "an access point or directory bucket"
-    for operation in OPERATIONS:
-        for event in EVENTS:
-            for handler in event_handlers(client, f"{event}.s3.{operation}"):
-                name = handler_name(handler)
-                if name not in REVIEWED_HANDLERS:
-                    return f"the event handler {name} on {event}"
-    return None
-
-
 def _probe(
     client: Any,
     credentials: Any,
@@ -201,17 +141,7 @@ def _probe(
     frozen = credentials.get_frozen_credentials()
     if match is None or match["key"] != frozen.access_key:
         return None, "a signature not made with the session's credentials"
-    config = client.meta.config
-    requests = DirectRequests(
-        endpoint,
-        client=client,
-        credentials=credentials,
-        count_request=count_request,
-        retry_handlers=retry_handlers(client, endpoint.max_attempts),
-        connect_timeout=float(config.connect_timeout),
-        read_timeout=float(config.read_timeout),
-        ssl_context=ssl_context(client) if endpoint.scheme == "https" else None,
-    )
+    requests = _direct_requests(client, credentials, endpoint, count_request)
     put, put_reason = _prove_put(
         requests,
         put_url,
@@ -232,6 +162,27 @@ def _probe(
         if reason:
             logger.debug("collectfast: %s goes through botocore: %s", operation, reason)
     return DirectPaths(requests, put, listing), ""
+
+
+def _direct_requests(
+    client: Any,
+    credentials: Any,
+    endpoint: Endpoint,
+    count_request: Callable[[], None],
+) -> DirectRequests:
+    """Requests to ``endpoint`` as ``client`` would send them: its
+    credentials, retries, timeouts and TLS verification."""
+    config = client.meta.config
+    return DirectRequests(
+        endpoint,
+        client=client,
+        credentials=credentials,
+        count_request=count_request,
+        retry_handlers=retry_handlers(client, endpoint.max_attempts),
+        connect_timeout=float(config.connect_timeout),
+        read_timeout=float(config.read_timeout),
+        ssl_context=ssl_context(client) if endpoint.scheme == "https" else None,
+    )
 
 
 def _prove_put(

@@ -1,0 +1,69 @@
+"""What the pipeline works on and hands out: a :class:`Job` (one static
+file to collect) and its :class:`Outcome`, into which :func:`settle` reads
+the result of the job's upload."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from collectfast.errors import Abandoned, NotAttempted
+from collectfast.hashing import LocalDigest
+from collectfast.sources import LocalFile
+from collectfast.strategies.base import Decision
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One static file to collect: its destination name and its source."""
+
+    name: str
+    path: str
+    source: LocalFile
+
+
+#: What an upload's future holds: seconds taken, and the digest stored if the
+#: file changed since it was hashed.
+Uploaded = tuple[float, LocalDigest | None]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one job."""
+
+    job: Job
+    decision: Decision | None = None
+    local: LocalDigest | None = None
+    error: BaseException | None = None
+    #: Whether the error happened while uploading (else while checking).
+    failed_upload: bool = False
+    hash_seconds: float = 0.0
+    upload_seconds: float = 0.0
+    #: The queued upload, until the main thread has its result.
+    upload: Future[Uploaded] | None = field(default=None, repr=False)
+
+
+def settle(outcome: Outcome, *, abandoned: bool = False) -> None:
+    """Read the upload's result into ``outcome`` (it must be done unless
+    ``abandoned``: then what is not done is cancelled or abandoned)."""
+    upload = outcome.upload
+    if upload is None:
+        if abandoned and outcome.error is None and outcome.decision is None:
+            outcome.error = NotAttempted()
+        return
+    outcome.upload = None
+    if abandoned and not upload.done():
+        outcome.error = NotAttempted() if upload.cancel() else Abandoned()
+        outcome.failed_upload = True
+        return
+    if upload.cancelled():
+        outcome.error = NotAttempted()
+        return
+    try:
+        outcome.upload_seconds, stored = upload.result()
+    except Exception as exc:
+        outcome.error = exc
+        outcome.failed_upload = True
+        return
+    if stored is not None:
+        outcome.local = stored
