@@ -16,7 +16,6 @@ from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
 from collectfast import cache_policy
-from collectfast.adapters.django_storages import planned_write
 from collectfast.cache import DigestCache
 from collectfast.conf import conf
 from collectfast.hashing import LocalDigest
@@ -43,6 +42,7 @@ from collectfast.strategies.s3_probe import DirectPaths, direct_paths_for
 from collectfast.strategies.s3_put import DirectPut
 from collectfast.strategies.s3_upload import S3Uploads
 from collectfast.workers import DaemonPool
+from collectfast.write_plans import WritePlans
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -67,6 +67,7 @@ class S3Strategy(StorageKeys, Strategy):
         self.bucket = storage.bucket_name
         location = clean_name(storage.location or "").strip("/")
         self.prefix = f"{location}/" if location else ""
+        self.plans = WritePlans(storage, S3Storage, self.prefix)
         self.client = self._create_client()
         # Every HTTP attempt, retries included, for the summary and report.
         self.client.meta.events.register("request-created.s3", self.count_request)
@@ -193,8 +194,9 @@ class S3Strategy(StorageKeys, Strategy):
 
     def write_parameters(self, name: str) -> tuple[dict[str, Any], bool]:
         """The storage's PUT parameters for ``name``, and whether it gzips it:
-        what its own ``_save(name)`` would send (a dry run)."""
-        planned = planned_write(self.storage, name)
+        what its own ``_save(name)`` would send (a dry run, per type where
+        that is all it depends on: write_plans.py)."""
+        planned = self.plans.get(name)
         return planned.parameters, planned.gzipped
 
     def digest(self, name: str, source: Source) -> LocalDigest:
