@@ -4,7 +4,7 @@
   daemon thread. Its request handler is subclassed so every HTTP request is
   recorded (and classified) in a :class:`RequestLog` *before* the response is
   sent, so a client never sees a response whose request is not yet counted.
-* Azure Blob Storage: Azurite (npm, ``node_modules/.bin/azurite-blob``), run as a
+* Azure Blob Storage: Azurite (npm, ``tests/azurite/node_modules/.bin/azurite-blob``), run as a
   subprocess. Clients talk to it through a small in-process reverse proxy that
   records every request the same way; ``Azurite.connection_string`` points at the
   proxy, ``Azurite.direct_connection_string`` at Azurite itself.
@@ -86,6 +86,8 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Azurite's npm manifest (package.json, package-lock.json) and its node_modules.
+AZURITE_DIR = Path(__file__).resolve().parent / "azurite"
 LOCALHOST = "127.0.0.1"
 
 GCS_PROJECT_ID = "collectfast-test"
@@ -718,12 +720,12 @@ def _azurite_binary(azurite_bin: str | os.PathLike[str] | None) -> Path:
     path = (
         Path(azurite_bin)
         if azurite_bin is not None
-        else REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
+        else AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
     )
     if not path.exists():
         raise EmulatorError(
             f"Azurite is not installed ({path} does not exist); "
-            f"run `npm ci` in {REPO_ROOT}"
+            f"run `npm ci --prefix {AZURITE_DIR}`"
         )
     return path
 
