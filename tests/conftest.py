@@ -1,4 +1,10 @@
-"""Real servers for the suite: moto's S3 server behind a counting proxy."""
+"""Every server fixture of the suite, one server per test session.
+
+moto's S3 server behind the counting proxy, the GCS emulator and Azurite are
+session fixtures here, so every test module shares one of each (a fixture
+imported into a module would start a server per importing module). ``site``
+is the one fixture that writes a module's static files.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +21,16 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import caches
 from django.utils.functional import empty
 
+from tests.emulators import (
+    DEFAULT_AZURE_CONTAINER,
+    Azurite,
+    GcsEmulator,
+    start_azurite,
+    start_gcs_emulator,
+)
 from tests.s3proxy import S3Proxy
 from tests.servers import start_moto
+from tests.utils import write_files
 
 # Plain asserts in the helper module show their diffs too.
 pytest.register_assert_rewrite("tests.differential")
@@ -89,6 +103,27 @@ def direct_client(moto_endpoint: str) -> Any:
     )
 
 
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[GcsEmulator]:
+    """The GCS emulator (bucket ``DEFAULT_GCS_BUCKET`` exists), with its request log."""
+    emulator = start_gcs_emulator()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """Azurite behind its recording relay (container ``DEFAULT_AZURE_CONTAINER`` exists)."""
+    server = start_azurite()
+    try:
+        server.create_container(DEFAULT_AZURE_CONTAINER)
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def s3(direct_client: Any, proxy: S3Proxy, settings: Any) -> S3Site:
     bucket = f"collectfast-test-{next(_bucket_numbers)}"
@@ -105,6 +140,23 @@ def static_dir(tmp_path: Path, settings: Any) -> Path:
     root.mkdir()
     settings.STATICFILES_DIRS = [str(root)]
     return root
+
+
+@pytest.fixture
+def site(request: pytest.FixtureRequest, static_dir: Path) -> Path:
+    """The test module's ``FILES`` (name -> content) written into ``static_dir``.
+
+    The one site fixture: a module says which files its site has, and
+    combines ``site`` with the store it deploys to (``s3``, ``gcs``, ``az``).
+    """
+    files = getattr(request.module, "FILES", None)
+    if not isinstance(files, dict):
+        raise TypeError(
+            f"{request.module.__name__} uses the site fixture but defines no FILES "
+            "dict (name -> content) to write; define one."
+        )
+    write_files(static_dir, files)
+    return static_dir
 
 
 @pytest.fixture(autouse=True)

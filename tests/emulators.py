@@ -45,13 +45,11 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient
@@ -77,10 +75,8 @@ __all__ = [
     "GcsEmulator",
     "RequestLog",
     "RequestRecord",
-    "azurite_fixture",
     "classify_azure_request",
     "classify_gcs_request",
-    "gcs_emulator_fixture",
     "start_azurite",
     "start_gcs_emulator",
 ]
@@ -869,31 +865,3 @@ def _tail(path: Path, lines: int = 40) -> str:
     except OSError:
         return "(no output)"
     return "\n".join(text.splitlines()[-lines:]) or "(no output)"
-
-
-# --------------------------------------------------------------------------
-# pytest fixtures. Import `gcs_emulator_fixture` / `azurite_fixture` into a
-# conftest or test module (with a noqa for F401) to get the fixtures named
-# `gcs_emulator` and `azurite`.
-# --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session", name="gcs_emulator")
-def gcs_emulator_fixture() -> Iterator[GcsEmulator]:
-    """A session-wide GCS emulator (bucket ``DEFAULT_GCS_BUCKET`` exists)."""
-    emulator = start_gcs_emulator()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-
-
-@pytest.fixture(scope="session", name="azurite")
-def azurite_fixture() -> Iterator[Azurite]:
-    """A session-wide Azurite (container ``DEFAULT_AZURE_CONTAINER`` exists)."""
-    azurite = start_azurite()
-    try:
-        azurite.create_container(DEFAULT_AZURE_CONTAINER)
-        yield azurite
-    finally:
-        azurite.stop()

@@ -27,7 +27,6 @@ from tests.conditional_contract import check_compare_and_swap, check_two_deploys
 from tests.emulators import (
     AZURITE_ACCOUNT_KEY,
     Azurite,
-    azurite_fixture,  # noqa: F401
 )
 from tests.freezer import FreezingRelay
 from tests.utils import (
@@ -112,12 +111,6 @@ def az(azurite: Azurite, settings: Any) -> AzureSite:
     settings.STORAGES = site.storages()
     azurite.requests.clear()
     return site
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 def deploy(az: AzureSite, **options: Any) -> str:

@@ -40,12 +40,6 @@ BOUND_1x1 = 15
 LEASE_PUT = 1
 
 
-@pytest.fixture
-def site(static_dir: Path, s3: Any) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
-
-
 def env_for(s3: Any, site: Path, **extra: str) -> dict[str, str]:
     settings = {
         "COLLECTFAST_TEST_TIMEOUT": "1",

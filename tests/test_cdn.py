@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -102,12 +101,6 @@ def cdn(s3: Any, moto_endpoint: str, settings: Any) -> Distribution:
     settings.COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID = distribution.id
     settings.COLLECTFAST_CLOUDFRONT_ENDPOINT_URL = moto_endpoint
     return distribution
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 import threading
 import time
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,12 +28,6 @@ from tests.utils import (
 
 KEY = f"static/{RECORD_NAME}"
 FILES = {"css/app.css": "a {}\n", "js/app.js": "app();\n"}
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 def stored_record(s3: Any) -> Record:

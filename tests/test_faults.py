@@ -49,12 +49,6 @@ FILES = {
 KMS = {"ServerSideEncryption": "aws:kms"}
 
 
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
-
-
 def puts_for(proxy: Any, key: str) -> int:
     return sum(1 for r in proxy.log if r.op == "PutObject" and r.key == key)
 

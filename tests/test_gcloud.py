@@ -33,7 +33,7 @@ from storages.backends.gcloud import GoogleCloudStorage
 from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
 from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
-from tests.emulators import GcsEmulator, gcs_emulator_fixture  # noqa: F401
+from tests.emulators import GcsEmulator
 from tests.freezer import FreezingRelay
 from tests.utils import (
     REPO_ROOT,
@@ -125,12 +125,6 @@ def gcs(
     settings.STORAGES = site.storages()
     gcs_emulator.requests.clear()
     return site
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 def deploy(gcs: GcsSite, **options: Any) -> str:

@@ -10,7 +10,6 @@ import json
 import mimetypes
 from collections.abc import Iterator
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,12 +26,6 @@ FILES = {
     "robots.txt": "User-agent: *\n",
 }
 PER_NAME = "tests.storages.PerNameS3"
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 def head(s3: Any, name: str) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import os
 import pty
 import struct
 import termios
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,12 +55,6 @@ def run(**options: Any) -> tuple[str, str]:
     options.setdefault("verbosity", 1)
     call_command("collectstatic", interactive=False, stdout=out, stderr=err, **options)
     return out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def site(static_dir: Path, s3: Any) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 def test_summary_line_follows_djangos_on_stderr(site, s3, proxy):

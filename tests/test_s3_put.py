@@ -31,7 +31,7 @@ from collectfast.strategies.base import unwrap
 from collectfast.strategies.s3 import S3Strategy
 from collectfast.strategies.s3_http import Connection, read_response
 from collectfast.strategies.s3_put import aws_chunked, crc32
-from tests.utils import assert_bucket_equals_tree, run_collectstatic, write_files
+from tests.utils import assert_bucket_equals_tree, run_collectstatic
 
 FILES = {
     "css/app.css": "body { color: red; }\n",
@@ -76,12 +76,6 @@ class ChecksumForScripts(S3Storage):
         if name.endswith(".js"):
             params["ChecksumAlgorithm"] = "SHA256"
         return params
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 def puts(proxy: Any) -> list[Any]:

@@ -49,12 +49,6 @@ def assert_no_secret(*texts: str) -> None:
 
 
 @pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
-
-
-@pytest.fixture
 def secret_storage(s3: Any, settings: Any) -> Callable[..., None]:
     """Point the storage at the proxy with the recognisable fake secrets."""
 

@@ -48,12 +48,6 @@ MANIFEST = "tests.storages.ManifestS3"
 WRITES = ("PutObject", "UploadPart", "DeleteObjects", "DeleteObject")
 
 
-@pytest.fixture
-def site(static_dir: Path, s3: Any) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
-
-
 def run(**options: Any) -> tuple[BaseException | None, str, str]:
     """collectstatic in-process: (its error or None, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
