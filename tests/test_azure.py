@@ -23,6 +23,7 @@ from storages.backends.azure_storage import AzureStorage
 
 from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
+from tests.command import run_bounded
 from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
 from tests.emulators import (
     AZURITE_ACCOUNT_KEY,
@@ -33,7 +34,6 @@ from tests.utils import (
     closed_port,
     is_record,
     md5,
-    run_bounded,
     touch_all,
     tree,
     with_record,

@@ -12,7 +12,8 @@ from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
 from django.core.files.storage import FileSystemStorage
 
 from collectfast import cache_policy
-from tests.utils import run_collectstatic, write_files
+from tests.command import run_collectstatic
+from tests.utils import write_files
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 MANIFEST_S3 = "tests.storages.ManifestS3"

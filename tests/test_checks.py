@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, SystemCheckError
 
 from collectfast import checks
+from tests.command import collectstatic
 from tests.utils import write_files
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,21 +64,6 @@ def assert_refuses(collected: Path, check_id: str) -> str:
     assert check_id in text
     assert not collected.exists()
     return text
-
-
-def run_with_checks() -> tuple[str, str]:
-    from io import StringIO
-
-    out, err = StringIO(), StringIO()
-    call_command(
-        "collectstatic",
-        interactive=False,
-        verbosity=1,
-        skip_checks=False,
-        stdout=out,
-        stderr=err,
-    )
-    return out.getvalue(), err.getvalue()
 
 
 # -- the ids themselves ---------------------------------------------------------
@@ -626,7 +612,7 @@ def test_W001_no_fast_strategy_for_the_storage(static_root, settings):
         "Set COLLECTFAST_STRATEGY to the dotted path of a Strategy subclass for "
         "this storage, or COLLECTFAST_ENABLED = False to silence this warning."
     )
-    out, err = run_with_checks()
+    out, err, _ = collectstatic(verbosity=1, skip_checks=False)
     assert checks.W001 in err
     assert out.endswith("3 static files copied.\n")
 
@@ -649,7 +635,7 @@ def test_W006_storage_overrides_a_method_the_strategy_stands_in_for(
         "COLLECTFAST_ENABLED = False to silence this warning."
     )
     assert messages(checks.W001) == []
-    out, err = run_with_checks()
+    out, err, _ = collectstatic(verbosity=1, skip_checks=False)
     assert checks.W006 in err
     assert out.endswith(f"3 static files copied to '{static_root}'.\n")
     # Django's logic ran: the override stamped what it stored.
@@ -685,7 +671,7 @@ def test_W002_removed_setting(static_root, settings, name):
     )
     assert warning.msg.endswith(".")
     assert warning.hint == f"Remove {name} from your settings."
-    out, err = run_with_checks()
+    out, err, _ = collectstatic(verbosity=1, skip_checks=False)
     assert checks.W002 in err
     assert "\n3 static files copied to " in out
 
@@ -702,7 +688,7 @@ def test_W003_staticfiles_storage_is_mapped_onto_storages(static_root, settings)
         f"Replace it with STORAGES = {{..., 'staticfiles': {{'BACKEND': {legacy!r}}}}}."
     )
     assert messages(checks.E008) == []
-    _, err = run_with_checks()
+    _, err, _ = collectstatic(verbosity=1, skip_checks=False)
     assert checks.W003 in err
     assert (static_root / "a.css").read_text() == "a"
 
@@ -747,7 +733,7 @@ def test_W004_cache_max_entries_below_the_static_file_count(
     # The check creates nothing (FileBasedCache would create its directory).
     assert not (tmp_path / "cache").exists()
     if name == "FileBasedCache":  # the tests have no database for DatabaseCache
-        out, err = run_with_checks()
+        out, err, _ = collectstatic(verbosity=1, skip_checks=False)
         assert checks.W004 in err
         assert "\n3 static files copied to " in out
 
@@ -768,7 +754,7 @@ def test_W004_and_collectstatic_share_one_walk_of_the_finders(
         return real_get_finders()
 
     monkeypatch.setattr(finders, "get_finders", counted_get_finders)
-    out, err = run_with_checks()
+    out, err, _ = collectstatic(verbosity=1, skip_checks=False)
     assert checks.W004 in err
     assert "\n3 static files copied to " in out
     assert len(walks) == 1

@@ -32,19 +32,11 @@ from storages.backends.gcloud import GoogleCloudStorage
 
 from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
+from tests.command import REPO_ROOT, run_bounded
 from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
 from tests.emulators import GcsEmulator
 from tests.freezer import FreezingRelay
-from tests.utils import (
-    REPO_ROOT,
-    is_record,
-    md5,
-    run_bounded,
-    touch_all,
-    tree,
-    with_record,
-    write_files,
-)
+from tests.utils import is_record, md5, touch_all, tree, with_record, write_files
 
 FILES = {
     "css/app.css": "body { color: red; }\n",

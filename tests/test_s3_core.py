@@ -8,11 +8,11 @@ import pytest
 from django.core.cache import cache
 from django.core.management.base import CommandError
 
+from tests.command import run_collectstatic
 from tests.utils import (
     assert_bucket_equals_tree,
     file_keys,
     record_ops,
-    run_collectstatic,
     touch_all,
     write_files,
 )

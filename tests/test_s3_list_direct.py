@@ -17,7 +17,8 @@ from django.utils.functional import empty
 from collectfast.strategies.base import unwrap
 from collectfast.strategies.s3 import S3Strategy
 from collectfast.strategies.s3_list_direct import parse_plain_page
-from tests.utils import run_collectstatic, touch_all, write_files
+from tests.command import run_collectstatic
+from tests.utils import touch_all, write_files
 
 NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
 

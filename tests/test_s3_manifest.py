@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from django.core.management.base import CommandError
 
+from tests.command import run_collectstatic
 from tests.utils import (
     bucket_objects,
     file_keys,
     is_record,
     record_ops,
-    run_collectstatic,
     touch_all,
     tree,
     write_files,

@@ -25,7 +25,8 @@ from collectfast.strategies.base import unwrap
 from collectfast.strategies.s3 import S3Strategy
 from collectfast.strategies.s3_http import Connection, read_response
 from collectfast.strategies.s3_put import aws_chunked, crc32
-from tests.utils import assert_bucket_equals_tree, run_collectstatic
+from tests.command import run_collectstatic
+from tests.utils import assert_bucket_equals_tree
 
 FILES = {
     "css/app.css": "body { color: red; }\n",

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 
-from tests.utils import file_keys, run_collectstatic, write_files
+from tests.command import run_collectstatic
+from tests.utils import file_keys, write_files
 
 
 @pytest.fixture
