@@ -25,6 +25,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import caches
 from django.utils.functional import empty
 
+from tests.emulator_sites import AzureSite, GcsSite
 from tests.emulators import (
     DEFAULT_AZURE_CONTAINER,
     Azurite,
@@ -185,6 +186,26 @@ def tls_endpoint(
     yield url, certificate
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def gcs(
+    gcs_emulator: GcsEmulator, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> GcsSite:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
+    monkeypatch.delenv("DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA", raising=False)
+    store = GcsSite(gcs_emulator, gcs_emulator.create_bucket())
+    settings.STORAGES = store.storages()
+    gcs_emulator.requests.clear()
+    return store
+
+
+@pytest.fixture
+def az(azurite: Azurite, settings: Any) -> AzureSite:
+    store = AzureSite(azurite, azurite.create_container())
+    settings.STORAGES = store.storages()
+    azurite.requests.clear()
+    return store
 
 
 @pytest.fixture
