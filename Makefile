@@ -19,7 +19,7 @@ install: $(BIN)/python
 system-deps:
 	@command -v redis-server >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
-	npm ci --no-audit --no-fund --silent
+	npm ci --prefix tests/azurite --no-audit --no-fund --silent
 
 demo: install
 	$(BIN)/python example/demo.py
@@ -49,4 +49,4 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .nox .mypy_cache .pytest_cache .ruff_cache node_modules
+	rm -rf $(VENV) .nox .mypy_cache .pytest_cache .ruff_cache tests/azurite/node_modules

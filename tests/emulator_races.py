@@ -23,13 +23,13 @@ from typing import Any
 
 from django.test import override_settings
 
-from tests.utils import (
+from tests.command import (
     REPO_ROOT,
-    manage_py,
+    collectstatic_argv,
     run_collectstatic,
     subprocess_env,
-    write_files,
 )
+from tests.utils import write_files
 
 LEASE = 4.0  # seconds: a loaded CI machine must not outlast it by accident
 STOPS = (
@@ -120,7 +120,7 @@ class Races:
             **self.site.env,
         )
         return subprocess.Popen(
-            manage_py("collectstatic", "--noinput", "--prune", "-v", "2"),
+            collectstatic_argv("--prune", "-v", "2"),
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -4,7 +4,7 @@
   daemon thread. Its request handler is subclassed so every HTTP request is
   recorded (and classified) in a :class:`RequestLog` *before* the response is
   sent, so a client never sees a response whose request is not yet counted.
-* Azure Blob Storage: Azurite (npm, ``node_modules/.bin/azurite-blob``), run as a
+* Azure Blob Storage: Azurite (npm, ``tests/azurite/node_modules/.bin/azurite-blob``), run as a
   subprocess. Clients talk to it through a small in-process reverse proxy that
   records every request the same way; ``Azurite.connection_string`` points at the
   proxy, ``Azurite.direct_connection_string`` at Azurite itself.
@@ -45,13 +45,11 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient
@@ -77,15 +75,15 @@ __all__ = [
     "GcsEmulator",
     "RequestLog",
     "RequestRecord",
-    "azurite_fixture",
     "classify_azure_request",
     "classify_gcs_request",
-    "gcs_emulator_fixture",
     "start_azurite",
     "start_gcs_emulator",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Azurite's npm manifest (package.json, package-lock.json) and its node_modules.
+AZURITE_DIR = Path(__file__).resolve().parent / "azurite"
 LOCALHOST = "127.0.0.1"
 
 GCS_PROJECT_ID = "collectfast-test"
@@ -718,12 +716,12 @@ def _azurite_binary(azurite_bin: str | os.PathLike[str] | None) -> Path:
     path = (
         Path(azurite_bin)
         if azurite_bin is not None
-        else REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
+        else AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
     )
     if not path.exists():
         raise EmulatorError(
             f"Azurite is not installed ({path} does not exist); "
-            f"run `npm ci` in {REPO_ROOT}"
+            f"run `npm ci --prefix {AZURITE_DIR}`"
         )
     return path
 
@@ -867,31 +865,3 @@ def _tail(path: Path, lines: int = 40) -> str:
     except OSError:
         return "(no output)"
     return "\n".join(text.splitlines()[-lines:]) or "(no output)"
-
-
-# --------------------------------------------------------------------------
-# pytest fixtures. Import `gcs_emulator_fixture` / `azurite_fixture` into a
-# conftest or test module (with a noqa for F401) to get the fixtures named
-# `gcs_emulator` and `azurite`.
-# --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session", name="gcs_emulator")
-def gcs_emulator_fixture() -> Iterator[GcsEmulator]:
-    """A session-wide GCS emulator (bucket ``DEFAULT_GCS_BUCKET`` exists)."""
-    emulator = start_gcs_emulator()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-
-
-@pytest.fixture(scope="session", name="azurite")
-def azurite_fixture() -> Iterator[Azurite]:
-    """A session-wide Azurite (container ``DEFAULT_AZURE_CONTAINER`` exists)."""
-    azurite = start_azurite()
-    try:
-        azurite.create_container(DEFAULT_AZURE_CONTAINER)
-        yield azurite
-    finally:
-        azurite.stop()

@@ -32,7 +32,7 @@ from collectfast.adapters import (
     django_storages,
     google_client,
 )
-from tests.emulators import GcsEmulator, gcs_emulator_fixture  # noqa: F401
+from tests.emulators import GcsEmulator
 
 CSS = b"body { color: red }\n" * 50
 

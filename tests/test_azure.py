@@ -7,36 +7,29 @@ import io
 import json
 import os
 import re
-from dataclasses import dataclass
-from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.blob import ContentSettings
 from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
-from django.core.cache import cache
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from storages.backends.azure_storage import AzureStorage
 
 from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
+from tests.command import run_bounded
 from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
+from tests.emulator_sites import AzureSite, deploy
 from tests.emulators import (
     AZURITE_ACCOUNT_KEY,
-    Azurite,
-    azurite_fixture,  # noqa: F401
 )
 from tests.freezer import FreezingRelay
 from tests.utils import (
     closed_port,
     is_record,
     md5,
-    run_bounded,
     touch_all,
-    tree,
     with_record,
     write_files,
 )
@@ -52,83 +45,6 @@ MiB = 1024 * 1024
 # Small enough that a few MiB go up in blocks (Put Block + Put Block List),
 # which get no Content-MD5 from the service.
 BLOCKS = {"max_single_put_size": MiB, "max_block_size": MiB}
-
-
-@dataclass
-class AzureSite:
-    """A fresh container in Azurite, and STORAGES pointing at it."""
-
-    azurite: Azurite
-    container: str
-
-    def storages(self, **options: Any) -> dict[str, Any]:
-        merged = {"location": "static", **options}
-        return {
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {
-                "BACKEND": "storages.backends.azure_storage.AzureStorage",
-                "OPTIONS": self.azurite.storage_options(self.container, **merged),
-            },
-        }
-
-    def client(self, **options: Any) -> ContainerClient:
-        """Straight to Azurite: setup and checks are not counted."""
-        service = BlobServiceClient.from_connection_string(
-            self.azurite.direct_connection_string, **options
-        )
-        return service.get_container_client(self.container)
-
-    def counts(self) -> dict[str, int]:
-        return dict(self.azurite.requests.counts())
-
-    def objects(self, prefix: str = "static/") -> dict[str, bytes]:
-        container = self.client()
-        return {
-            blob.name[len(prefix) :]: container.download_blob(blob.name).readall()
-            for blob in container.list_blobs(name_starts_with=prefix)
-            if not is_record(blob.name)
-        }
-
-    def assert_equals_tree(self, root: Path) -> None:
-        stored = self.objects()
-        local = tree(root)
-        assert sorted(stored) == sorted(local)
-        assert [name for name in local if md5(stored[name]) != md5(local[name])] == []
-
-    def listed(self, key: str) -> Any:
-        (blob,) = [
-            blob
-            for blob in self.client().list_blobs(
-                name_starts_with=key, include=["metadata"]
-            )
-            if blob.name == key
-        ]
-        return blob
-
-
-@pytest.fixture
-def az(azurite: Azurite, settings: Any) -> AzureSite:
-    site = AzureSite(azurite, azurite.create_container())
-    settings.STORAGES = site.storages()
-    azurite.requests.clear()
-    return site
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
-
-
-def deploy(az: AzureSite, **options: Any) -> str:
-    """Run collectstatic; check collectfast counted every request Azurite saw."""
-    az.azurite.requests.clear()
-    out, err = StringIO(), StringIO()
-    options.setdefault("verbosity", 2)
-    call_command("collectstatic", interactive=False, stdout=out, stderr=err, **options)
-    assert f", {len(az.azurite.requests)} requests, " in err.getvalue()
-    # collectfast's lines (reasons, summary) first, then Django's stdout.
-    return err.getvalue() + out.getvalue()
 
 
 def test_first_deploy_uploads_each_file_once(site, az):
@@ -160,58 +76,17 @@ def test_storage_parameters_are_kept(site, az, settings):
     assert settings_.content_type in ("text/javascript", "application/javascript")
 
 
-def test_unchanged_redeploy_lists_once_and_uploads_nothing(site, az):
-    deploy(az)
-    touch_all(site)
-    cache.clear()
-    output = deploy(az)
-    assert az.counts() == with_record({"list": 1})  # no per-blob HEAD
-    assert output.endswith(f"\n0 static files copied, {len(FILES)} unmodified.\n")
-
-
-def test_one_edit_uploads_exactly_that_file(site, az):
+def test_one_edit_puts_that_blob_by_its_name(site, az):
+    # test_contract.py counts the requests; Azure's name the blob in the path.
     deploy(az)
     (site / "css/app.css").write_text("body { color: blue; }\n")
-    output = deploy(az)
-    assert az.counts() == with_record({"list": 1, "upload": 1}, writes=2)
+    deploy(az)
     (upload,) = [
         r
         for r in az.azurite.requests.records
         if r.kind == "upload" and not is_record(r.path)
     ]
     assert upload.path.endswith("/static/css/app.css")
-    assert output.endswith(f"\n1 static file copied, {len(FILES) - 1} unmodified.\n")
-    az.assert_equals_tree(site)
-
-
-def test_many_files_over_many_threads(static_dir, az, settings):
-    settings.COLLECTFAST_THREADS = 16
-    write_files(static_dir, {f"js/{n}.js": f"var n = {n};\n" for n in range(150)})
-    deploy(az)
-    assert az.counts() == with_record({"list": 1, "upload": 150}, writes=2)
-    az.assert_equals_tree(static_dir)
-    touch_all(static_dir)
-    deploy(az)
-    assert az.counts() == with_record({"list": 1})
-
-
-def test_out_of_band_deletion_is_restored(site, az):
-    deploy(az)
-    az.client().delete_blob("static/js/app.js")
-    output = deploy(az)
-    assert az.counts() == with_record({"list": 1, "upload": 1}, writes=2)
-    assert "Uploading 'js/app.js' (new)" in output
-    az.assert_equals_tree(site)
-
-
-def test_out_of_band_overwrite_is_replaced(site, az):
-    deploy(az)
-    evil = FILES["js/app.js"].upper().encode()  # same size
-    az.client().upload_blob("static/js/app.js", evil, overwrite=True)
-    output = deploy(az)
-    assert az.counts() == with_record({"list": 1, "upload": 1}, writes=2)
-    assert "Uploading 'js/app.js' (changed: MD5 differs)" in output
-    az.assert_equals_tree(site)
 
 
 def test_same_size_edit_of_a_large_block_blob_is_detected(site, az, settings):

@@ -22,15 +22,14 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from tests.utils import (
+from tests.command import (
     REPO_ROOT,
-    assert_bucket_etags_equal_tree,
-    bucket_objects,
-    manage_py,
+    collectstatic_argv,
     run_collectstatic,
+    run_collectstatic_process,
     subprocess_env,
-    write_files,
 )
+from tests.utils import assert_bucket_etags_equal_tree, bucket_objects, write_files
 
 FILES = {f"css/f{i:03}.css": f"/* file {i} */\n" * (i % 7 + 1) for i in range(80)}
 #: Seconds a frozen deploy may take at TIMEOUT x RETRIES = 1 x 1, at most: the
@@ -38,12 +37,6 @@ FILES = {f"css/f{i:03}.css": f"/* file {i} */\n" * (i % 7 + 1) for i in range(80
 BOUND_1x1 = 15
 #: The deploy record's lease, taken with one PutObject before the first upload.
 LEASE_PUT = 1
-
-
-@pytest.fixture
-def site(static_dir: Path, s3: Any) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 def env_for(s3: Any, site: Path, **extra: str) -> dict[str, str]:
@@ -61,19 +54,12 @@ def env_for(s3: Any, site: Path, **extra: str) -> dict[str, str]:
     )
 
 
-def collectstatic(
+def timed(
     env: dict[str, str], *args: str, timeout: float = 60
 ) -> tuple[subprocess.CompletedProcess[str], float]:
+    """A child collectstatic run to its end, and how long it took."""
     started = time.monotonic()
-    result = subprocess.run(
-        manage_py("collectstatic", "--noinput", *args),
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    result = run_collectstatic_process(*args, env=env, timeout=timeout)
     return result, time.monotonic() - started
 
 
@@ -118,7 +104,7 @@ def test_frozen_endpoint_mid_upload_stops_the_deploy(site, s3, proxy, tmp_path, 
         COLLECTFAST_TEST_TIMEOUT=str(timeout),
         COLLECTFAST_TEST_RETRIES=str(retries),
     )
-    result, elapsed = collectstatic(env, "--report", str(report), timeout=bound * 3)
+    result, elapsed = timed(env, "--report", str(report), timeout=bound * 3)
     assert elapsed < bound
     assert result.returncode == 1
     assert result.stdout == ""  # Django's summary line is only for a success
@@ -153,7 +139,7 @@ def test_frozen_endpoint_during_listing(site, s3, proxy):
     write_files(site, {"css/f000.css": "changed"})
     proxy.reset()
     proxy.hang()  # frozen from the start: the listing gets no answer
-    result, elapsed = collectstatic(env_for(s3, site))
+    result, elapsed = timed(env_for(s3, site))
     assert elapsed < BOUND_1x1
     assert result.returncode == 1
     assert command_error(result.stderr) == (
@@ -175,7 +161,7 @@ def test_frozen_endpoint_while_checking_digests(site, s3, proxy, settings):
     run_collectstatic(verbosity=0)
     proxy.reset()
     proxy.hang(ops={"HeadObject"}, after=3)
-    result, elapsed = collectstatic(
+    result, elapsed = timed(
         env_for(s3, site, COLLECTFAST_TEST_SSE="aws:kms"), timeout=BOUND_1x1 * 3
     )
     assert elapsed < BOUND_1x1
@@ -205,7 +191,7 @@ def test_frozen_endpoint_while_storing_hashed_files(
         ops={"PutObject"}, after=5, predicate=lambda r: bool(hashed.fullmatch(r.key))
     )
     report = tmp_path / "report.json"
-    result, elapsed = collectstatic(
+    result, elapsed = timed(
         env_for(s3, site, COLLECTFAST_TEST_BACKEND=MANIFEST),
         "--report",
         str(report),
@@ -240,7 +226,7 @@ def test_frozen_endpoint_while_pruning(site, s3, proxy):
     run_collectstatic(verbosity=0)
     (site / "old.css").unlink()
     proxy.hang(ops={"DeleteObjects"})
-    result, elapsed = collectstatic(env_for(s3, site), "--prune")
+    result, elapsed = timed(env_for(s3, site), "--prune")
     assert elapsed < BOUND_1x1
     assert result.returncode == 1
     assert command_error(result.stderr) == (
@@ -258,7 +244,7 @@ def test_frozen_endpoint_while_pruning(site, s3, proxy):
 
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        manage_py("collectstatic", "--noinput", *args),
+        collectstatic_argv(*args),
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -4,7 +4,6 @@ manifest and unhashed names with the storage's own (or their own setting)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,22 +12,17 @@ from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
 from django.core.files.storage import FileSystemStorage
 
 from collectfast import cache_policy
-from tests.utils import run_collectstatic, write_files
+from tests.command import run_collectstatic
+from tests.utils import write_files
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 MANIFEST_S3 = "tests.storages.ManifestS3"
 MiB = 1024 * 1024
-SITE = {
+FILES = {
     "css/site.css": 'body { background: url("../img/logo.png"); }\n',
     "img/logo.png": b"\x89PNG\r\n\x1a\n" + bytes(range(200)),
     "robots.txt": "User-agent: *\n",
 }
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, SITE)
-    return static_dir
 
 
 def stored_cache_control(s3: Any, prefix: str = "static/") -> dict[str, str | None]:
@@ -54,7 +48,7 @@ def test_hashed_names_get_the_policy_the_rest_the_storages_own(site, s3, setting
     )
     run_collectstatic()
     hashed = hashed_names(s3)
-    assert len(hashed) == len(SITE)
+    assert len(hashed) == len(FILES)
     stored = stored_cache_control(s3)
     assert {name: stored[name] for name in hashed} == dict.fromkeys(hashed, IMMUTABLE)
     unhashed = {
@@ -62,7 +56,7 @@ def test_hashed_names_get_the_policy_the_rest_the_storages_own(site, s3, setting
         for name, value in stored.items()
         if name not in hashed and not name.startswith(".collectfast/")
     }
-    assert unhashed == dict.fromkeys([*SITE, "staticfiles.json"], "max-age=60")
+    assert unhashed == dict.fromkeys([*FILES, "staticfiles.json"], "max-age=60")
 
 
 def test_unhashed_names_and_the_manifest_get_their_own_setting(site, s3, settings):
@@ -75,7 +69,7 @@ def test_unhashed_names_and_the_manifest_get_their_own_setting(site, s3, setting
     assert {name for name, value in stored.items() if value == IMMUTABLE} == hashed
     assert {
         name for name, value in stored.items() if value == "public, max-age=300"
-    } == {*SITE, "staticfiles.json"}
+    } == {*FILES, "staticfiles.json"}
 
 
 def test_without_settings_every_name_keeps_the_storages_parameters(site, s3, settings):

@@ -7,14 +7,11 @@ import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from django.contrib.staticfiles.storage import staticfiles_storage
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from collectfast import cloudfront
@@ -22,7 +19,8 @@ from collectfast.cdn import stale_names
 from collectfast.report import DeployReport, FileEntry
 from collectfast.signals import deploy_finished
 from collectfast.strategies import strategy_for
-from tests.utils import run_collectstatic, write_files
+from tests.command import collectstatic, run_collectstatic
+from tests.utils import write_files
 
 FILES = {
     "css/app.css": "body { color: red; }\n",
@@ -105,12 +103,6 @@ def cdn(s3: Any, moto_endpoint: str, settings: Any) -> Distribution:
 
 
 @pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
-
-
-@pytest.fixture
 def received() -> Iterator[list[dict[str, Any]]]:
     """Every deploy_finished a test's deploys send, with its arguments."""
     calls: list[dict[str, Any]] = []
@@ -123,24 +115,17 @@ def received() -> Iterator[list[dict[str, Any]]]:
     deploy_finished.disconnect(receiver)
 
 
-def deploy(**options: Any) -> tuple[str, str]:
-    out, err = StringIO(), StringIO()
-    options.setdefault("verbosity", 1)
-    call_command("collectstatic", interactive=False, stdout=out, stderr=err, **options)
-    return out.getvalue(), err.getvalue()
-
-
 # -- what is invalidated ----------------------------------------------------------
 
 
 def test_one_changed_unhashed_file_is_invalidated_by_exactly_its_path(
     site, s3, cdn, tmp_path
 ):
-    deploy()
+    collectstatic(verbosity=1)
     assert cdn.invalidations() == []  # new names: nothing cached to invalidate
     (site / "css/app.css").write_text("body { color: blue; }\n")
     report_path = tmp_path / "report.json"
-    output, _ = deploy(report=str(report_path))
+    output, _, _ = collectstatic(verbosity=1, report=str(report_path))
     assert cdn.invalidations() == [["/static/css/app.css"]]
     (invalidation_id,) = cdn.ids()
     assert (
@@ -156,26 +141,26 @@ def test_one_changed_unhashed_file_is_invalidated_by_exactly_its_path(
 
 
 def test_unchanged_redeploy_sends_no_invalidation(site, s3, cdn, proxy):
-    deploy()
+    collectstatic(verbosity=1)
     proxy.reset()
-    deploy()
+    collectstatic(verbosity=1)
     assert cdn.invalidations() == []
     assert proxy.count("PutObject") == 0
 
 
 def test_pruned_names_are_invalidated(site, s3, cdn):
-    deploy()
+    collectstatic(verbosity=1)
     (site / "robots.txt").unlink()
-    deploy(prune=True)
+    collectstatic(verbosity=1, prune=True)
     assert cdn.invalidations() == [["/static/robots.txt"]]
 
 
 def test_paths_are_url_encoded_as_the_site_links_them(static_dir, s3, cdn):
     names = ["css/a b+c.css", "img/ünï ~(1)*.svg", "q?x=1#y.txt"]
     write_files(static_dir, dict.fromkeys(names, "v1"))
-    deploy()
+    collectstatic(verbosity=1)
     write_files(static_dir, dict.fromkeys(names, "v2"))
-    deploy()
+    collectstatic(verbosity=1)
     assert cdn.invalidations() == [
         [
             "/static/css/a%20b%2Bc.css",
@@ -187,17 +172,17 @@ def test_paths_are_url_encoded_as_the_site_links_them(static_dir, s3, cdn):
 
 def test_custom_domain_path_and_no_location(site, s3, cdn, settings):
     settings.STORAGES = s3.storages(location="", custom_domain="cdn.example.com/assets")
-    deploy()
+    collectstatic(verbosity=1)
     (site / "js/app.js").write_text("console.log('v2');\n")
-    deploy()
+    collectstatic(verbosity=1)
     assert cdn.invalidations() == [["/assets/js/app.js"]]
 
 
 def test_more_changes_than_max_paths_invalidate_the_location(site, s3, cdn, settings):
     settings.COLLECTFAST_CLOUDFRONT_MAX_PATHS = 2
-    deploy()
+    collectstatic(verbosity=1)
     write_files(site, {name: "changed" for name in FILES})
-    output, _ = deploy(verbosity=2)
+    output, _, _ = collectstatic(verbosity=2)
     assert cdn.invalidations() == [["/static/*"]]
     assert (
         "Invalidating '/static/*' (3 changed or deleted names, more than "
@@ -208,14 +193,14 @@ def test_more_changes_than_max_paths_invalidate_the_location(site, s3, cdn, sett
 def test_max_paths_zero_always_uses_the_wildcard(site, s3, cdn, settings):
     settings.COLLECTFAST_CLOUDFRONT_MAX_PATHS = 0
     settings.STORAGES = s3.storages(location="")
-    deploy()
+    collectstatic(verbosity=1)
     (site / "robots.txt").write_text("User-agent: bot\n")
-    output, _ = deploy(dry_run=True)
+    output, _, _ = collectstatic(verbosity=1, dry_run=True)
     assert (
         "Would invalidate '/*' (1 changed or deleted name, more than "
         "COLLECTFAST_CLOUDFRONT_MAX_PATHS = 0)\n" in output
     )
-    deploy()
+    collectstatic(verbosity=1)
     assert cdn.invalidations() == [["/*"]]
 
 
@@ -226,10 +211,10 @@ def test_hashed_names_are_never_invalidated(static_dir, s3, cdn, settings):
         {"css/site.css": 'body { background: url("../img/logo.png"); }\n'},
     )
     write_files(static_dir, {"img/logo.png": PNG})
-    deploy()
+    collectstatic(verbosity=1)
     (static_dir / "img/logo.png").write_bytes(PNG + b"v2")
     # --prune-previous deletes the old hashed names too.
-    deploy(prune=True, prune_previous=True)
+    collectstatic(verbosity=1, prune=True, prune_previous=True)
     # The original's name and the manifest changed; the new hashed names are
     # new, and the pruned old ones are content-hashed.
     assert cdn.invalidations() == [["/static/img/logo.png", "/static/staticfiles.json"]]
@@ -292,12 +277,12 @@ def test_too_many_in_progress_falls_back_to_the_wildcard(
 def test_failed_deploy_invalidates_nothing_and_sends_no_signal(
     site, s3, cdn, proxy, received
 ):
-    deploy()
+    collectstatic(verbosity=1)
     received.clear()
     write_files(site, {"css/app.css": "v2", "js/app.js": "v2"})
     proxy.fail_key("static/js/app.js", ops={"PutObject"})
     with pytest.raises(CommandError, match="could not be uploaded"):
-        deploy()
+        collectstatic(verbosity=1)
     assert cdn.invalidations() == []
     assert received == []
 
@@ -306,13 +291,13 @@ def test_failed_deploy_invalidates_nothing_and_sends_no_signal(
 def test_unknown_distribution_fails_the_command_after_deploying(
     site, s3, settings, tmp_path, received
 ):
-    deploy()
+    collectstatic(verbosity=1)
     received.clear()
     settings.COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID = "E0000000000000"
     (site / "css/app.css").write_text("v2")
     report_path = tmp_path / "report.json"
     with pytest.raises(CommandError) as excinfo:
-        deploy(report=str(report_path))
+        collectstatic(verbosity=1, report=str(report_path))
     message = str(excinfo.value)
     assert message == (
         "The files were deployed, but CloudFront did not invalidate them: "
@@ -337,13 +322,13 @@ def test_unknown_distribution_fails_the_command_after_deploying(
 def test_unreachable_cloudfront_endpoint_is_described(site, s3, cdn, settings):
     from tests.utils import closed_port
 
-    deploy()
+    collectstatic(verbosity=1)
     settings.COLLECTFAST_RETRIES = 1
     endpoint = f"http://127.0.0.1:{closed_port()}"
     settings.COLLECTFAST_CLOUDFRONT_ENDPOINT_URL = endpoint
     (site / "css/app.css").write_text("v2")
     with pytest.raises(CommandError) as excinfo:
-        deploy()
+        collectstatic(verbosity=1)
     assert (
         f"could not connect to CloudFront at {endpoint}; check "
         "COLLECTFAST_CLOUDFRONT_ENDPOINT_URL and the network" in str(excinfo.value)
@@ -351,7 +336,7 @@ def test_unreachable_cloudfront_endpoint_is_described(site, s3, cdn, settings):
 
 
 def test_access_denied_names_the_permission(site, s3, cdn, proxy, settings):
-    deploy()
+    collectstatic(verbosity=1)
     settings.COLLECTFAST_CLOUDFRONT_ENDPOINT_URL = proxy.endpoint_url
     proxy.add_fault(
         lambda r: r.method == "POST" and r.key.endswith("/invalidation"),
@@ -360,7 +345,7 @@ def test_access_denied_names_the_permission(site, s3, cdn, proxy, settings):
     )
     write_files(site, {name: "v2" for name in FILES})
     with pytest.raises(CommandError) as excinfo:
-        deploy()
+        collectstatic(verbosity=1)
     assert str(excinfo.value) == (
         "The files were deployed, but CloudFront did not invalidate them: the "
         f"deploy credentials may not invalidate distribution '{cdn.id}'; allow "
@@ -379,11 +364,11 @@ def test_access_denied_names_the_permission(site, s3, cdn, proxy, settings):
 def test_dry_run_prints_the_paths_and_creates_no_invalidation(
     site, s3, cdn, tmp_path, received
 ):
-    deploy()
+    collectstatic(verbosity=1)
     received.clear()
     write_files(site, {"css/app.css": "v2", "robots.txt": "v2"})
     report_path = tmp_path / "report.json"
-    output, _ = deploy(dry_run=True, report=str(report_path))
+    output, _, _ = collectstatic(verbosity=1, dry_run=True, report=str(report_path))
     assert "Would invalidate '/static/css/app.css'\n" in output
     assert "Would invalidate '/static/robots.txt'\n" in output
     assert cdn.invalidations() == []
@@ -403,12 +388,12 @@ def cloudfront_requests(proxy: Any, method: str) -> list[Any]:
 
 
 def test_wait_polls_until_the_invalidation_completed(site, s3, cdn, proxy, settings):
-    deploy()
+    collectstatic(verbosity=1)
     settings.COLLECTFAST_CLOUDFRONT_WAIT = True
     settings.COLLECTFAST_CLOUDFRONT_ENDPOINT_URL = proxy.endpoint_url
     (site / "css/app.css").write_text("v2")
     proxy.reset()
-    deploy()
+    collectstatic(verbosity=1)
     # moto completes invalidations at once: one look is enough.
     assert len(cloudfront_requests(proxy, "POST")) == 1
     assert len(cloudfront_requests(proxy, "GET")) == 1
@@ -418,7 +403,7 @@ def test_wait_polls_until_the_invalidation_completed(site, s3, cdn, proxy, setti
 def test_wait_that_never_completes_is_an_error(site, cdn, proxy, settings, monkeypatch):
     monkeypatch.setattr(cloudfront, "WAIT_DELAY", 0.0)
     monkeypatch.setattr(cloudfront, "WAIT_ATTEMPTS", 3)
-    deploy()
+    collectstatic(verbosity=1)
     settings.COLLECTFAST_CLOUDFRONT_WAIT = True
     settings.COLLECTFAST_CLOUDFRONT_ENDPOINT_URL = proxy.endpoint_url
 
@@ -430,7 +415,7 @@ def test_wait_that_never_completes_is_an_error(site, cdn, proxy, settings, monke
     (site / "css/app.css").write_text("v2")
     try:
         with pytest.raises(CommandError) as excinfo:
-            deploy()
+            collectstatic(verbosity=1)
     finally:
         proxy.remove_response_hook(in_progress)
     (invalidation_id,) = cdn.ids()
@@ -539,11 +524,11 @@ def test_updated_headers_invalidate_unhashed_names_only(static_dir, s3, cdn, set
         backend=MANIFEST_S3, object_parameters={"CacheControl": "max-age=60"}
     )
     write_files(static_dir, {"img/logo.png": PNG, "robots.txt": "User-agent: *\n"})
-    deploy()
+    collectstatic(verbosity=1)
     settings.STORAGES = s3.storages(
         backend=MANIFEST_S3, object_parameters={"CacheControl": "max-age=600"}
     )
-    _, err = deploy(verbosity=2)
+    _, err, _ = collectstatic(verbosity=2)
     assert err.count("Updated headers of ") == 5  # 2 files, 2 hashed, manifest
     assert cdn.invalidations() == [
         ["/static/img/logo.png", "/static/robots.txt", "/static/staticfiles.json"]

@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, SystemCheckError
 
 from collectfast import checks
+from tests.command import collectstatic
 from tests.utils import write_files
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,7 +48,7 @@ def only(check_id: str) -> django_checks.CheckMessage:
 
 
 @pytest.fixture
-def site(static_dir: Path, tmp_path: Path, settings: Any) -> Path:
+def static_root(static_dir: Path, tmp_path: Path, settings: Any) -> Path:
     """Three static files and a local STATIC_ROOT that must stay untouched."""
     write_files(static_dir, {"a.css": "a", "b.js": "b", "img/c.svg": "<svg/>"})
     settings.STATIC_ROOT = str(tmp_path / "collected")
@@ -63,21 +64,6 @@ def assert_refuses(collected: Path, check_id: str) -> str:
     assert check_id in text
     assert not collected.exists()
     return text
-
-
-def run_with_checks() -> tuple[str, str]:
-    from io import StringIO
-
-    out, err = StringIO(), StringIO()
-    call_command(
-        "collectstatic",
-        interactive=False,
-        verbosity=1,
-        skip_checks=False,
-        stdout=out,
-        stderr=err,
-    )
-    return out.getvalue(), err.getvalue()
 
 
 # -- the ids themselves ---------------------------------------------------------
@@ -110,14 +96,14 @@ def test_the_readme_lists_every_id():
     assert listed == set(checks.ALL_IDS)
 
 
-def test_default_test_settings_pass_every_check(site):
+def test_default_test_settings_pass_every_check(static_root):
     assert django_checks.run_checks(tags=[django_checks.Tags.staticfiles]) == []
 
 
 # -- errors -----------------------------------------------------------------------
 
 
-def test_E001_collectfast_after_staticfiles(site, settings):
+def test_E001_collectfast_after_staticfiles(static_root, settings):
     settings.INSTALLED_APPS = ["django.contrib.staticfiles", "collectfast"]
     error = only(checks.E001)
     assert error.level == django_checks.ERROR
@@ -128,10 +114,10 @@ def test_E001_collectfast_after_staticfiles(site, settings):
     assert error.hint == (
         "Move 'collectfast' above 'django.contrib.staticfiles' in INSTALLED_APPS."
     )
-    assert_refuses(site, checks.E001)
+    assert_refuses(static_root, checks.E001)
 
 
-def test_E001_dotted_app_config_counts_too(site, settings):
+def test_E001_dotted_app_config_counts_too(static_root, settings):
     settings.INSTALLED_APPS = [
         "django.contrib.staticfiles",
         "collectfast.apps.CollectfastConfig",
@@ -139,32 +125,32 @@ def test_E001_dotted_app_config_counts_too(site, settings):
     assert len(messages(checks.E001)) == 1
 
 
-def test_E002_zero_threads(site, settings):
+def test_E002_zero_threads(static_root, settings):
     settings.COLLECTFAST_THREADS = 0
     error = only(checks.E002)
     assert error.msg == "COLLECTFAST_THREADS must be a positive integer, got 0."
     assert error.hint == (
         "Set COLLECTFAST_THREADS = 20, or 1 to upload one file at a time."
     )
-    assert_refuses(site, checks.E002)
+    assert_refuses(static_root, checks.E002)
 
 
 @pytest.mark.parametrize("value", [-1, "8", True, 2.5, None])
-def test_E002_threads_not_a_positive_integer(site, settings, value):
+def test_E002_threads_not_a_positive_integer(static_root, settings, value):
     settings.COLLECTFAST_THREADS = value
     error = only(checks.E002)
     assert error.msg == (
         f"COLLECTFAST_THREADS must be a positive integer, got {value!r}."
     )
-    assert_refuses(site, checks.E002)
+    assert_refuses(static_root, checks.E002)
 
 
-def test_E002_one_thread_is_fine(site, settings):
+def test_E002_one_thread_is_fine(static_root, settings):
     settings.COLLECTFAST_THREADS = 1
     assert messages(checks.E002) == []
 
 
-def test_E003_unknown_cache_alias(site, settings):
+def test_E003_unknown_cache_alias(static_root, settings):
     settings.COLLECTFAST_CACHE = "digests"
     error = only(checks.E003)
     assert error.msg == (
@@ -175,10 +161,10 @@ def test_E003_unknown_cache_alias(site, settings):
         "Set COLLECTFAST_CACHE to one of the CACHES aliases, or add 'digests' "
         "to CACHES."
     )
-    assert_refuses(site, checks.E003)
+    assert_refuses(static_root, checks.E003)
 
 
-def test_E003_alias_of_the_wrong_type(site, settings):
+def test_E003_alias_of_the_wrong_type(static_root, settings):
     settings.COLLECTFAST_CACHE = ["default"]
     assert only(checks.E003).msg == (
         "COLLECTFAST_CACHE is ['default'], which is not a cache alias in CACHES "
@@ -186,7 +172,7 @@ def test_E003_alias_of_the_wrong_type(site, settings):
     )
 
 
-def test_E004_strategy_cannot_be_imported(site, settings):
+def test_E004_strategy_cannot_be_imported(static_root, settings):
     settings.COLLECTFAST_STRATEGY = "tests.no_such_module.Strategy"
     error = only(checks.E004)
     assert error.msg.startswith(
@@ -198,10 +184,10 @@ def test_E004_strategy_cannot_be_imported(site, settings):
         "subclass (and install what it needs), or remove it to choose by storage "
         "class."
     )
-    assert_refuses(site, checks.E004)
+    assert_refuses(static_root, checks.E004)
 
 
-def test_E004_strategy_is_not_a_strategy(site, settings):
+def test_E004_strategy_is_not_a_strategy(static_root, settings):
     settings.COLLECTFAST_STRATEGY = "collectfast.conf.Settings"
     error = only(checks.E004)
     assert error.msg == (
@@ -212,20 +198,20 @@ def test_E004_strategy_is_not_a_strategy(site, settings):
         "Point COLLECTFAST_STRATEGY at a Strategy subclass, or remove it to "
         "choose by storage class."
     )
-    assert_refuses(site, checks.E004)
+    assert_refuses(static_root, checks.E004)
 
 
-def test_E004_strategy_is_not_a_string(site, settings):
+def test_E004_strategy_is_not_a_string(static_root, settings):
     from collectfast.strategies.filesystem import FileSystemStrategy
 
     settings.COLLECTFAST_STRATEGY = FileSystemStrategy
     error = only(checks.E004)
     assert error.msg.startswith("COLLECTFAST_STRATEGY must be a dotted path string")
     assert "'collectfast.strategies.s3.S3Strategy'" in error.hint
-    assert_refuses(site, checks.E004)
+    assert_refuses(static_root, checks.E004)
 
 
-def test_E005_strategy_does_not_serve_the_storage(site, settings):
+def test_E005_strategy_does_not_serve_the_storage(static_root, settings):
     settings.COLLECTFAST_STRATEGY = "collectfast.strategies.s3.S3Strategy"
     error = only(checks.E005)
     assert error.msg == (
@@ -237,11 +223,11 @@ def test_E005_strategy_does_not_serve_the_storage(site, settings):
         "Remove COLLECTFAST_STRATEGY to choose by storage class, or point it at "
         "a strategy for this storage."
     )
-    assert_refuses(site, checks.E005)
+    assert_refuses(static_root, checks.E005)
 
 
 @pytest.mark.parametrize("value", [0, -1, "5", True, 2.0])
-def test_E006_retries_not_a_positive_integer(site, settings, value):
+def test_E006_retries_not_a_positive_integer(static_root, settings, value):
     settings.COLLECTFAST_RETRIES = value
     error = only(checks.E006)
     assert (
@@ -250,11 +236,11 @@ def test_E006_retries_not_a_positive_integer(site, settings, value):
     assert error.hint == (
         "Set COLLECTFAST_RETRIES = 5 (attempts per request, first included)."
     )
-    assert_refuses(site, checks.E006)
+    assert_refuses(static_root, checks.E006)
 
 
 @pytest.mark.parametrize("value", [0, -5, "60", True])
-def test_E007_timeout_not_a_positive_number(site, settings, value):
+def test_E007_timeout_not_a_positive_number(static_root, settings, value):
     settings.COLLECTFAST_TIMEOUT = value
     error = only(checks.E007)
     assert error.msg == (
@@ -262,17 +248,17 @@ def test_E007_timeout_not_a_positive_number(site, settings, value):
         f"got {value!r}."
     )
     assert error.hint == "Set COLLECTFAST_TIMEOUT = 60, or remove it for the default."
-    assert_refuses(site, checks.E007)
+    assert_refuses(static_root, checks.E007)
 
 
 @pytest.mark.parametrize("value", [None, 0.5, 30])
-def test_E007_valid_timeouts(site, settings, value):
+def test_E007_valid_timeouts(static_root, settings, value):
     settings.COLLECTFAST_TIMEOUT = value
     assert messages(checks.E007) == []
 
 
 @pytest.mark.parametrize("value", ["false", 0, None])
-def test_E015_deploy_record_not_a_bool(site, settings, value):
+def test_E015_deploy_record_not_a_bool(static_root, settings, value):
     settings.COLLECTFAST_DEPLOY_RECORD = value
     error = only(checks.E015)
     assert error.msg == f"COLLECTFAST_DEPLOY_RECORD must be a bool, got {value!r}."
@@ -280,11 +266,11 @@ def test_E015_deploy_record_not_a_bool(site, settings, value):
         "Set COLLECTFAST_DEPLOY_RECORD = True (the default), or False for a store "
         "without conditional writes (then --prune is refused)."
     )
-    assert_refuses(site, checks.E015)
+    assert_refuses(static_root, checks.E015)
 
 
 @pytest.mark.parametrize("value", [0, -1, "600", True, None])
-def test_E016_lease_seconds_not_a_positive_number(site, settings, value):
+def test_E016_lease_seconds_not_a_positive_number(static_root, settings, value):
     settings.COLLECTFAST_LEASE_SECONDS = value
     error = only(checks.E016)
     assert error.msg == (
@@ -293,21 +279,21 @@ def test_E016_lease_seconds_not_a_positive_number(site, settings, value):
     assert error.hint == (
         "Set COLLECTFAST_LEASE_SECONDS = 600, or remove it for the default (10 minutes)."
     )
-    assert_refuses(site, checks.E016)
+    assert_refuses(static_root, checks.E016)
 
 
 @pytest.mark.parametrize("value", [-1, "60", False, None])
-def test_E017_wait_for_deploy_not_a_number(site, settings, value):
+def test_E017_wait_for_deploy_not_a_number(static_root, settings, value):
     settings.COLLECTFAST_WAIT_FOR_DEPLOY = value
     error = only(checks.E017)
     assert error.msg == (
         "COLLECTFAST_WAIT_FOR_DEPLOY must be a number of seconds (0 or more), "
         f"got {value!r}."
     )
-    assert_refuses(site, checks.E017)
+    assert_refuses(static_root, checks.E017)
 
 
-def test_E015_E016_E017_valid_values(site, settings):
+def test_E015_E016_E017_valid_values(static_root, settings):
     settings.COLLECTFAST_DEPLOY_RECORD = False
     settings.COLLECTFAST_LEASE_SECONDS = 0.5
     settings.COLLECTFAST_WAIT_FOR_DEPLOY = 0
@@ -325,16 +311,16 @@ def test_E015_E016_E017_valid_values(site, settings):
 )
 @pytest.mark.parametrize("value", ["False", 0, 1, None])
 def test_bool_settings_E018_E019_E020_E022_not_a_bool(
-    site, settings, name, check_id, value
+    static_root, settings, name, check_id, value
 ):
     setattr(settings, name, value)
     error = only(f"collectfast.{check_id}")
     assert error.msg == f"{name} must be a bool, got {value!r}."
     assert error.hint.startswith(f"Set {name} = True")
-    assert_refuses(site, f"collectfast.{check_id}")
+    assert_refuses(static_root, f"collectfast.{check_id}")
 
 
-def test_E018_enabled_as_a_string_is_not_taken_for_true(site, settings):
+def test_E018_enabled_as_a_string_is_not_taken_for_true(static_root, settings):
     # bool("False") is True: the string must be reported, not obeyed.
     settings.COLLECTFAST_ENABLED = "False"
     error = only(checks.E018)
@@ -345,18 +331,18 @@ def test_E018_enabled_as_a_string_is_not_taken_for_true(site, settings):
     )
 
 
-def test_E019_debug_not_a_bool(site, settings):
+def test_E019_debug_not_a_bool(static_root, settings):
     settings.COLLECTFAST_DEBUG = "yes"
     assert only(checks.E019).msg == "COLLECTFAST_DEBUG must be a bool, got 'yes'."
 
 
-def test_E020_prune_not_a_bool(site, settings):
+def test_E020_prune_not_a_bool(static_root, settings):
     settings.COLLECTFAST_PRUNE = "yes"
     assert only(checks.E020).msg == "COLLECTFAST_PRUNE must be a bool, got 'yes'."
 
 
 @pytest.mark.parametrize("value", [1, ["report.json"], b"report.json"])
-def test_E021_report_not_a_path(site, settings, value):
+def test_E021_report_not_a_path(static_root, settings, value):
     settings.COLLECTFAST_REPORT = value
     error = only(checks.E021)
     assert error.msg == (
@@ -369,15 +355,15 @@ def test_E021_report_not_a_path(site, settings, value):
     # even when they fail): the same sentence refuses the run.
     with pytest.raises(CommandError, match=r"^COLLECTFAST_REPORT must be a file path"):
         call_command("collectstatic", interactive=False, skip_checks=False)
-    assert not site.exists()
+    assert not static_root.exists()
 
 
-def test_E022_cloudfront_wait_not_a_bool(site, settings):
+def test_E022_cloudfront_wait_not_a_bool(static_root, settings):
     settings.COLLECTFAST_CLOUDFRONT_WAIT = 1
     assert only(checks.E022).msg == "COLLECTFAST_CLOUDFRONT_WAIT must be a bool, got 1."
 
 
-def test_every_setting_has_a_type_check(site, settings):
+def test_every_setting_has_a_type_check(static_root, settings):
     from collectfast import conf
     from collectfast.settings_checks import TYPE_CHECKS
 
@@ -417,7 +403,7 @@ def test_every_setting_has_a_type_check(site, settings):
     ],
 )
 def test_wrong_type_with_checks_skipped_is_one_sentence(
-    site, settings, name, value, message
+    static_root, settings, name, value, message
 ):
     """call_command skips the checks: the setting is still refused by name,
     as a CommandError (one line from manage.py), before anything is copied."""
@@ -425,7 +411,7 @@ def test_wrong_type_with_checks_skipped_is_one_sentence(
     with pytest.raises(CommandError) as excinfo:
         call_command("collectstatic", interactive=False, verbosity=0)
     assert str(excinfo.value) == message
-    assert not site.exists()
+    assert not static_root.exists()
 
 
 def test_typed_settings_defaults(settings):
@@ -457,7 +443,7 @@ def test_typed_settings_defaults(settings):
     assert conf.cache_control == ()
 
 
-def test_E008_staticfiles_storage_conflicts_with_storages(site, settings):
+def test_E008_staticfiles_storage_conflicts_with_storages(static_root, settings):
     settings.STORAGES = {
         **FILESYSTEM_STORAGES,
         "staticfiles": {
@@ -475,13 +461,13 @@ def test_E008_staticfiles_storage_conflicts_with_storages(site, settings):
         "Remove STATICFILES_STORAGE and keep STORAGES['staticfiles']."
     )
     assert messages(checks.W003) == []
-    assert_refuses(site, checks.E008)
+    assert_refuses(static_root, checks.E008)
 
 
 @pytest.mark.parametrize(
     "value", ["d111111abcdef8.cloudfront.net", "e2qwruhapomqzl", 12, ["E1"]]
 )
-def test_E009_distribution_id_not_an_id(site, settings, value):
+def test_E009_distribution_id_not_an_id(static_root, settings, value):
     settings.COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID = value
     error = only(checks.E009)
     assert error.msg == (
@@ -492,10 +478,10 @@ def test_E009_distribution_id_not_an_id(site, settings, value):
         "Set it to the distribution's ID as the CloudFront console shows it "
         "(such as 'E2QWRUHAPOMQZL'), not its domain name or ARN."
     )
-    assert_refuses(site, checks.E009)
+    assert_refuses(static_root, checks.E009)
 
 
-def test_E010_distribution_for_a_storage_that_is_not_s3(site, settings):
+def test_E010_distribution_for_a_storage_that_is_not_s3(static_root, settings):
     settings.COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID = "E2QWRUHAPOMQZL"
     error = only(checks.E010)
     assert error.msg == (
@@ -507,10 +493,10 @@ def test_E010_distribution_for_a_storage_that_is_not_s3(site, settings):
         "Remove COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID and purge the CDN from a "
         "collectfast.signals.deploy_finished receiver."
     )
-    assert_refuses(site, checks.E010)
+    assert_refuses(static_root, checks.E010)
 
 
-def test_E010_not_for_an_s3_storage_or_without_collectfast(site, settings):
+def test_E010_not_for_an_s3_storage_or_without_collectfast(static_root, settings):
     settings.COLLECTFAST_CLOUDFRONT_DISTRIBUTION_ID = "E2QWRUHAPOMQZL"
     settings.STORAGES = {
         **FILESYSTEM_STORAGES,
@@ -526,7 +512,7 @@ def test_E010_not_for_an_s3_storage_or_without_collectfast(site, settings):
 
 
 @pytest.mark.parametrize("value", [-1, 3001, "100", True, 10.0, None])
-def test_E011_max_paths_out_of_range(site, settings, value):
+def test_E011_max_paths_out_of_range(static_root, settings, value):
     settings.COLLECTFAST_CLOUDFRONT_MAX_PATHS = value
     error = only(checks.E011)
     assert error.msg == (
@@ -537,17 +523,17 @@ def test_E011_max_paths_out_of_range(site, settings, value):
         "Set COLLECTFAST_CLOUDFRONT_MAX_PATHS = 1000, or 0 to always invalidate "
         "the whole location with one wildcard."
     )
-    assert_refuses(site, checks.E011)
+    assert_refuses(static_root, checks.E011)
 
 
 @pytest.mark.parametrize("value", [0, 3000])
-def test_E011_limits_are_allowed(site, settings, value):
+def test_E011_limits_are_allowed(static_root, settings, value):
     settings.COLLECTFAST_CLOUDFRONT_MAX_PATHS = value
     assert messages(checks.E011) == []
 
 
 @pytest.mark.parametrize("value", ["cloudfront.amazonaws.com", 5000, ""])
-def test_E012_endpoint_not_a_url(site, settings, value):
+def test_E012_endpoint_not_a_url(static_root, settings, value):
     settings.COLLECTFAST_CLOUDFRONT_ENDPOINT_URL = value
     error = only(checks.E012)
     assert error.msg == (
@@ -558,7 +544,7 @@ def test_E012_endpoint_not_a_url(site, settings, value):
         "Remove COLLECTFAST_CLOUDFRONT_ENDPOINT_URL to use AWS's CloudFront API, "
         "or set it to a URL such as 'http://127.0.0.1:5000'."
     )
-    assert_refuses(site, checks.E012)
+    assert_refuses(static_root, checks.E012)
 
 
 @pytest.mark.parametrize(
@@ -569,7 +555,7 @@ def test_E012_endpoint_not_a_url(site, settings, value):
     ],
 )
 @pytest.mark.parametrize("value", ["", "  ", 31536000, True])
-def test_E013_cache_control_not_a_string(site, settings, name, example, value):
+def test_E013_cache_control_not_a_string(static_root, settings, name, example, value):
     setattr(settings, name, value)
     error = only(checks.E013)
     assert error.msg == (
@@ -578,7 +564,7 @@ def test_E013_cache_control_not_a_string(site, settings, name, example, value):
     assert error.hint == (
         f"Set {name} = {example!r}, or None to keep the storage's own."
     )
-    assert_refuses(site, checks.E013)
+    assert_refuses(static_root, checks.E013)
 
 
 @pytest.mark.parametrize(
@@ -592,7 +578,7 @@ def test_E013_cache_control_not_a_string(site, settings, name, example, value):
         ["*.css"],
     ],
 )
-def test_E014_cache_control_patterns_not_pairs(site, settings, value):
+def test_E014_cache_control_patterns_not_pairs(static_root, settings, value):
     settings.COLLECTFAST_CACHE_CONTROL = value
     error = only(checks.E014)
     assert error.msg == (
@@ -603,10 +589,10 @@ def test_E014_cache_control_patterns_not_pairs(site, settings, value):
         "Set COLLECTFAST_CACHE_CONTROL = [('*.woff2', 'public, max-age=31536000, "
         "immutable'), ('robots.txt', 'no-cache')]."
     )
-    assert_refuses(site, checks.E014)
+    assert_refuses(static_root, checks.E014)
 
 
-def test_E014_valid_patterns(site, settings):
+def test_E014_valid_patterns(static_root, settings):
     settings.COLLECTFAST_CACHE_CONTROL = [("*.woff2", "max-age=60"), ["admin/*", None]]
     assert messages(checks.E014) == []
 
@@ -614,7 +600,7 @@ def test_E014_valid_patterns(site, settings):
 # -- warnings: reported, the command still runs -------------------------------------
 
 
-def test_W001_no_fast_strategy_for_the_storage(site, settings):
+def test_W001_no_fast_strategy_for_the_storage(static_root, settings):
     settings.STORAGES = {**FILESYSTEM_STORAGES, "staticfiles": {"BACKEND": INMEMORY}}
     warning = only(checks.W001)
     assert warning.level == django_checks.WARNING
@@ -626,13 +612,13 @@ def test_W001_no_fast_strategy_for_the_storage(site, settings):
         "Set COLLECTFAST_STRATEGY to the dotted path of a Strategy subclass for "
         "this storage, or COLLECTFAST_ENABLED = False to silence this warning."
     )
-    out, err = run_with_checks()
+    out, err, _ = collectstatic(verbosity=1, skip_checks=False)
     assert checks.W001 in err
     assert out.endswith("3 static files copied.\n")
 
 
 def test_W006_storage_overrides_a_method_the_strategy_stands_in_for(
-    site, settings, static_dir
+    static_root, settings, static_dir
 ):
     backend = "tests.configurations.StampingStatic"
     settings.STORAGES = {**FILESYSTEM_STORAGES, "staticfiles": {"BACKEND": backend}}
@@ -649,20 +635,20 @@ def test_W006_storage_overrides_a_method_the_strategy_stands_in_for(
         "COLLECTFAST_ENABLED = False to silence this warning."
     )
     assert messages(checks.W001) == []
-    out, err = run_with_checks()
+    out, err, _ = collectstatic(verbosity=1, skip_checks=False)
     assert checks.W006 in err
-    assert out.endswith(f"3 static files copied to '{site}'.\n")
+    assert out.endswith(f"3 static files copied to '{static_root}'.\n")
     # Django's logic ran: the override stamped what it stored.
-    assert (site / "a.css").read_bytes() == b"/* stamped */a"
+    assert (static_root / "a.css").read_bytes() == b"/* stamped */a"
 
 
-def test_W006_not_for_subclasses_that_keep_the_writes(site, settings):
+def test_W006_not_for_subclasses_that_keep_the_writes(static_root, settings):
     backend = "tests.configurations.MyManifest"
     settings.STORAGES = {**FILESYSTEM_STORAGES, "staticfiles": {"BACKEND": backend}}
     assert messages(checks.W006) == []
 
 
-def test_W001_silenced_when_collectfast_is_disabled(site, settings):
+def test_W001_silenced_when_collectfast_is_disabled(static_root, settings):
     settings.STORAGES = {**FILESYSTEM_STORAGES, "staticfiles": {"BACKEND": INMEMORY}}
     settings.COLLECTFAST_ENABLED = False
     assert messages(checks.W001) == []
@@ -677,7 +663,7 @@ def test_W001_silenced_when_collectfast_is_disabled(site, settings):
         "AWS_PRELOAD_METADATA",
     ],
 )
-def test_W002_removed_setting(site, settings, name):
+def test_W002_removed_setting(static_root, settings, name):
     setattr(settings, name, True)
     warning = only(checks.W002)
     assert warning.msg.startswith(
@@ -685,12 +671,12 @@ def test_W002_removed_setting(site, settings, name):
     )
     assert warning.msg.endswith(".")
     assert warning.hint == f"Remove {name} from your settings."
-    out, err = run_with_checks()
+    out, err, _ = collectstatic(verbosity=1, skip_checks=False)
     assert checks.W002 in err
     assert "\n3 static files copied to " in out
 
 
-def test_W003_staticfiles_storage_is_mapped_onto_storages(site, settings):
+def test_W003_staticfiles_storage_is_mapped_onto_storages(static_root, settings):
     legacy = "django.contrib.staticfiles.storage.StaticFilesStorage"
     settings.STATICFILES_STORAGE = legacy
     warning = only(checks.W003)
@@ -702,9 +688,9 @@ def test_W003_staticfiles_storage_is_mapped_onto_storages(site, settings):
         f"Replace it with STORAGES = {{..., 'staticfiles': {{'BACKEND': {legacy!r}}}}}."
     )
     assert messages(checks.E008) == []
-    _, err = run_with_checks()
+    _, err, _ = collectstatic(verbosity=1, skip_checks=False)
     assert checks.W003 in err
-    assert (site / "a.css").read_text() == "a"
+    assert (static_root / "a.css").read_text() == "a"
 
 
 # -- W004: a cache too small to hold a digest per static file -------------------------
@@ -728,7 +714,7 @@ def bounded_cache(backend: str, tmp_path: Path, **options: Any) -> dict[str, Any
     ],
 )
 def test_W004_cache_max_entries_below_the_static_file_count(
-    site, settings, tmp_path, backend
+    static_root, settings, tmp_path, backend
 ):
     settings.CACHES = bounded_cache(backend, tmp_path, MAX_ENTRIES=2)
     warning = only(checks.W004)
@@ -747,13 +733,13 @@ def test_W004_cache_max_entries_below_the_static_file_count(
     # The check creates nothing (FileBasedCache would create its directory).
     assert not (tmp_path / "cache").exists()
     if name == "FileBasedCache":  # the tests have no database for DatabaseCache
-        out, err = run_with_checks()
+        out, err, _ = collectstatic(verbosity=1, skip_checks=False)
         assert checks.W004 in err
         assert "\n3 static files copied to " in out
 
 
 def test_W004_and_collectstatic_share_one_walk_of_the_finders(
-    site, settings, tmp_path, monkeypatch
+    static_root, settings, tmp_path, monkeypatch
 ):
     from collectfast import finders
 
@@ -768,7 +754,7 @@ def test_W004_and_collectstatic_share_one_walk_of_the_finders(
         return real_get_finders()
 
     monkeypatch.setattr(finders, "get_finders", counted_get_finders)
-    out, err = run_with_checks()
+    out, err, _ = collectstatic(verbosity=1, skip_checks=False)
     assert checks.W004 in err
     assert "\n3 static files copied to " in out
     assert len(walks) == 1
@@ -778,14 +764,14 @@ def test_W004_and_collectstatic_share_one_walk_of_the_finders(
     assert len(walks) == 3
 
 
-def test_W004_not_for_a_per_process_cache(site, settings, tmp_path):
+def test_W004_not_for_a_per_process_cache(static_root, settings, tmp_path):
     settings.CACHES = bounded_cache(
         "django.core.cache.backends.locmem.LocMemCache", tmp_path, MAX_ENTRIES=2
     )
     assert messages(checks.W004) == []
 
 
-def test_W004_default_limit_is_300(site, static_dir, settings, tmp_path):
+def test_W004_default_limit_is_300(static_root, static_dir, settings, tmp_path):
     settings.CACHES = bounded_cache(
         "django.core.cache.backends.filebased.FileBasedCache", tmp_path
     )
@@ -796,7 +782,7 @@ def test_W004_default_limit_is_300(site, static_dir, settings, tmp_path):
 
 
 def test_W004_counts_destinations_once_and_skips_ignored_files(
-    site, static_dir, settings, tmp_path
+    static_root, static_dir, settings, tmp_path
 ):
     settings.CACHES = bounded_cache(
         "django.core.cache.backends.filebased.FileBasedCache", tmp_path, MAX_ENTRIES=3
@@ -819,7 +805,7 @@ def test_W004_counts_destinations_once_and_skips_ignored_files(
     ],
 )
 def test_W004_not_for_backends_without_max_entries(
-    site, settings, monkeypatch, backend
+    static_root, settings, monkeypatch, backend
 ):
     settings.CACHES = {
         "default": {
@@ -834,7 +820,7 @@ def test_W004_not_for_backends_without_max_entries(
     assert walked == []  # the finders are walked only for bounded backends
 
 
-def test_W004_only_for_the_collectfast_cache(site, settings, tmp_path):
+def test_W004_only_for_the_collectfast_cache(static_root, settings, tmp_path):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "small": {
@@ -848,7 +834,7 @@ def test_W004_only_for_the_collectfast_cache(site, settings, tmp_path):
     assert only(checks.W004).msg.startswith("The cache 'small' (FileBasedCache)")
 
 
-def test_W005_hashed_cache_control_without_hashed_names(site, settings):
+def test_W005_hashed_cache_control_without_hashed_names(static_root, settings):
     settings.COLLECTFAST_HASHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
     warning = only(checks.W005)
     assert warning.msg == (

@@ -24,15 +24,17 @@ from boto3.s3.transfer import TransferConfig
 from django.core.management.base import CommandError
 
 from collectfast.deploy_record import RECORD_NAME, Record
-from tests.utils import (
+from tests.command import (
     REPO_ROOT,
+    collectstatic_argv,
+    run_collectstatic,
+    subprocess_env,
+)
+from tests.utils import (
     assert_bucket_equals_tree,
     file_keys,
     is_record,
-    manage_py,
     record_ops,
-    run_collectstatic,
-    subprocess_env,
     write_files,
 )
 
@@ -133,7 +135,7 @@ def crash_then_converge(
         **env,
     )
     process = subprocess.Popen(
-        manage_py("collectstatic", "--noinput", "-v", "0"),
+        collectstatic_argv("-v", "0"),
         cwd=REPO_ROOT,
         env=child_env,
         stdout=subprocess.DEVNULL,

@@ -28,14 +28,13 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.test import override_settings
 from django.utils.functional import empty
 
-from tests.utils import (
+from tests.command import (
     REPO_ROOT,
-    is_record,
-    manage_py,
+    collectstatic_argv,
     run_collectstatic,
     subprocess_env,
-    write_files,
 )
+from tests.utils import is_record, write_files
 
 MANIFEST_S3 = "tests.storages.ManifestS3"
 MANIFEST_KEY = "static/staticfiles.json"
@@ -129,7 +128,7 @@ def start(
         COLLECTFAST_TEST_WAIT_FOR_DEPLOY=str(wait),
     )
     process = subprocess.Popen(
-        manage_py("collectstatic", "--noinput", "--prune", "-v", "1"),
+        collectstatic_argv("--prune", "-v", "1"),
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -9,7 +9,6 @@ import json
 import threading
 import time
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,23 +17,12 @@ from django.core.management.base import CommandError
 from collectfast.deploy_record import RECORD_NAME, DeployEntry, Lease, Owned, Record
 from collectfast.prune import Manifests, plan_prune
 from collectfast.strategies.base import RemoteObject
+from tests.command import run_collectstatic
 from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
-from tests.utils import (
-    bucket_objects,
-    file_keys,
-    record_ops,
-    run_collectstatic,
-    write_files,
-)
+from tests.utils import bucket_objects, file_keys, record_ops, write_files
 
 KEY = f"static/{RECORD_NAME}"
 FILES = {"css/app.css": "a {}\n", "js/app.js": "app();\n"}
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 def stored_record(s3: Any) -> Record:

@@ -73,7 +73,7 @@ MANIFEST = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
 
 
 @pytest.fixture
-def site(tmp_path: Path, settings: Any) -> Path:
+def project(tmp_path: Path, settings: Any) -> Path:
     """Sources for every kind of finder, and an empty STATIC_ROOT."""
     write_tree(tmp_path / "src", SOURCES)
     write_tree(tmp_path / "vendor", VENDOR)
@@ -124,7 +124,7 @@ def edit(path: Path, text: str) -> None:
     ],
     ids=lambda finders: "+".join(path.rsplit(".", 1)[1] for path in finders),
 )
-def test_finders(site, settings, finders, verbosity):
+def test_finders(project, settings, finders, verbosity):
     settings.STATICFILES_FINDERS = finders
     compare(verbosity=verbosity, runs=2)
 
@@ -140,8 +140,8 @@ def test_finders(site, settings, finders, verbosity):
     ],
     ids=["path", "strings", "prefixes", "tuple", "missing-and-empty-prefix"],
 )
-def test_staticfiles_dirs(site, settings, dirs):
-    settings.STATICFILES_DIRS = dirs(site)
+def test_staticfiles_dirs(project, settings, dirs):
+    settings.STATICFILES_DIRS = dirs(project)
     settings.STATICFILES_FINDERS = [FS_FINDER, APP_FINDER]
     compare(verbosity=2)
 
@@ -158,7 +158,7 @@ def test_staticfiles_dirs(site, settings, dirs):
     ],
     ids=repr,
 )
-def test_ignore_patterns(site, options):
+def test_ignore_patterns(project, options):
     compare(verbosity=2, **options)
 
 
@@ -182,7 +182,7 @@ def test_ignore_patterns(site, options):
     ],
     ids=lambda path: path.rsplit(".", 1)[1],
 )
-def test_storages(site, settings, backend, threads):
+def test_storages(project, settings, backend, threads):
     settings.COLLECTFAST_THREADS = threads
     settings.STORAGES = storages(backend)
     compare(verbosity=3, runs=2)
@@ -198,10 +198,10 @@ def test_storages(site, settings, backend, threads):
     ids=lambda path: path.rsplit(".", 1)[1],
 )
 @pytest.mark.parametrize("missing_reference", [False, True])
-def test_manifest_attributes(site, settings, backend, missing_reference):
+def test_manifest_attributes(project, settings, backend, missing_reference):
     """manifest_strict, keep_intermediate_files, manifest_name (class
     attributes), with a reference to a file that doesn't exist or without."""
-    missing = site / "src/css/missing.css"
+    missing = project / "src/css/missing.css"
     missing.unlink(missing_ok=True)
     if missing_reference:
         missing.write_text('a { background: url("nope.png"); }')
@@ -209,18 +209,18 @@ def test_manifest_attributes(site, settings, backend, missing_reference):
     compare(verbosity=2, error=missing_reference)
 
 
-def test_manifest_storage_options(site, settings):
+def test_manifest_storage_options(project, settings):
     """OPTIONS: another location and base_url."""
-    location = str(site / "elsewhere")
+    location = str(project / "elsewhere")
     settings.STATIC_ROOT = location  # cleared before each run, as STATIC_ROOT is
     settings.STORAGES = storages(MANIFEST, location=location, base_url="/assets/")
     compare(verbosity=2)
 
 
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
-def test_redeploy_after_an_edit(site, settings, backend):
+def test_redeploy_after_an_edit(project, settings, backend):
     settings.STORAGES = storages(backend)
-    theme = site / "src/css/theme.css"
+    theme = project / "src/css/theme.css"
 
     def prepare() -> None:
         clear_destination()
@@ -234,16 +234,16 @@ def test_redeploy_after_an_edit(site, settings, backend):
     )
 
 
-def test_no_post_process(site, settings):
+def test_no_post_process(project, settings):
     settings.STORAGES = storages(MANIFEST)
     compare(verbosity=2, post_process=False)
 
 
 @pytest.mark.parametrize("on_redeploy", [False, True])
-def test_post_processing_error(site, settings, on_redeploy):
+def test_post_processing_error(project, settings, on_redeploy):
     """A reference to a missing file: Django's exception, type and message,
     what it stored before it, and the storage's state after it."""
-    broken = site / "src/css/broken.css"
+    broken = project / "src/css/broken.css"
 
     def break_it() -> None:
         broken.write_text('a { background: url("nope.png"); }')
@@ -272,7 +272,7 @@ def test_post_processing_error(site, settings, on_redeploy):
 @pytest.mark.parametrize("static_root", [None, ""])
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
 @pytest.mark.parametrize("options", [{}, {"clear": True}, {"link": True}], ids=repr)
-def test_static_root_not_set(site, settings, static_root, backend, options):
+def test_static_root_not_set(project, settings, static_root, backend, options):
     settings.STATIC_ROOT = static_root
     settings.STORAGES = storages(backend)
     django_run, _ = compare(verbosity=1, error=True, **options)
@@ -286,19 +286,19 @@ def test_static_root_not_set(site, settings, static_root, backend, options):
 @pytest.mark.parametrize(
     "misconfigure",
     [
-        lambda settings, site: setattr(settings, "STATIC_URL", None),
-        lambda settings, site: setattr(settings, "MEDIA_URL", settings.STATIC_URL),
-        lambda settings, site: setattr(
+        lambda settings, project: setattr(settings, "STATIC_URL", None),
+        lambda settings, project: setattr(settings, "MEDIA_URL", settings.STATIC_URL),
+        lambda settings, project: setattr(
             settings, "STORAGES", storages("tests.configurations.NoSuchStorage")
         ),
-        lambda settings, site: setattr(
+        lambda settings, project: setattr(
             settings, "STORAGES", {"default": storages(STATIC)["default"]}
         ),
-        lambda settings, site: setattr(settings, "STATICFILES_DIRS", str(site)),
-        lambda settings, site: setattr(
+        lambda settings, project: setattr(settings, "STATICFILES_DIRS", str(project)),
+        lambda settings, project: setattr(
             settings, "STATICFILES_DIRS", [settings.STATIC_ROOT]
         ),
-        lambda settings, site: setattr(
+        lambda settings, project: setattr(
             settings, "STATICFILES_FINDERS", ["tests.configurations.NoSuchFinder"]
         ),
     ],
@@ -312,16 +312,16 @@ def test_static_root_not_set(site, settings, static_root, backend, options):
         "no-such-finder",
     ],
 )
-def test_djangos_own_errors(site, settings, misconfigure):
+def test_djangos_own_errors(project, settings, misconfigure):
     """What Django refuses, collectfast refuses with the same exception."""
-    misconfigure(settings, site)
+    misconfigure(settings, project)
     compare(verbosity=1, error=True)
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
-def test_clear_a_missing_directory(site, settings, backend, dry_run):
-    settings.STATIC_ROOT = str(site / "not" / "there")
+def test_clear_a_missing_directory(project, settings, backend, dry_run):
+    settings.STATIC_ROOT = str(project / "not" / "there")
     settings.STORAGES = storages(backend)
     compare(verbosity=2, clear=True, dry_run=dry_run)
 
@@ -345,27 +345,27 @@ def populate() -> None:
 @pytest.mark.parametrize("verbosity", [1, 2])
 @pytest.mark.parametrize("dry_run", [False, True])
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
-def test_clear_stale_files(site, settings, backend, dry_run, verbosity):
+def test_clear_stale_files(project, settings, backend, dry_run, verbosity):
     settings.STORAGES = storages(backend)
     compare(verbosity=verbosity, prepare=populate, clear=True, dry_run=dry_run)
 
 
 @pytest.mark.parametrize("verbosity", [1, 2])
 @pytest.mark.parametrize("dry_run", [False, True])
-def test_replace_stale_files(site, settings, dry_run, verbosity):
+def test_replace_stale_files(project, settings, dry_run, verbosity):
     """Without --clear: stale copies are replaced (Django deletes them first)."""
     compare(verbosity=verbosity, prepare=populate, dry_run=dry_run)
 
 
 @pytest.mark.parametrize("verbosity", [0, 1, 3])
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
-def test_dry_run(site, settings, backend, verbosity):
+def test_dry_run(project, settings, backend, verbosity):
     settings.STORAGES = storages(backend)
     compare(verbosity=verbosity, dry_run=True, runs=2)
 
 
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
-def test_link(site, settings, backend):
+def test_link(project, settings, backend):
     settings.STORAGES = storages(backend)
     compare(verbosity=2, link=True, runs=2)
 
@@ -377,7 +377,7 @@ def linked() -> None:
     djangos(link=True, verbosity=0)
 
 
-def test_copy_over_links(site):
+def test_copy_over_links(project):
     compare(verbosity=2, prepare=linked)
 
 
@@ -387,7 +387,7 @@ def test_copy_over_links(site):
     [{}, {"clear": True}, {"dry_run": True}, {"clear": True, "dry_run": True}],
 )
 @pytest.mark.parametrize("backend", [STATIC, MANIFEST])
-def test_prompt(site, settings, answer, options, backend):
+def test_prompt(project, settings, answer, options, backend):
     settings.STORAGES = storages(backend)
     compare(
         verbosity=1,
@@ -398,7 +398,7 @@ def test_prompt(site, settings, answer, options, backend):
     )
 
 
-def test_no_prompt_for_an_empty_destination(site):
+def test_no_prompt_for_an_empty_destination(project):
     django_run, _ = compare(verbosity=1, answer="no")
     assert django_run.error is None
 
@@ -421,7 +421,7 @@ S3_MANIFEST = "storages.backends.s3.S3ManifestStaticStorage"
 
 
 @pytest.fixture
-def bucket(site, s3, settings) -> Bucket:
+def bucket(project, s3, settings) -> Bucket:
     settings.STATIC_ROOT = None  # not used by S3 storages; any use shows
     return Bucket(s3.client, s3.bucket, "static/")
 

@@ -23,8 +23,9 @@ from django.utils.functional import LazyObject, SimpleLazyObject
 
 from collectfast.preconditions import inherits, unwrap_ready, user_overrides
 from collectfast.strategies.base import LocalFile, unwrap
+from tests.command import run_collectstatic
 from tests.differential import clear_destination, reset_storages
-from tests.utils import bucket_objects, run_collectstatic, tree, write_files
+from tests.utils import bucket_objects, tree, write_files
 
 DEFAULT_FINDER = "django.contrib.staticfiles.finders.DefaultStorageFinder"
 FS_FINDER = "django.contrib.staticfiles.finders.FileSystemFinder"

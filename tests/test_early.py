@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from django.core import checks
-from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
+from tests.command import collectstatic
 from tests.utils import write_files
 
 
@@ -40,15 +40,9 @@ def seen_by_checks(proxy: Any, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return seen
 
 
-def run(**options: Any) -> None:
-    call_command(
-        "collectstatic", interactive=False, verbosity=0, skip_checks=False, **options
-    )
-
-
 def test_the_listing_overlaps_the_system_checks(static_dir, s3, proxy, seen_by_checks):
     write_files(static_dir, {"app.css": "body{}"})
-    run()
+    collectstatic(verbosity=0, skip_checks=False)
     assert seen_by_checks == [True]
     assert proxy.count("ListObjectsV2") == 1
 
@@ -56,7 +50,7 @@ def test_the_listing_overlaps_the_system_checks(static_dir, s3, proxy, seen_by_c
 def test_clear_lists_only_after_the_checks(static_dir, s3, proxy, seen_by_checks):
     write_files(static_dir, {"app.css": "body{}"})
     seen_by_checks.append(False)  # wait only briefly
-    run(clear=True)
+    collectstatic(verbosity=0, skip_checks=False, clear=True)
     assert seen_by_checks == [False, False]
     assert proxy.count("ListObjectsV2") == 1
 
@@ -73,6 +67,6 @@ def test_failing_checks_leave_the_early_listing_unused(
     registry.register(refuse, checks.Tags.staticfiles)
     monkeypatch.setattr(checks, "run_checks", registry.run_checks)
     with pytest.raises(SystemCheckError):
-        run()
+        collectstatic(verbosity=0, skip_checks=False)
     assert proxy.count("ListObjectsV2") <= 1
     assert proxy.count("PutObject") == 0

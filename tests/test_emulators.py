@@ -30,8 +30,6 @@ from tests.emulators import (
     Azurite,
     EmulatorError,
     GcsEmulator,
-    azurite_fixture,  # noqa: F401
-    gcs_emulator_fixture,  # noqa: F401
     start_azurite,
 )
 

@@ -11,7 +11,6 @@ normal run converges.
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import re
@@ -20,13 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
-from django.core.files.storage import storages
-from django.core.management import call_command
-from django.core.management.base import CommandError
-from django.utils.functional import empty
 
+from tests.command import collectstatic
 from tests.utils import bucket_objects, is_record, write_files
 
 FILES = {f"css/f{i:02}.css": f"/* {i} */\n" * (i % 5 + 1) for i in range(4)}
@@ -86,26 +81,6 @@ CASES = [
 ]
 
 
-def run(**options: Any) -> tuple[BaseException | None, str]:
-    err = io.StringIO()
-    error: BaseException | None = None
-    try:
-        call_command(
-            "collectstatic",
-            interactive=False,
-            verbosity=1,
-            stdout=io.StringIO(),
-            stderr=err,
-            **options,
-        )
-    except CommandError as exc:
-        error = exc
-    finally:  # as a new process: the storage is created afresh
-        staticfiles_storage._wrapped = empty
-        storages._storages.clear()
-    return error, err.getvalue()
-
-
 @pytest.mark.parametrize(
     "case", CASES, ids=[f"{flag}-{fault}" for flag, fault in CASES]
 )
@@ -115,7 +90,7 @@ def test_flag_with_fault(static_dir, s3, proxy, settings, case):
     settings.STORAGES = s3.storages(**options.pop("storage", {}))
     settings.COLLECTFAST_THREADS = options.pop("threads", 4)
     write_files(static_dir, FILES)
-    run()
+    collectstatic(verbosity=1, check=False, as_new_process=True)
     cache.clear()  # SSE-KMS: every decision needs a HEAD
     write_files(static_dir, {name: "/* v2 */\n" for name in list(FILES)[::2]})
     s3.client.put_object(Bucket=s3.bucket, Key="static/stale.css", Body=b"x")
@@ -128,7 +103,9 @@ def test_flag_with_fault(static_dir, s3, proxy, settings, case):
     inject(fault, proxy)
 
     started = time.monotonic()
-    error, err = run(report=str(report), **options)
+    _, err, error = collectstatic(
+        verbosity=1, check=False, as_new_process=True, report=str(report), **options
+    )
     elapsed = time.monotonic() - started
     log = proxy.log
     proxy.clear_faults()
@@ -174,5 +151,7 @@ def test_flag_with_fault(static_dir, s3, proxy, settings, case):
     options.pop("dry_run", None)
     options.pop("clear", None)
     settings.COLLECTFAST_WAIT_FOR_DEPLOY = 30
-    error, _ = run(**options)
+    _, _, error = collectstatic(
+        verbosity=1, check=False, as_new_process=True, **options
+    )
     assert error is None

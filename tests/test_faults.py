@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.core.management.base import CommandError
 
 from collectfast.cache import cache_key
+from tests.command import run_collectstatic, run_collectstatic_process, subprocess_env
 from tests.utils import (
     assert_bucket_equals_tree,
     assert_bucket_etags_equal_tree,
@@ -32,9 +33,6 @@ from tests.utils import (
     is_record,
     md5,
     record_ops,
-    run_collectstatic,
-    run_manage_py,
-    subprocess_env,
     tree,
     write_files,
 )
@@ -47,12 +45,6 @@ FILES = {
     "fonts/icons.woff2": bytes(range(256)) * 20,
 }
 KMS = {"ServerSideEncryption": "aws:kms"}
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 def puts_for(proxy: Any, key: str) -> int:
@@ -628,9 +620,7 @@ def test_unreadable_file_fails_with_a_sentence_and_no_traceback(site, s3, proxy)
     secret.chmod(0)
     env = subprocess_env(endpoint=s3.endpoint_url, bucket=s3.bucket, static_dir=site)
     as_root = os.geteuid() == 0
-    result = run_manage_py(
-        "collectstatic",
-        "--noinput",
+    result = run_collectstatic_process(
         env=env,
         preexec_fn=file_read_override_dropper() if as_root else None,
     )
@@ -648,7 +638,7 @@ def test_unreadable_file_fails_with_a_sentence_and_no_traceback(site, s3, proxy)
 def test_permanent_fault_exits_non_zero_without_traceback(site, s3, proxy):
     proxy.fail_op("ListObjectsV2", 403, "AccessDenied")
     env = subprocess_env(endpoint=s3.endpoint_url, bucket=s3.bucket, static_dir=site)
-    result = run_manage_py("collectstatic", "--noinput", env=env)
+    result = run_collectstatic_process(env=env)
     assert result.returncode == 1
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
@@ -667,7 +657,7 @@ def test_COLLECTFAST_DEBUG_shows_the_original_traceback(site, s3, proxy):
         static_dir=site,
         COLLECTFAST_TEST_DEBUG="1",
     )
-    result = run_manage_py("collectstatic", "--noinput", env=env)
+    result = run_collectstatic_process(env=env)
     assert result.returncode == 1
     assert "Traceback (most recent call last):" in result.stderr
     assert "CommandError" not in result.stderr

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.utils import run_collectstatic, touch_all, tree, write_files
+from tests.command import run_collectstatic
+from tests.utils import touch_all, tree, write_files
 
 FILES = {
     "css/app.css": 'body { background: url("../img/bg.png"); }\n',

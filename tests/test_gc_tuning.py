@@ -9,7 +9,8 @@ import pytest
 
 from collectfast.gc_tuning import YOUNG_THRESHOLD, fewer_gc_passes
 from collectfast.strategies.s3 import S3Strategy
-from tests.utils import run_collectstatic, write_files
+from tests.command import run_collectstatic
+from tests.utils import write_files
 
 
 @pytest.fixture(autouse=True)

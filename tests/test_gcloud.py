@@ -15,11 +15,6 @@ import os
 import re
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
-from io import StringIO
-from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -32,19 +27,11 @@ from storages.backends.gcloud import GoogleCloudStorage
 
 from collectfast.hashing import LocalDigest
 from collectfast.strategies import BytesFile, strategy_for
+from tests.command import REPO_ROOT, run_bounded
 from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
-from tests.emulators import GcsEmulator, gcs_emulator_fixture  # noqa: F401
+from tests.emulator_sites import GcsSite, deploy
 from tests.freezer import FreezingRelay
-from tests.utils import (
-    REPO_ROOT,
-    is_record,
-    md5,
-    run_bounded,
-    touch_all,
-    tree,
-    with_record,
-    write_files,
-)
+from tests.utils import md5, touch_all, with_record, write_files
 
 FILES = {
     "css/app.css": "body { color: red; }\n",
@@ -54,94 +41,6 @@ FILES = {
     "fonts/icons.woff2": bytes(range(256)) * 20,
 }
 MiB = 1024 * 1024
-
-
-@dataclass
-class GcsSite:
-    """A fresh bucket in the emulator, and STORAGES pointing at it."""
-
-    emulator: GcsEmulator
-    bucket: str
-
-    def storages(self, **options: Any) -> dict[str, Any]:
-        merged = {"location": "static", **options}
-        return {
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {
-                "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
-                "OPTIONS": self.emulator.storage_options(self.bucket, **merged),
-            },
-        }
-
-    def client(self) -> Any:
-        client = self.emulator.client()
-        # No background GET /b/{bucket} from the test's own client either.
-        client._bucket_metadata_cache = None
-        return client
-
-    def counts(self) -> dict[str, int]:
-        time.sleep(0.1)  # a stray background request would be counted by now
-        return dict(self.emulator.requests.counts())
-
-    def objects(self, prefix: str = "static/") -> dict[str, bytes]:
-        """Every stored object under ``prefix`` (gunzipped where gzipped)."""
-        stored: dict[str, bytes] = {}
-        client = self.client()
-        for listed in client.list_blobs(self.bucket, prefix=prefix):
-            if is_record(listed.name):
-                continue
-            # Read before downloading: a download resets it from the
-            # response's headers, where the emulator leaves it out.
-            encoding = listed.content_encoding
-            data = listed.download_as_bytes(raw_download=True)
-            if encoding == "gzip":
-                data = gzip.decompress(data)
-            stored[listed.name[len(prefix) :]] = data
-        return stored
-
-    def assert_equals_tree(self, root: Path) -> None:
-        stored = self.objects()
-        local = tree(root)
-        assert sorted(stored) == sorted(local)
-        assert [name for name in local if md5(stored[name]) != md5(local[name])] == []
-
-    def without_md5(self, key: str) -> None:
-        """Make ``key`` look like GCS shows a composite object: no md5Hash.
-
-        The emulator computes md5Hash even for composed objects (see
-        tests/emulators.py); real GCS leaves it out. Drop it from the
-        emulator's stored metadata, which its listing serves as is.
-        """
-        self.emulator._storage.objects[self.bucket][key].pop("md5Hash", None)
-
-
-@pytest.fixture
-def gcs(
-    gcs_emulator: GcsEmulator, monkeypatch: pytest.MonkeyPatch, settings: Any
-) -> GcsSite:
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
-    monkeypatch.delenv("DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA", raising=False)
-    site = GcsSite(gcs_emulator, gcs_emulator.create_bucket())
-    settings.STORAGES = site.storages()
-    gcs_emulator.requests.clear()
-    return site
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
-
-
-def deploy(gcs: GcsSite, **options: Any) -> str:
-    """Run collectstatic; check collectfast counted every emulator request."""
-    gcs.emulator.requests.clear()
-    out, err = StringIO(), StringIO()
-    options.setdefault("verbosity", 2)
-    call_command("collectstatic", interactive=False, stdout=out, stderr=err, **options)
-    assert f", {len(gcs.emulator.requests)} requests, " in err.getvalue()
-    # collectfast's lines (reasons, summary) first, then Django's stdout.
-    return err.getvalue() + out.getvalue()
 
 
 def test_first_deploy_uploads_each_file_once(site, gcs):
@@ -169,57 +68,6 @@ def test_storage_parameters_are_kept(site, gcs, settings):
     assert blob.content_type == "text/css"
     assert blob.cache_control == "public, max-age=31536000"
     assert blob.content_encoding is None
-
-
-def test_unchanged_redeploy_lists_once_and_uploads_nothing(site, gcs):
-    deploy(gcs)
-    touch_all(site)
-    cache.clear()
-    output = deploy(gcs)
-    assert gcs.counts() == with_record(
-        {"list": 1}
-    )  # no per-file metadata GET, no bucket GET
-    assert output.endswith(f"\n0 static files copied, {len(FILES)} unmodified.\n")
-
-
-def test_one_edit_uploads_exactly_that_file(site, gcs):
-    deploy(gcs)
-    (site / "css/app.css").write_text("body { color: blue; }\n")
-    output = deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1, "upload": 1}, writes=2)
-    assert "Uploading 'css/app.css' (changed: size differs)" in output
-    assert output.endswith(f"\n1 static file copied, {len(FILES) - 1} unmodified.\n")
-    gcs.assert_equals_tree(site)
-
-
-def test_many_files_over_many_threads(static_dir, gcs, settings):
-    settings.COLLECTFAST_THREADS = 16
-    write_files(static_dir, {f"js/{n}.js": f"var n = {n};\n" for n in range(150)})
-    deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1, "upload": 150}, writes=2)
-    gcs.assert_equals_tree(static_dir)
-    touch_all(static_dir)
-    deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1})
-
-
-def test_out_of_band_deletion_is_restored(site, gcs):
-    deploy(gcs)
-    gcs.client().bucket(gcs.bucket).delete_blob("static/js/app.js")
-    output = deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1, "upload": 1}, writes=2)
-    assert "Uploading 'js/app.js' (new)" in output
-    gcs.assert_equals_tree(site)
-
-
-def test_out_of_band_overwrite_is_replaced(site, gcs):
-    deploy(gcs)
-    blob = gcs.client().bucket(gcs.bucket).blob("static/js/app.js")
-    blob.upload_from_string(FILES["js/app.js"].upper().encode())  # same size
-    output = deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1, "upload": 1}, writes=2)
-    assert "Uploading 'js/app.js' (changed: MD5 differs)" in output
-    gcs.assert_equals_tree(site)
 
 
 def test_same_size_edit_of_a_large_file_is_detected(site, gcs):

@@ -9,17 +9,15 @@ from __future__ import annotations
 import json
 import mimetypes
 from collections.abc import Iterator
-from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from collectfast import header_parameters
 from collectfast.deploy_record import RECORD_NAME, Record
-from tests.utils import file_keys, record_ops, run_collectstatic, write_files
+from tests.command import collectstatic, run_collectstatic
+from tests.utils import file_keys, record_ops, write_files
 
 FILES = {
     "css/app.css": "a { color: red; }\n",
@@ -27,12 +25,6 @@ FILES = {
     "robots.txt": "User-agent: *\n",
 }
 PER_NAME = "tests.storages.PerNameS3"
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 def head(s3: Any, name: str) -> dict[str, Any]:
@@ -48,13 +40,6 @@ def stored_record(s3: Any) -> Record:
     return Record.from_bytes(body)
 
 
-def run_with_stderr(**options: Any) -> tuple[str, str]:
-    out, err = StringIO(), StringIO()
-    options.setdefault("verbosity", 2)
-    call_command("collectstatic", interactive=False, stdout=out, stderr=err, **options)
-    return out.getvalue(), err.getvalue()
-
-
 def unchanged_ops() -> list[str]:
     # ceil(N / 1000) + 2: the listing page, the encryption setting, the record.
     return ["GetBucketEncryption", "GetObject", "ListObjectsV2"]
@@ -66,7 +51,7 @@ def test_a_changed_cache_control_is_copied_onto_every_object(site, s3, proxy, se
     before = {name: head(s3, name)["ETag"] for name in FILES}
     settings.STORAGES = s3.storages(object_parameters={"CacheControl": "max-age=600"})
     proxy.reset()
-    _, err = run_with_stderr()
+    _, err, _ = collectstatic()
     for name in FILES:
         stored = head(s3, name)
         assert stored["CacheControl"] == "max-age=600"
@@ -83,7 +68,7 @@ def test_a_changed_cache_control_is_copied_onto_every_object(site, s3, proxy, se
     assert "3 headers updated" in err
     # The third deploy: nothing to repair, no write, the unchanged budget.
     proxy.reset()
-    _, err = run_with_stderr()
+    _, err, _ = collectstatic()
     assert sorted(r.op for r in proxy.log) == unchanged_ops()
     assert "headers" not in err.splitlines()[-1]
 
@@ -113,7 +98,7 @@ def test_a_per_name_override_repairs_only_that_file(site, s3, proxy, settings):
         "static/robots.txt": {"ContentDisposition": "inline"}
     }
     proxy.reset()
-    _, err = run_with_stderr()
+    _, err, _ = collectstatic()
     assert file_keys(proxy, "CopyObject") == ["static/robots.txt"]
     assert file_keys(proxy) == []
     assert head(s3, "robots.txt")["ContentDisposition"] == "inline"
@@ -137,7 +122,7 @@ def test_a_changed_content_type_from_mimetypes(site, s3, proxy, js_as_text):
     assert head(s3, "js/app.js")["ContentType"] == "application/x-old"
     mimetypes.add_type("text/javascript-test", ".js")
     proxy.reset()
-    _, err = run_with_stderr()
+    _, err, _ = collectstatic()
     assert file_keys(proxy, "CopyObject") == ["static/js/app.js"]
     assert head(s3, "js/app.js")["ContentType"] == "text/javascript-test"
     assert "Updated headers of 'js/app.js' (ContentType changed)" in err
@@ -205,7 +190,7 @@ def test_dry_run_says_what_would_be_updated_and_writes_nothing(
     )
     proxy.reset()
     report_path = tmp_path / "report.json"
-    _, err = run_with_stderr(dry_run=True, verbosity=1, report=str(report_path))
+    _, err, _ = collectstatic(dry_run=True, verbosity=1, report=str(report_path))
     assert sorted(r.op for r in proxy.log) == unchanged_ops()
     for name in FILES:
         assert (
@@ -218,7 +203,7 @@ def test_dry_run_says_what_would_be_updated_and_writes_nothing(
     assert sorted(e["name"] for e in report["headers_updated"]) == sorted(FILES)
     assert report["counts"]["headers_updated"] == 3
     # The real run then does it, and reports it.
-    run_with_stderr(report=str(report_path))
+    collectstatic(report=str(report_path))
     report = json.loads(report_path.read_text())
     assert {e["reason"] for e in report["headers_updated"]} == {
         "CacheControl, ContentLanguage changed"
@@ -235,7 +220,7 @@ def test_a_refused_copy_fails_the_deploy_and_is_retried(
     rule = proxy.fail_key("static/js/app.js", ops={"CopyObject"})
     report_path = tmp_path / "report.json"
     with pytest.raises(CommandError) as excinfo:
-        run_with_stderr(report=str(report_path))
+        collectstatic(report=str(report_path))
     message = str(excinfo.value)
     assert message.startswith(
         "The headers of 1 static file could not be updated ('js/app.js')"
@@ -250,7 +235,7 @@ def test_a_refused_copy_fails_the_deploy_and_is_retried(
     # Not recorded as done: the next deploy repairs it (and only it).
     proxy.remove_rule(rule)
     proxy.reset()
-    _, err = run_with_stderr()
+    _, err, _ = collectstatic()
     assert file_keys(proxy, "CopyObject") == ["static/js/app.js"]
     assert head(s3, "js/app.js")["CacheControl"] == "b"
     assert "Updated headers of 'js/app.js' (CacheControl changed)" in err
@@ -320,7 +305,7 @@ def test_hashed_names_under_kms_keep_their_md5_metadata(
         backend=backend, object_parameters={**kms, "CacheControl": "b"}
     )
     proxy.reset()
-    _, err = run_with_stderr()
+    _, err, _ = collectstatic()
     assert file_keys(proxy) == []
     manifest = json.loads(
         s3.client.get_object(Bucket=s3.bucket, Key="static/staticfiles.json")[

@@ -10,7 +10,6 @@ import os
 import pty
 import struct
 import termios
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from collectfast import progress as progress_module
+from tests.command import collectstatic
 from tests.utils import is_record, write_files
 
 
@@ -51,40 +51,27 @@ def read_all(leader: int) -> str:
     return b"".join(chunks).decode()
 
 
-def run(**options: Any) -> tuple[str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    options.setdefault("verbosity", 1)
-    call_command("collectstatic", interactive=False, stdout=out, stderr=err, **options)
-    return out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def site(static_dir: Path, s3: Any) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
-
-
 def test_summary_line_follows_djangos_on_stderr(site, s3, proxy):
-    out, err = run()
+    out, err, _ = collectstatic(verbosity=1)
     assert out == "\n8 static files copied.\n"
     requests = len(proxy.log)
     line = err.strip().splitlines()[-1]
     assert line.startswith("collectfast: 8 uploaded (")
     assert f", 0 unchanged, 0 deleted, 0 failed, {requests} requests, " in line
-    out, err = run()
+    out, err, _ = collectstatic(verbosity=1)
     assert "collectfast: 0 uploaded (0 B), 8 unchanged, 0 deleted, 0 failed" in err
 
 
 def test_verbosity_zero_prints_nothing_anywhere(site, s3, proxy):
-    out, err = run(verbosity=0)
+    out, err, _ = collectstatic(verbosity=0)
     assert (out, err) == ("", "")
 
 
 def test_verbosity_two_gives_reasons(site, s3, proxy):
-    run()
+    collectstatic(verbosity=1)
     (site / "css/f1.css").write_text("changed {}\n")
     s3.client.delete_object(Bucket=s3.bucket, Key="static/css/f2.css")
-    out, err = run(verbosity=2)
+    out, err, _ = collectstatic(verbosity=2)
     # collectfast's reasons go to stderr; stdout has Django's lines only.
     assert "Uploading 'css/f1.css' (changed: size differs)" in err
     assert "Uploading 'css/f2.css' (new)" in err
@@ -95,7 +82,7 @@ def test_verbosity_two_gives_reasons(site, s3, proxy):
 
 
 def test_dry_run_lists_each_upload_with_its_reason(site, s3, proxy):
-    out, err = run(dry_run=True)
+    out, err, _ = collectstatic(verbosity=1, dry_run=True)
     for name in FILES:
         assert f"Would upload '{name}' (new)" in err
         assert f"Pretending to copy '{site / name}'" in out
@@ -105,7 +92,7 @@ def test_dry_run_lists_each_upload_with_its_reason(site, s3, proxy):
 
 def test_verbosity_three_adds_phase_timings_on_stderr(site, s3, proxy):
     # stdout is Django's, parsed by deploy scripts: the timings go to stderr.
-    out, err = run(verbosity=3)
+    out, err, _ = collectstatic(verbosity=3)
     for phase in ("index:", "hashing:", "upload:", "collect phase:"):
         assert f"collectfast: {phase}" in err
         assert "collectfast:" not in out
@@ -113,7 +100,7 @@ def test_verbosity_three_adds_phase_timings_on_stderr(site, s3, proxy):
 
 def test_logger_receives_decisions_and_summary(site, s3, proxy, caplog):
     with caplog.at_level(logging.DEBUG, logger="collectfast"):
-        run(verbosity=0)
+        collectstatic(verbosity=0)
     messages = [record.getMessage() for record in caplog.records]
     assert "Uploading 'css/f0.css' (new)" in messages
     assert any(m.startswith("collectfast: 8 uploaded") for m in messages)
@@ -122,11 +109,11 @@ def test_logger_receives_decisions_and_summary(site, s3, proxy, caplog):
 def test_report_matches_the_requests_made(site, s3, proxy, tmp_path):
     report_path = tmp_path / "reports" / "deploy.json"
     write_files(site, {"stale.css": "x"})
-    run()
+    collectstatic(verbosity=1)
     (site / "stale.css").unlink()
     (site / "css/f1.css").write_text("changed {}\n")
     proxy.reset()
-    run(report=str(report_path), prune=True)
+    collectstatic(verbosity=1, report=str(report_path), prune=True)
     report = json.loads(report_path.read_text())
     put_keys = sorted(r.key.removeprefix("static/") for r in file_puts(proxy))
     assert (
@@ -154,7 +141,7 @@ def test_report_setting_and_failures(site, s3, proxy, settings, tmp_path):
         "static/css/f3.css", status=403, code="AccessDenied", ops={"PutObject"}
     )
     with pytest.raises(CommandError):
-        run()
+        collectstatic(verbosity=1)
     report = json.loads((tmp_path / "report.json").read_text())
     assert [entry["name"] for entry in report["failed"]] == ["css/f3.css"]
     assert "denied" in report["failed"][0]["reason"]
@@ -186,7 +173,7 @@ def test_progress_bar_on_a_terminal(site, s3, proxy):
 
 def test_plain_progress_lines_when_not_a_terminal(site, s3, proxy, monkeypatch):
     monkeypatch.setattr(progress_module, "LINE_INTERVAL", 0.0)
-    _, err = run()
+    _, err, _ = collectstatic(verbosity=1)
     lines = [line for line in err.splitlines() if "files checked" in line]
     assert lines
     assert "\r" not in err
@@ -213,6 +200,6 @@ def test_no_progress_at_verbosity_zero_even_on_a_terminal(site, s3, proxy):
 
 
 def test_output_is_djangos_when_disabled(site, s3, proxy):
-    out, err = run(disable_collectfast=True)
+    out, err, _ = collectstatic(verbosity=1, disable_collectfast=True)
     assert out == "\n8 static files copied.\n"
     assert err == ""

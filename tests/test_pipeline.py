@@ -11,7 +11,8 @@ from django.core.management.base import CommandError
 
 from collectfast.collector import BATCH
 from collectfast.strategies.s3 import S3Strategy
-from tests.utils import run_collectstatic, write_files
+from tests.command import run_collectstatic
+from tests.utils import write_files
 
 FILES = 3 * BATCH + 5
 

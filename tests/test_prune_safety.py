@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.utils import bucket_objects, run_collectstatic, write_files
+from tests.command import run_collectstatic
+from tests.utils import bucket_objects, write_files
 
 MANIFEST_S3 = "tests.storages.ManifestS3"
 SITE = {

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.cache import cache
 from django.core.management.base import CommandError
 
+from tests.command import run_collectstatic
 from tests.utils import (
     assert_bucket_equals_tree,
     file_keys,
     record_ops,
-    run_collectstatic,
     touch_all,
     write_files,
 )
@@ -34,12 +33,6 @@ def writes(proxy: Any) -> int:
 
 def deletes(proxy: Any) -> int:
     return proxy.count("DeleteObject") + proxy.count("DeleteObjects")
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 def test_first_deploy_puts_each_file_once(site, s3, proxy):

@@ -13,12 +13,12 @@ from boto3.s3.transfer import TransferConfig
 from django.core.cache import cache
 
 from collectfast.cache import cache_key
+from tests.command import run_collectstatic
 from tests.utils import (
     assert_bucket_equals_tree,
     file_keys,
     is_record,
     record_ops,
-    run_collectstatic,
     touch_all,
     write_files,
 )

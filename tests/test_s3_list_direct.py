@@ -17,7 +17,8 @@ from django.utils.functional import empty
 from collectfast.strategies.base import unwrap
 from collectfast.strategies.s3 import S3Strategy
 from collectfast.strategies.s3_list_direct import parse_plain_page
-from tests.utils import run_collectstatic, touch_all, write_files
+from tests.command import run_collectstatic
+from tests.utils import touch_all, write_files
 
 NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
 
@@ -119,7 +120,7 @@ def strategy() -> S3Strategy:
 
 
 @pytest.fixture
-def site(static_dir: Path, s3: Any) -> dict[str, str]:
+def deployed(static_dir: Path, s3: Any) -> dict[str, str]:
     files = {f"d{i % 3}/f {i:04}+x.css": f"{i}\n" for i in range(2300)}
     write_files(static_dir, files)
     run_collectstatic(verbosity=0)
@@ -128,7 +129,7 @@ def site(static_dir: Path, s3: Any) -> dict[str, str]:
     return files
 
 
-def test_the_direct_listing_finds_what_botocore_finds(site, s3, settings):
+def test_the_direct_listing_finds_what_botocore_finds(deployed, s3, settings):
     direct = strategy()
     assert direct.listing.direct is not None
     settings.STORAGES = s3.storages(
@@ -139,11 +140,11 @@ def test_the_direct_listing_finds_what_botocore_finds(site, s3, settings):
     botocore = strategy()
     assert botocore.listing.direct is None
     index = direct.list_remote()
-    assert len(index) == len(site)
+    assert len(index) == len(deployed)
     assert index == botocore.list_remote()
 
 
-def test_an_error_in_a_200_listing_answer_is_retried(site, s3, proxy):
+def test_an_error_in_a_200_listing_answer_is_retried(deployed, s3, proxy):
     broken: list[str] = []
 
     def error_once(request: Any, response: Any) -> None:
@@ -156,14 +157,14 @@ def test_an_error_in_a_200_listing_answer_is_retried(site, s3, proxy):
     proxy.add_response_hook(error_once, buffer_ops={"ListObjectsV2"})
     proxy.reset()
     output = run_collectstatic(verbosity=1)
-    assert output.endswith(f"\n0 static files copied, {len(site)} unmodified.\n")
+    assert output.endswith(f"\n0 static files copied, {len(deployed)} unmodified.\n")
     assert proxy.count("ListObjectsV2") == 3 + 1  # the broken page, again
     assert proxy.count("PutObject") == 0
 
 
-def test_a_redirected_listing_is_finished_by_botocore(site, s3, proxy):
+def test_a_redirected_listing_is_finished_by_botocore(deployed, s3, proxy):
     proxy.fail_op("ListObjectsV2", 301, "PermanentRedirect", times=1)
     proxy.reset()
     output = run_collectstatic(verbosity=1)
-    assert output.endswith(f"\n0 static files copied, {len(site)} unmodified.\n")
+    assert output.endswith(f"\n0 static files copied, {len(deployed)} unmodified.\n")
     assert proxy.count("PutObject") == 0

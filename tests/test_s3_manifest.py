@@ -9,19 +9,19 @@ from typing import Any
 import pytest
 from django.core.management.base import CommandError
 
+from tests.command import run_collectstatic
 from tests.utils import (
     bucket_objects,
     file_keys,
     is_record,
     record_ops,
-    run_collectstatic,
     touch_all,
     tree,
     write_files,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
-SITE = {
+FILES = {
     "css/site.css": (
         '@import url("theme.css");\n'
         'body { background: url("../img/logo.png"); }\n'
@@ -43,10 +43,9 @@ def writes(proxy: Any) -> list[str]:
 
 
 @pytest.fixture
-def site(static_dir: Path, s3: Any, settings: Any) -> Path:
-    write_files(static_dir, SITE)
+def manifest_storage(s3: Any, settings: Any) -> None:
+    """The site deploys through the manifest storage on S3."""
     settings.STORAGES = s3.storages(backend=MANIFEST_S3)
-    return static_dir
 
 
 def djangos_own_result(settings: Any, tmp_path: Path) -> dict[str, bytes]:
@@ -63,6 +62,7 @@ def djangos_own_result(settings: Any, tmp_path: Path) -> dict[str, bytes]:
     return tree(root)
 
 
+@pytest.mark.usefixtures("manifest_storage")
 def test_same_files_and_manifest_as_djangos_own(site, s3, proxy, settings, tmp_path):
     output = run_collectstatic()
     stored = bucket_objects(s3.client, s3.bucket, "static/")
@@ -70,13 +70,14 @@ def test_same_files_and_manifest_as_djangos_own(site, s3, proxy, settings, tmp_p
     assert sorted(stored) == sorted(expected)
     assert stored == expected
     manifest = json.loads(stored["staticfiles.json"])
-    assert set(manifest["paths"]) == set(SITE)
+    assert set(manifest["paths"]) == set(FILES)
     assert "Post-processed 'css/site.css' as 'css/site." in output
     assert output.endswith(
-        f"\n{len(SITE)} static files copied, {len(SITE)} post-processed.\n"
+        f"\n{len(FILES)} static files copied, {len(FILES)} post-processed.\n"
     )
 
 
+@pytest.mark.usefixtures("manifest_storage")
 def test_matches_djangos_own_collectstatic_on_s3_too(site, s3, proxy, settings):
     run_collectstatic()
     ours = bucket_objects(s3.client, s3.bucket, "static/")
@@ -85,6 +86,7 @@ def test_matches_djangos_own_collectstatic_on_s3_too(site, s3, proxy, settings):
     assert bucket_objects(s3.client, s3.bucket, "django/") == ours
 
 
+@pytest.mark.usefixtures("manifest_storage")
 def test_unchanged_redeploy_makes_no_uploads_and_no_per_file_requests(
     site, s3, proxy, settings
 ):
@@ -107,6 +109,7 @@ def test_unchanged_redeploy_makes_no_uploads_and_no_per_file_requests(
     assert output.endswith("\n0 static files copied, 6 unmodified, 4 post-processed.\n")
 
 
+@pytest.mark.usefixtures("manifest_storage")
 def test_changed_image_uploads_new_names_and_the_manifest_last(site, s3, proxy):
     run_collectstatic()
     (site / "img/logo.png").write_bytes(PNG + b"v2")
@@ -128,6 +131,7 @@ def test_changed_image_uploads_new_names_and_the_manifest_last(site, s3, proxy):
     assert paths["img/logo.png"] in stored[paths["css/site.css"]].decode()
 
 
+@pytest.mark.usefixtures("manifest_storage")
 def test_failed_upload_withholds_the_manifest(site, s3, proxy):
     proxy.add_fault(
         lambda r: (
@@ -147,6 +151,7 @@ def test_failed_upload_withholds_the_manifest(site, s3, proxy):
     assert "static/staticfiles.json" not in keys
 
 
+@pytest.mark.usefixtures("manifest_storage")
 def test_manifest_keeps_its_name_without_location_and_without_overwrite(
     site, s3, proxy, settings
 ):
@@ -192,6 +197,7 @@ def test_clear_with_dry_run_deletes_nothing(static_dir, s3, proxy):
     assert proxy.count("DeleteObjects") == 0
 
 
+@pytest.mark.usefixtures("manifest_storage")
 def test_prune_keeps_what_the_previous_manifest_references(site, s3, proxy):
     write_files(site, {"old/gone.css": "a {}"})
     run_collectstatic()
@@ -218,12 +224,13 @@ def test_prune_keeps_what_the_previous_manifest_references(site, s3, proxy):
     stored = bucket_objects(s3.client, s3.bucket, "static/")
     assert v3["paths"]["img/logo.png"] not in stored
     manifest = json.loads(stored["staticfiles.json"])
-    assert set(stored) == set(SITE) | set(manifest["paths"].values()) | {
+    assert set(stored) == set(FILES) | set(manifest["paths"].values()) | {
         "staticfiles.json",
         "orphan.txt",
     }
 
 
+@pytest.mark.usefixtures("manifest_storage")
 def test_prune_dry_run_lists_deletions_and_writes_nothing(site, s3, proxy):
     write_files(site, {"old/gone.css": "a {}"})
     run_collectstatic()

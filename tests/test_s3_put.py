@@ -9,15 +9,9 @@ runs through the direct path too (conftest.py: ``without_moto_stubber``).
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import io
 import socket
-import socketserver
-import ssl
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +25,8 @@ from collectfast.strategies.base import unwrap
 from collectfast.strategies.s3 import S3Strategy
 from collectfast.strategies.s3_http import Connection, read_response
 from collectfast.strategies.s3_put import aws_chunked, crc32
-from tests.utils import assert_bucket_equals_tree, run_collectstatic, write_files
+from tests.command import run_collectstatic
+from tests.utils import assert_bucket_equals_tree
 
 FILES = {
     "css/app.css": "body { color: red; }\n",
@@ -76,12 +71,6 @@ class ChecksumForScripts(S3Storage):
         if name.endswith(".js"):
             params["ChecksumAlgorithm"] = "SHA256"
         return params
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 def puts(proxy: Any) -> list[Any]:
@@ -251,87 +240,6 @@ def test_a_redirect_hands_the_rest_of_the_run_to_botocore(site, s3, proxy, setti
 
 
 # -- over TLS: botocore's aws-chunked body with the CRC32 in a trailer -----------------
-
-
-class _TlsRelay(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-@pytest.fixture(scope="module")
-def tls_endpoint(s3_proxy: Any, tmp_path_factory: Any) -> Iterator[tuple[str, str]]:
-    """An HTTPS endpoint relaying to the proxy, and its certificate's path."""
-    certificate, key = self_signed(tmp_path_factory.mktemp("tls"))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(certificate, key)
-
-    class Relay(socketserver.BaseRequestHandler):
-        def handle(self) -> None:
-            try:
-                client = context.wrap_socket(self.request, server_side=True)
-            except (OSError, ssl.SSLError):
-                return
-            upstream = socket.create_connection(("127.0.0.1", s3_proxy.port))
-            pump = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
-            pump.start()
-            _pump(client, upstream)
-            pump.join(5)
-
-    server = _TlsRelay(("127.0.0.1", 0), Relay)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"https://localhost:{server.server_address[1]}", certificate
-    server.shutdown()
-    server.server_close()
-
-
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            target.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for sock in (source, target):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-def self_signed(directory: Path) -> tuple[str, str]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    certificate_path = directory / "certificate.pem"
-    key_path = directory / "key.pem"
-    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(certificate_path), str(key_path)
 
 
 def test_over_tls_the_direct_path_sends_botocores_trailer_checksum(

@@ -18,7 +18,8 @@ from collectfast.strategies.s3_listing import (
     PAGES_PER_RANGE,
     SplitListing,
 )
-from tests.utils import run_collectstatic, touch_all, write_files
+from tests.command import run_collectstatic
+from tests.utils import touch_all, write_files
 
 #: Slow enough listing pages that the finders' walk is over, and the names
 #: known, while the first page is still in flight: the ranges start then.

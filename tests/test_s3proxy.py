@@ -25,9 +25,7 @@ from tests.servers import (
     S3_ENV,
     apply_s3_env,
     make_s3_client,
-    moto_endpoint,
     s3_env,
-    start_moto,
 )
 
 MB = 1024 * 1024
@@ -41,15 +39,9 @@ def _fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = start_moto()
-    yield moto_endpoint(server)
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def module_proxy(moto_url: str) -> Iterator[S3Proxy]:
-    with S3Proxy(moto_url, seed=1234) as proxy:
+def module_proxy(moto_endpoint: str) -> Iterator[S3Proxy]:
+    """A proxy of this module's own (seeded), in front of the session's moto."""
+    with S3Proxy(moto_endpoint, seed=1234) as proxy:
         yield proxy
 
 
@@ -69,9 +61,9 @@ def client(sp: S3Proxy) -> Any:
 
 
 @pytest.fixture
-def direct(moto_url: str) -> Any:
+def direct(moto_endpoint: str) -> Any:
     """A client straight to moto, invisible to the proxy."""
-    return make_s3_client(moto_url)
+    return make_s3_client(moto_endpoint)
 
 
 @pytest.fixture
@@ -552,8 +544,8 @@ def test_upstream_down_gives_502_and_context_manager_stops() -> None:
     proxy.stop()  # idempotent
 
 
-def test_stop_drops_idle_keepalive_connections(moto_url: str) -> None:
-    proxy = S3Proxy(moto_url).start()
+def test_stop_drops_idle_keepalive_connections(moto_endpoint: str) -> None:
+    proxy = S3Proxy(moto_endpoint).start()
     client = make_s3_client(proxy.endpoint_url)
     client.list_buckets()  # leaves an idle keep-alive connection
     before = threading.active_count()

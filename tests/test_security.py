@@ -21,15 +21,8 @@ from django.core.management.base import CommandError
 
 from collectfast.cache import cache_key
 from collectfast.errors import REDACTED, describe, known_secrets, redact
-from tests.utils import (
-    bucket_objects,
-    closed_port,
-    is_record,
-    run_collectstatic,
-    run_manage_py,
-    subprocess_env,
-    write_files,
-)
+from tests.command import run_collectstatic, run_collectstatic_process, subprocess_env
+from tests.utils import bucket_objects, closed_port, is_record, write_files
 
 FAKE_KEY = "AKIAFAKESECRETKEY123"
 FAKE_SECRET = "fake/Secret+Key/DoNotPrint"
@@ -46,12 +39,6 @@ def assert_no_secret(*texts: str) -> None:
     for text in texts:
         for secret in SECRETS:
             assert secret not in text
-
-
-@pytest.fixture
-def site(static_dir: Path) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
 
 
 @pytest.fixture
@@ -139,7 +126,7 @@ def test_no_secret_printed_by_a_real_deploy_process(site, s3, proxy, scenario):
         AWS_SECRET_ACCESS_KEY=FAKE_SECRET,
         AWS_SESSION_TOKEN=FAKE_TOKEN,
     )
-    result = run_manage_py("collectstatic", "--noinput", "-v", "3", env=env)
+    result = run_collectstatic_process("-v", "3", env=env)
     assert result.returncode == 1
     assert "CommandError: " in result.stderr
     assert_no_secret(result.stdout, result.stderr)

@@ -18,25 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.staticfiles.storage import staticfiles_storage
-from django.core.files.storage import storages
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils.functional import empty
 
+from tests.command import (
+    REPO_ROOT,
+    collectstatic,
+    collectstatic_argv,
+    run_collectstatic,
+    run_collectstatic_process,
+    subprocess_env,
+)
 from tests.test_faults import file_read_override_dropper
 from tests.test_output import read_all
-from tests.utils import (
-    REPO_ROOT,
-    bucket_objects,
-    file_keys,
-    is_record,
-    manage_py,
-    run_collectstatic,
-    run_manage_py,
-    subprocess_env,
-    write_files,
-)
+from tests.utils import bucket_objects, file_keys, is_record, write_files
 
 FILES = {
     "css/app.css": "body { color: red; }\n",
@@ -46,32 +41,6 @@ FILES = {
 }
 MANIFEST = "tests.storages.ManifestS3"
 WRITES = ("PutObject", "UploadPart", "DeleteObjects", "DeleteObject")
-
-
-@pytest.fixture
-def site(static_dir: Path, s3: Any) -> Path:
-    write_files(static_dir, FILES)
-    return static_dir
-
-
-def run(**options: Any) -> tuple[BaseException | None, str, str]:
-    """collectstatic in-process: (its error or None, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    options.setdefault("verbosity", 2)
-    error: CommandError | None = None
-    try:
-        call_command(
-            "collectstatic", interactive=False, stdout=out, stderr=err, **options
-        )
-    except CommandError as exc:
-        error = exc
-    finally:
-        # As a new process would: the next run creates its storage afresh
-        # (a manifest storage reads the stored manifest then).
-        staticfiles_storage._wrapped = empty
-        storages._storages.clear()
-    assert "\n" not in str(error or "")  # one sentence
-    return error, out.getvalue(), err.getvalue()
 
 
 def deployed_before(site: Path, names: Any, body: str = "x") -> None:
@@ -86,7 +55,7 @@ def deployed_before(site: Path, names: Any, body: str = "x") -> None:
     for name in saved:
         (site / name).unlink()
     write_files(site, dict.fromkeys(names, body))
-    run(prune=True, verbosity=0)
+    collectstatic(check=False, as_new_process=True, prune=True, verbosity=0)
     for name in names:
         (site / name).unlink()
     write_files(site, saved)
@@ -133,7 +102,7 @@ def test_unusable_report_path_is_refused_before_anything(
         "under-a-file": str(tmp_path / "a-file" / "report.json"),
         "proc": "/proc/nope/x.json",
     }[where]
-    error, out, err = run(report=path)
+    out, err, error = collectstatic(check=False, as_new_process=True, report=path)
     assert isinstance(error, CommandError)
     assert str(error).startswith(
         f"--report {path!r} cannot be used for the JSON report: "
@@ -147,7 +116,7 @@ def test_unusable_report_path_is_refused_before_anything(
 
 def test_unusable_report_setting_is_named(site, s3, proxy, tmp_path, settings):
     settings.COLLECTFAST_REPORT = str(tmp_path)
-    error, _, _ = run()
+    _, _, error = collectstatic(check=False, as_new_process=True)
     assert str(error).startswith(f"COLLECTFAST_REPORT {str(tmp_path)!r} cannot be used")
     assert proxy.log == []
 
@@ -159,9 +128,7 @@ def test_report_in_an_unwritable_directory_is_refused(site, s3, proxy, tmp_path)
     locked.mkdir()
     locked.chmod(0o555)
     env = subprocess_env(endpoint=s3.endpoint_url, bucket=s3.bucket, static_dir=site)
-    result = run_manage_py(
-        "collectstatic",
-        "--noinput",
+    result = run_collectstatic_process(
         "--report",
         str(locked / "report.json"),
         env=env,
@@ -191,7 +158,9 @@ def test_report_that_fails_to_be_written_later(site, s3, proxy, tmp_path):
             reports.write_text("not a directory any more")
 
     proxy.add_response_hook(replace_the_directory)
-    error, _, err = run(report=str(reports / "report.json"))
+    _, err, error = collectstatic(
+        check=False, as_new_process=True, report=str(reports / "report.json")
+    )
     assert isinstance(error, CommandError)
     assert str(error).startswith(
         f"the JSON report could not be written to {str(reports / 'report.json')!r} ("
@@ -210,7 +179,9 @@ def test_prune_without_delete_permission(site, s3, proxy, tmp_path):
     deployed_before(site, ["js/old.js"], "old")
     proxy.deny_delete()  # credentials without s3:DeleteObject
     report = tmp_path / "report.json"
-    error, out, err = run(prune=True, report=str(report))
+    out, err, error = collectstatic(
+        check=False, as_new_process=True, prune=True, report=str(report)
+    )
     assert str(error) == (
         "1 stale file could not be deleted by --prune (everything else was "
         "deployed): 'js/old.js'. First error, for 'js/old.js': S3 denied deleting "
@@ -235,7 +206,9 @@ def test_prune_reports_exactly_the_keys_deleted(site, s3, proxy, tmp_path):
     s3.client.put_object(Bucket=s3.bucket, Key="static/../escape.txt", Body=b"x")
     proxy.deny_delete({"static/old/b.css"})
     report = tmp_path / "report.json"
-    error, out, _ = run(prune=True, report=str(report))
+    out, _, error = collectstatic(
+        check=False, as_new_process=True, prune=True, report=str(report)
+    )
     assert str(error).startswith(
         "1 stale file could not be deleted by --prune (everything else was "
         "deployed): 'old/b.css'. First error, for 'old/b.css': S3 denied deleting"
@@ -252,7 +225,7 @@ def test_prune_reports_exactly_the_keys_deleted(site, s3, proxy, tmp_path):
 def test_prune_with_delete_objects_denied_as_a_whole(site, s3, proxy):
     deployed_before(site, ["old.css"])
     proxy.fail_op("DeleteObjects", 403, "AccessDenied")
-    error, out, _ = run(prune=True)
+    out, _, error = collectstatic(check=False, as_new_process=True, prune=True)
     assert str(error).endswith(
         f"S3 denied DeleteObjects on bucket {s3.bucket!r}; grant the deploy "
         "credentials s3:DeleteObject on it (--prune and --clear delete)."
@@ -265,7 +238,9 @@ def test_clear_without_delete_permission_uploads_nothing(site, s3, proxy, tmp_pa
     s3.client.put_object(Bucket=s3.bucket, Key="static/css/app.css", Body=b"x")
     proxy.deny_delete({"static/old.css"})
     report = tmp_path / "report.json"
-    error, out, _ = run(clear=True, report=str(report))
+    out, _, error = collectstatic(
+        check=False, as_new_process=True, clear=True, report=str(report)
+    )
     assert str(error).startswith(
         "1 stored file could not be deleted by --clear, so nothing was uploaded: "
         "'old.css'. First error, for 'old.css': S3 denied deleting"
@@ -318,7 +293,7 @@ def test_report_matches_what_the_store_confirmed(site, s3, proxy, settings, faul
         # record's PUTs draw from the same sequence), every one succeeds.
         settings.COLLECTFAST_RETRIES = 7
         proxy.configure(error_rate=0.3, max_faults=6, fault_ops={"PutObject"}, seed=3)
-    error, _, err = run(prune=True)
+    _, err, error = collectstatic(check=False, as_new_process=True, prune=True)
     data = json.loads(Path(report).read_text())
     assert set(names(data["uploaded"])) == confirmed_puts(proxy)
     present = set(bucket_objects(s3.client, s3.bucket))
@@ -348,7 +323,7 @@ def test_report_of_djangos_own_run(site, s3, proxy, settings, how):
         options["disable_collectfast"] = True
     else:
         settings.COLLECTFAST_ENABLED = False
-    error, out, err = run(**options)
+    out, err, error = collectstatic(check=False, as_new_process=True, **options)
     assert error is None
     assert (out, err) == ("\n4 static files copied.\n", "")  # Django's own output
     data = json.loads(report.read_text())
@@ -377,16 +352,22 @@ def test_dry_run_with_a_manifest_lists_what_the_real_run_writes(
     # A file collectfast deployed and the site no longer has: --prune deletes
     # only what collectfast recorded (a key put there by hand is never its).
     write_files(site, {"orphan.txt": "x"})
-    run()
+    collectstatic(check=False, as_new_process=True)
     (site / "orphan.txt").unlink()
-    run()  # its manifest no longer references the orphan's hashed copy
+    collectstatic(
+        check=False, as_new_process=True
+    )  # its manifest no longer references the orphan's hashed copy
     write_files(site, {"css/app.css": "body { color: green; }\n"})
     dry = site.parent / "dry.json"
     real = site.parent / "real.json"
-    _, dry_out, dry_err = run(dry_run=True, prune=prune, report=str(dry))
+    dry_out, dry_err, _ = collectstatic(
+        check=False, as_new_process=True, dry_run=True, prune=prune, report=str(dry)
+    )
     # The first run's (the deploy record's aside).
     assert len(file_keys(proxy)) == 2 * (len(FILES) + 1) + 2  # and a manifest
-    _, real_out, real_err = run(prune=prune, report=str(real))
+    real_out, real_err, _ = collectstatic(
+        check=False, as_new_process=True, prune=prune, report=str(real)
+    )
     dry_data, real_data = json.loads(dry.read_text()), json.loads(real.read_text())
     for key in ("uploaded", "deleted"):
         assert dry_data[key] == real_data[key]
@@ -418,7 +399,7 @@ def test_dry_run_with_a_manifest_lists_what_the_real_run_writes(
 
 def test_broken_symlink_is_named_with_its_target(site, s3, proxy):
     (site / "link.css").symlink_to(site / "nowhere.css")
-    error, _, _ = run()
+    _, _, error = collectstatic(check=False, as_new_process=True)
     assert str(error) == (
         "1 static file could not be checked: 'link.css'. First error, for "
         f"'link.css': the file {str(site / 'link.css')!r} is a broken symbolic link "
@@ -432,7 +413,7 @@ def test_file_name_that_is_not_utf8(site, s3, proxy, tmp_path):
     with open(os.fsencode(site) + b"/caf\xe9.css", "wb") as stream:
         stream.write(b"latin-1 name")
     report = tmp_path / "report.json"
-    error, _, _ = run(report=str(report))
+    _, _, error = collectstatic(check=False, as_new_process=True, report=str(report))
     path = f"{site}/caf\\xe9.css"
     assert str(error) == (
         "1 static file could not be checked: 'caf\\xe9.css'. First error, for "
@@ -446,7 +427,7 @@ def test_file_name_that_is_not_utf8(site, s3, proxy, tmp_path):
 
 def test_fatal_error_never_follows_a_success_looking_summary(site, s3, proxy, settings):
     settings.STORAGES = s3.storages(bucket_name="no-such-bucket-here")
-    error, _, err = run(verbosity=1)
+    _, err, error = collectstatic(check=False, as_new_process=True, verbosity=1)
     assert str(error).startswith("the bucket 'no-such-bucket-here' does not exist")
     (summary,) = err.strip().splitlines()
     assert summary.startswith("collectfast: deploy failed: 0 uploaded (0 B), ")
@@ -458,10 +439,12 @@ def test_request_count_includes_the_storages_own_requests(
 ):
     # S3ManifestStaticStorage reads the stored manifest when it is created.
     settings.STORAGES = s3.storages(backend=MANIFEST)
-    run()
+    collectstatic(check=False, as_new_process=True)
     proxy.reset()
     report = tmp_path / "report.json"
-    _, _, err = run(prune=True, report=str(report))
+    _, err, _ = collectstatic(
+        check=False, as_new_process=True, prune=True, report=str(report)
+    )
     assert proxy.count("GetObject") >= 1  # the manifest read
     data = json.loads(report.read_text())
     assert data["requests"] == len(proxy.log)
@@ -493,7 +476,7 @@ def test_sigterm_while_listing_says_nothing_was_uploaded(site, s3, proxy):
     proxy.hang()  # the listing never gets an answer
     env = subprocess_env(endpoint=s3.endpoint_url, bucket=s3.bucket, static_dir=site)
     process = subprocess.Popen(
-        manage_py("collectstatic", "--noinput"),
+        collectstatic_argv(),
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -524,7 +507,7 @@ def test_store_refusing_to_give_the_manifest_when_the_storage_is_created(
     # A manifest storage reads the stored manifest when it is created: a
     # deploy user without s3:GetObject gets a sentence, not a traceback.
     settings.STORAGES = s3.storages(backend=MANIFEST)
-    run(verbosity=0)
+    collectstatic(check=False, as_new_process=True, verbosity=0)
     proxy.fail_op("HeadObject", 403, "AccessDenied")
     env = subprocess_env(
         endpoint=s3.endpoint_url,
@@ -534,9 +517,7 @@ def test_store_refusing_to_give_the_manifest_when_the_storage_is_created(
     )
     report = site.parent / "report.json"
     report.write_text('{"status": "complete"}')  # the previous deploy's
-    result = run_manage_py(
-        "collectstatic", "--noinput", "--report", str(report), env=env
-    )
+    result = run_collectstatic_process("--report", str(report), env=env)
     assert result.returncode == 1
     data = json.loads(report.read_text())  # this run's, even though it failed early
     assert (data["status"], data["uploaded"]) == ("failed", [])

@@ -6,11 +6,8 @@ import gzip
 import hashlib
 import os
 import time
-from io import StringIO
 from pathlib import Path
 from typing import Any
-
-from django.core.management import call_command
 
 
 def without_flexible_checksums() -> dict[str, Any]:
@@ -22,13 +19,6 @@ def without_flexible_checksums() -> dict[str, Any]:
     if "request_checksum_calculation" in Config.OPTION_DEFAULTS:
         return {"request_checksum_calculation": "when_required"}
     return {}
-
-
-def run_collectstatic(**options: Any) -> str:
-    out = StringIO()
-    options.setdefault("verbosity", 2)
-    call_command("collectstatic", interactive=False, stdout=out, **options)
-    return out.getvalue()
 
 
 def write_files(root: Path, files: dict[str, bytes | str]) -> None:
@@ -121,57 +111,7 @@ def assert_bucket_equals_tree(
     assert differing == []
 
 
-# -- collectstatic as a child process (tests/subprocess_settings.py) ------------
-# (imports here, so that this section is only appended to the module)
 import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def subprocess_env(
-    *, endpoint: str, bucket: str, static_dir: Path, **extra: str
-) -> dict[str, str]:
-    """The environment for ``manage_py(...)`` against ``bucket`` at ``endpoint``:
-    fake credentials, no AWS configuration, ``tests.subprocess_settings``.
-    ``extra`` adds or overrides variables (e.g. COLLECTFAST_TEST_DEBUG="1")."""
-    from tests.servers import s3_env
-
-    env = s3_env()
-    env.update(
-        PYTHONPATH=str(REPO_ROOT),
-        DJANGO_SETTINGS_MODULE="tests.subprocess_settings",
-        COLLECTFAST_TEST_ENDPOINT=endpoint,
-        COLLECTFAST_TEST_BUCKET=bucket,
-        COLLECTFAST_TEST_STATIC_DIR=str(static_dir),
-        PYTHONDONTWRITEBYTECODE="1",
-        # tests.storages imports the Google client, which warns on Python
-        # 3.10 at import; the children's stderr is compared line for line.
-        PYTHONWARNINGS="ignore::FutureWarning:google.api_core._python_version_support",
-    )
-    env.update(extra)
-    return env
-
-
-def manage_py(*args: str) -> list[str]:
-    """The command line of ``manage.py <args>`` for ``subprocess``."""
-    return [sys.executable, "-m", "django", *args]
-
-
-def run_manage_py(
-    *args: str, env: dict[str, str], timeout: float = 60, **kwargs: Any
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        manage_py(*args),
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        **kwargs,
-    )
 
 
 def closed_port() -> int:
@@ -194,37 +134,3 @@ def assert_bucket_etags_equal_tree(
                 etags[entry["Key"][len(prefix) :]] = entry["ETag"].strip('"')
     local = {name: md5(data) for name, data in tree(root).items()}
     assert etags == local
-
-
-# -- a run that must end in time ------------------------------------------------
-import threading  # noqa: E402
-
-
-def run_bounded(
-    seconds: float, **options: Any
-) -> tuple[BaseException | None, str, str, float]:
-    """collectstatic in-process, given at most ``seconds``: (the exception it
-    raised or None, stdout, stderr, elapsed). If it is still running by then
-    the test fails, rather than wait for a deploy that crawls file by file."""
-    out, err = StringIO(), StringIO()
-    outcome: list[BaseException | None] = []
-    options.setdefault("verbosity", 1)
-
-    def deploy() -> None:
-        try:
-            call_command(
-                "collectstatic", interactive=False, stdout=out, stderr=err, **options
-            )
-        except BaseException as exc:
-            outcome.append(exc)
-        else:
-            outcome.append(None)
-
-    started = time.monotonic()
-    worker = threading.Thread(target=deploy, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    elapsed = time.monotonic() - started
-    if worker.is_alive():
-        raise AssertionError(f"collectstatic still running after {seconds} s")
-    return outcome[0], out.getvalue(), err.getvalue(), elapsed
