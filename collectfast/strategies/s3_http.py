@@ -14,7 +14,6 @@ transfer coding or the end of the connection.
 
 from __future__ import annotations
 
-import contextlib
 import select
 import socket
 import ssl
@@ -74,12 +73,13 @@ class Connection:
             return True
 
     def close(self) -> None:
-        # Shut the socket down first: a thread blocked reading from it (a
-        # request abandoned on Ctrl-C) then returns at once, while closing
-        # the buffered reader alone would wait for that read to time out.
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        self.fp.close()
+        # Not the buffered reader's close(): it waits for a read another
+        # thread may be blocked in (a request abandoned on Ctrl-C), up to the
+        # read timeout. Its raw stream and the socket close without waiting;
+        # the abandoned read is left alone, to end with the process.
+        raw = getattr(self.fp, "raw", None)
+        if raw is not None:
+            raw.close()
         self.sock.close()
 
 
