@@ -11,10 +11,11 @@ import hashlib
 import json
 import mimetypes
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from collectfast import cache_policy
+from collectfast.preconditions import inherits
 
 #: Hex digits of the fingerprint kept: 64 bits tell a few sets apart.
 FINGERPRINT_LENGTH = 16
@@ -83,26 +84,34 @@ class HeaderLedger:
 
 
 class SharedParameters:
-    """A strategy's ``header_parameters()`` where the storage's parameters are
-    its own (django-storages' ``get_object_parameters()`` not overridden):
-    they then vary by name only through its type (mimetypes) and the cache
-    policy, so one dict serves every name with the same pair. Asked for every
-    unchanged file: computing them for each name cost about 50 us (the key's
-    safe_join(), a settings lookup per policy setting).
+    """A strategy's ``header_parameters()``: where the storage's parameters are
+    its own (the django-storages methods ``own_methods`` of ``base`` not
+    overridden), they vary by name only through its type (mimetypes) and the
+    cache policy, so one dict serves every name with the same pair. Asked for
+    every unchanged file: computing them for each name cost about 50 us (the
+    key's safe_join(), a settings lookup per policy setting). Otherwise, and
+    for a name the storage cleans, ``compute(name)`` for each name.
 
     ``compute(name)`` is the strategy's own computation for one name."""
 
     def __init__(
-        self, storage: Any, prefix: str, compute: Callable[[str], dict[str, Any]]
+        self,
+        storage: Any,
+        prefix: str,
+        compute: Callable[[str], dict[str, Any]],
+        *,
+        base: type,
+        own_methods: Sequence[str],
     ) -> None:
         self.storage = storage
         self.prefix = prefix
         self.compute = compute
+        self.shared = all(inherits(storage, base, method) for method in own_methods)
         self._policy: Callable[[str], str | None] | None = None
         self._shared: dict[Any, dict[str, Any]] = {}
 
     def get(self, name: str) -> Mapping[str, Any]:
-        if "\\" in name:  # a name the storage cleans: its own way
+        if not self.shared or "\\" in name:  # or a name the storage cleans
             return self.compute(name)
         if self._policy is None:
             self._policy = cache_policy.policy(self.storage)

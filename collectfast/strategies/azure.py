@@ -28,7 +28,6 @@ from collectfast.conf import conf
 from collectfast.errors import require_utf8
 from collectfast.hashing import LocalDigest, snapshot
 from collectfast.header_parameters import SharedParameters
-from collectfast.preconditions import inherits
 from collectfast.strategies import azure_errors
 from collectfast.strategies.azure_client import azure_service_client
 from collectfast.strategies.azure_errors import BlobNotDeleted
@@ -66,7 +65,6 @@ class AzureStrategy(StorageKeys, Strategy):
     stands_in_for = (*WRITES, "delete")
 
     #: header_parameters() shared by names of one type (header_parameters.py).
-    _header_parameters: SharedParameters | None = None
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
@@ -78,6 +76,13 @@ class AzureStrategy(StorageKeys, Strategy):
         #: for its conditional write.
         self.etags: dict[str, str] = {}
         self._connected = Lazy(self._connect)
+        self._header_parameters = SharedParameters(
+            storage,
+            self.prefix,
+            self._compute_header_parameters,
+            base=AzureStorage,
+            own_methods=("get_object_parameters", "_get_content_settings_parameters"),
+        )
 
     @property
     def service(self) -> BlobServiceClient:
@@ -210,15 +215,7 @@ class AzureStrategy(StorageKeys, Strategy):
     # -- stored headers (collectfast/header_drift.py) ---------------------
 
     def header_parameters(self, name: str) -> Mapping[str, Any]:
-        if self._header_parameters is None:
-            self._header_parameters = SharedParameters(
-                self.storage, self.prefix, self._compute_header_parameters
-            )
-        if inherits(self.storage, AzureStorage, "get_object_parameters") and inherits(
-            self.storage, AzureStorage, "_get_content_settings_parameters"
-        ):
-            return self._header_parameters.get(name)
-        return self._compute_header_parameters(name)
+        return self._header_parameters.get(name)
 
     def _compute_header_parameters(self, name: str) -> dict[str, Any]:
         # What upload() sends as ContentSettings, before its Content-MD5.

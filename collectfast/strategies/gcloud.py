@@ -25,7 +25,6 @@ from collectfast.hashing import (
     snapshot,
 )
 from collectfast.header_parameters import SharedParameters
-from collectfast.preconditions import inherits
 from collectfast.strategies import gcloud_errors
 from collectfast.strategies.base import (
     WRITES,
@@ -74,7 +73,6 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
     stands_in_for = (*WRITES, "delete")
 
     #: header_parameters() shared by names of one type (header_parameters.py).
-    _header_parameters: SharedParameters | None = None
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
@@ -92,6 +90,13 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
         #: Generations of the listed objects the deploy record asks about (the
         #: manifest), for its conditional write.
         self.generations: dict[str, int] = {}
+        self._header_parameters = SharedParameters(
+            storage,
+            self.prefix,
+            self._compute_header_parameters,
+            base=GoogleCloudStorage,
+            own_methods=("get_object_parameters",),
+        )
 
     @property
     def client(self) -> Any:
@@ -243,13 +248,7 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
     def header_parameters(self, name: str) -> Mapping[str, Any]:
         """What upload() sets on the blob. The ACL is left out: it is not a
         property of the object's metadata, and a patch does not change it."""
-        if self._header_parameters is None:
-            self._header_parameters = SharedParameters(
-                self.storage, self.prefix, self._compute_header_parameters
-            )
-        if inherits(self.storage, GoogleCloudStorage, "get_object_parameters"):
-            return self._header_parameters.get(name)
-        return self._compute_header_parameters(name)
+        return self._header_parameters.get(name)
 
     def _compute_header_parameters(self, name: str) -> dict[str, Any]:
         params = self.write_parameters(name)

@@ -95,11 +95,12 @@ class S3Strategy(StorageKeys, Strategy):
         )
         # Where django-storages' own methods make them, the header parameters
         # are one dict per type and Cache-Control (header_parameters.py).
-        self._header_parameters = (
-            SharedParameters(storage, self.prefix, self._compute_header_parameters)
-            if self._uniform_parameters
-            and inherits(storage, S3Storage, "_get_write_parameters")
-            else None
+        self._header_parameters = SharedParameters(
+            storage,
+            self.prefix,
+            self._compute_header_parameters,
+            base=S3Storage,
+            own_methods=("get_object_parameters", "_get_write_parameters"),
         )
         self.listing = SplitListing(
             self.client,
@@ -230,9 +231,7 @@ class S3Strategy(StorageKeys, Strategy):
     # -- stored headers (collectfast/header_drift.py) ---------------------
 
     def header_parameters(self, name: str) -> Mapping[str, Any]:
-        if self._header_parameters is not None:
-            return self._header_parameters.get(name)
-        return self._compute_header_parameters(name)
+        return self._header_parameters.get(name)
 
     def _compute_header_parameters(self, name: str) -> dict[str, Any]:
         # What upload() sends, before it adds the md5 metadata.
