@@ -580,6 +580,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _proxy_request(self) -> None:
         proxy = self._server.proxy
+        proxy._handling_started()
+        try:
+            self._handle_request(proxy)
+        finally:
+            proxy._handling_ended()
+
+    def _handle_request(self, proxy: S3Proxy) -> None:
         split = urlsplit(self.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         headers: dict[str, str] = {}
@@ -1087,6 +1094,9 @@ class S3Proxy:
         self._port = port
         self._lock = threading.Lock()
         self._log: list[Request] = []
+        # Requests being handled now: wait_idle() waits for them to end.
+        self._handling = 0
+        self._idle = threading.Condition(self._lock)
         self._rules: list[FaultRule] = []
         self._gates: list[Gate] = []
         self._delays: list[
@@ -1495,6 +1505,22 @@ class S3Proxy:
     def count(self, op: str) -> int:
         with self._lock:
             return sum(1 for r in self._log if r.op == op)
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Block until every request the proxy has begun to handle has ended
+        (forwarded and answered, or given up), AssertionError if not."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._handling == 0, timeout):
+                raise AssertionError(f"{self._handling} request(s) still in flight")
+
+    def _handling_started(self) -> None:
+        with self._idle:
+            self._handling += 1
+
+    def _handling_ended(self) -> None:
+        with self._idle:
+            self._handling -= 1
+            self._idle.notify_all()
 
     def reset(self) -> None:
         """Forget the recorded requests (faults and hooks are kept)."""
