@@ -9,17 +9,17 @@ gives the hashed names their own ``Cache-Control``
 theirs if set (``COLLECTFAST_UNHASHED_CACHE_CONTROL``), and lets patterns
 (``COLLECTFAST_CACHE_CONTROL``) override both.
 
-Each strategy calls :func:`apply` once per upload, on the parameters it is
-about to send, and once per unchanged file for its ``header_parameters()``:
-an unchanged file whose policy changed gets its headers updated in place
-(``header_drift.py``).
+Each strategy asks its :class:`CachePolicy` once per upload, on the
+parameters it is about to send, and once per unchanged file for its
+``header_parameters()``: an unchanged file whose policy changed gets its
+headers updated in place (``header_drift.py``).
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -65,38 +65,33 @@ def _pattern_value(name: str, patterns: Any) -> tuple[bool, str | None]:
     return False, None
 
 
-def cache_control(storage: Any, name: str) -> str | None:
-    """The Cache-Control the policy gives ``name``, or None for the storage's own."""
-    return policy(storage)(name)
+class CachePolicy:
+    """The Cache-Control the policy gives each name of ``storage``, or None
+    for the storage's own, with the settings read once: a strategy makes one
+    per deploy and asks it for every file."""
 
+    def __init__(self, storage: Any) -> None:
+        self.patterns = conf.cache_control
+        self.hashed = conf.hashed_cache_control
+        self.unhashed = str(conf.unhashed_cache_control or "") or None
+        self.hashing = bool(self.hashed) and hashes_names(storage)
+        self.manifest = getattr(storage, "manifest_name", None)
 
-def policy(storage: Any) -> Callable[[str], str | None]:
-    """:func:`cache_control` for ``storage``, with the settings read once:
-    for a run that asks for every unchanged file (header_drift.py)."""
-    patterns = conf.cache_control
-    hashed = conf.hashed_cache_control
-    unhashed = str(conf.unhashed_cache_control or "") or None
-    hashing = bool(hashed) and hashes_names(storage)
-    manifest = getattr(storage, "manifest_name", None)
-
-    def value(name: str) -> str | None:
-        if patterns:
-            matched, pattern_value = _pattern_value(name, patterns)
+    def __call__(self, name: str) -> str | None:
+        if self.patterns:
+            matched, pattern_value = _pattern_value(name, self.patterns)
             if matched:
                 return pattern_value
-        if hashing and name != manifest and looks_hashed(name):
-            return str(hashed)
-        return unhashed
+        if self.hashing and name != self.manifest and looks_hashed(name):
+            return str(self.hashed)
+        return self.unhashed
 
-    return value
-
-
-def apply(
-    storage: Any, name: str, params: MutableMapping[str, Any], field: str
-) -> MutableMapping[str, Any]:
-    """Set ``params[field]`` to the policy's Cache-Control for ``name``, if it
-    has one; otherwise leave the storage's own parameters as they are."""
-    value = cache_control(storage, name)
-    if value is not None:
-        params[field] = value
-    return params
+    def apply(
+        self, name: str, params: MutableMapping[str, Any], field: str
+    ) -> MutableMapping[str, Any]:
+        """Set ``params[field]`` to the policy's Cache-Control for ``name``, if
+        it has one; otherwise leave the storage's own parameters as they are."""
+        value = self(name)
+        if value is not None:
+            params[field] = value
+        return params

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import stat
 import tempfile
@@ -26,6 +27,16 @@ class Readable(Protocol):
 
 class Sized(Protocol):
     def size(self) -> int: ...
+
+
+class Openable(Protocol):
+    """Bytes to read: a file on disk (``filesystem_path``, when ``open()``
+    reads exactly that file) or whatever ``open()`` gives."""
+
+    @property
+    def filesystem_path(self) -> str | None: ...
+
+    def open(self) -> IO[bytes]: ...
 
 
 def stream_size(stream: object, source: Sized) -> int:
@@ -192,6 +203,10 @@ class _Tee:
         return data
 
 
+def _status_identity(status: os.stat_result) -> tuple[int, int, int]:
+    return (status.st_size, status.st_mtime_ns, status.st_ino)
+
+
 def _identity(stream: IO[bytes]) -> object:
     fileno = getattr(stream, "fileno", None)
     if fileno is None:
@@ -200,15 +215,43 @@ def _identity(stream: IO[bytes]) -> object:
         status = os.fstat(fileno())
     except (OSError, ValueError):  # not a file descriptor
         return None
-    return (status.st_size, status.st_mtime_ns, status.st_ino)
+    return _status_identity(status)
+
+
+def _small_file(
+    path: str, part_size_for: Callable[[int], int | None]
+) -> tuple[IO[bytes], LocalDigest] | None:
+    """A small regular file read whole in one system call, if it is one and
+    stayed the same while read; else None, for :func:`snapshot`'s own path.
+
+    Most static files are a few KiB: a spool, a buffered file object and a
+    read loop cost more than the read (a sixth of the CPU per upload).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        before = os.fstat(fd)
+        size = before.st_size
+        if (
+            not stat.S_ISREG(before.st_mode)
+            or size >= CHUNK_SIZE
+            or part_size_for(size) is not None
+        ):
+            return None
+        data = os.read(fd, size + 1)
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if len(data) != size or _status_identity(before) != _status_identity(after):
+        return None  # changed while read: the spooled path copes
+    return io.BytesIO(data), LocalDigest(new_md5_of(data), size)
 
 
 def snapshot(
-    open_source: Callable[[], IO[bytes]],
+    source: Openable,
     *,
+    name: str,
     transform: Callable[[IO[bytes]], Readable] | None = None,
     part_size_for: Callable[[int], int | None] = no_parts,
-    path: str | None = None,
 ) -> tuple[IO[bytes], LocalDigest]:
     """The bytes to upload, copied once into a seekable spool, and their digest.
 
@@ -216,15 +259,21 @@ def snapshot(
     (Content-MD5, md5 metadata, caches) is what is stored even if the file
     changed since it was hashed. A local file whose size, mtime or inode
     changed while it was copied (a torn read) is copied again, once; if it
-    changes again, :class:`ChangedWhileRead`. ``part_size_for`` maps the
-    source's size to the multipart part size to digest with.
+    changes again, :class:`ChangedWhileRead` (naming the file, or ``name``).
+    ``part_size_for`` maps the source's size to the multipart part size to
+    digest with.
     """
+    path = source.filesystem_path
+    if transform is None and path is not None:
+        small = _small_file(path, part_size_for)
+        if small is not None:
+            return small
     for _attempt in range(2):
         spool: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=SPOOL_IN_MEMORY
         )
         try:
-            with open_source() as raw:
+            with source.open() as raw:
                 before = _identity(raw)
                 size = before[0] if isinstance(before, tuple) else None
                 stream: Readable = transform(raw) if transform is not None else raw
@@ -242,4 +291,4 @@ def snapshot(
             spool.seek(0)
             return spool, digest
         spool.close()
-    raise ChangedWhileRead(path or "?")
+    raise ChangedWhileRead(path or name)

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from collectfast import cache_policy
+from collectfast.cache_policy import CachePolicy
 from collectfast.preconditions import inherits
 
 #: Hex digits of the fingerprint kept: 64 bits tell a few sets apart.
@@ -100,6 +100,7 @@ class SharedParameters:
         prefix: str,
         compute: Callable[[str], dict[str, Any]],
         *,
+        policy: CachePolicy,
         base: type,
         own_methods: Sequence[str],
     ) -> None:
@@ -107,15 +108,13 @@ class SharedParameters:
         self.prefix = prefix
         self.compute = compute
         self.shared = all(inherits(storage, base, method) for method in own_methods)
-        self._policy: Callable[[str], str | None] | None = None
+        self.policy = policy
         self._shared: dict[Any, dict[str, Any]] = {}
 
     def get(self, name: str) -> Mapping[str, Any]:
         if not self.shared or "\\" in name:  # or a name the storage cleans
             return self.compute(name)
-        if self._policy is None:
-            self._policy = cache_policy.policy(self.storage)
-        pair = (mimetypes.guess_type(self.prefix + name), self._policy(name))
+        pair = (mimetypes.guess_type(self.prefix + name), self.policy(name))
         shared = self._shared.get(pair)
         if shared is None:
             shared = self._shared[pair] = self.compute(name)

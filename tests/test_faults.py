@@ -541,21 +541,34 @@ def test_file_that_keeps_changing_while_read_fails_with_a_sentence(
 ):
     # A build step still appending to the file: every copy read for upload
     # sees it grow. (Reads are too quick to race a real writer reliably, so
-    # the append is made right after each read.)
+    # the append is made right after each read: the small file's one read,
+    # then each copy into a spool.)
     from collectfast import hashing
 
     write_files(static_dir, {"a.css": "a", "busy.js": "x" * 100})
     busy = static_dir / "busy.js"
-    real = hashing.digest_stream
+    real_digest, real_read = hashing.digest_stream, os.read
+    reads = []
+
+    def build_writes() -> None:
+        with open(busy, "a") as appender:
+            appender.write("y")
 
     def digest_while_someone_writes(stream: Any, part_size: Any = None) -> Any:
-        digest = real(stream, part_size)
-        if isinstance(stream, hashing._Tee):  # reading it for upload
-            with open(busy, "a") as appender:  # the build is still writing it
-                appender.write("y")
+        digest = real_digest(stream, part_size)
+        if isinstance(stream, hashing._Tee):  # copying it for upload
+            build_writes()
         return digest
 
+    def read_while_someone_writes(fd: int, size: int) -> bytes:
+        data = real_read(fd, size)
+        if os.fstat(fd).st_ino == busy.stat().st_ino and len(data) > 1:
+            reads.append(len(data))
+            build_writes()
+        return data
+
     monkeypatch.setattr(hashing, "digest_stream", digest_while_someone_writes)
+    monkeypatch.setattr(hashing.os, "read", read_while_someone_writes)
     message = collect_error()
     assert message == (
         "1 static file could not be uploaded: 'busy.js'. First error, for "
@@ -564,6 +577,8 @@ def test_file_that_keeps_changing_while_read_fails_with_a_sentence(
         "has finished."
     )
     assert sorted(stored(s3)) == ["a.css"]
+    # Hashed once to decide, then read whole for upload (and found changed).
+    assert reads == [100, 101]
 
 
 def test_bad_digest_is_explained_and_the_old_object_kept(site, s3, proxy):

@@ -22,8 +22,8 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 from storages.backends.azure_storage import AzureStorage
 
-from collectfast import cache_policy
 from collectfast.adapters.django_storages import azure_blob_name, azure_content_settings
+from collectfast.cache_policy import CachePolicy
 from collectfast.conf import conf
 from collectfast.errors import require_utf8
 from collectfast.hashing import LocalDigest, snapshot
@@ -76,10 +76,12 @@ class AzureStrategy(StorageKeys, Strategy):
         #: for its conditional write.
         self.etags: dict[str, str] = {}
         self._connected = Lazy(self._connect)
+        self.cache_policy = CachePolicy(storage)
         self._header_parameters = SharedParameters(
             storage,
             self.prefix,
             self._compute_header_parameters,
+            policy=self.cache_policy,
             base=AzureStorage,
             own_methods=("get_object_parameters", "_get_content_settings_parameters"),
         )
@@ -191,11 +193,11 @@ class AzureStrategy(StorageKeys, Strategy):
         if etag is not None:
             conditions.update(etag=etag, match_condition=MatchConditions.IfNotModified)
         settings = azure_content_settings(self.storage, key)
-        cache_policy.apply(self.storage, name, settings, "cache_control")
+        self.cache_policy.apply(name, settings, "cache_control")
         # The bytes sent are copied once and digested as copied: Content-MD5
         # and the recorded md5 are theirs even if the file was edited since
         # it was hashed (block uploads are not checked by the service).
-        body, sent = snapshot(source.open, path=source.filesystem_path or name)
+        body, sent = snapshot(source, name=name)
         settings["content_md5"] = bytearray.fromhex(sent.md5)
         with body:
             self.container.upload_blob(
@@ -220,7 +222,7 @@ class AzureStrategy(StorageKeys, Strategy):
     def _compute_header_parameters(self, name: str) -> dict[str, Any]:
         # What upload() sends as ContentSettings, before its Content-MD5.
         settings = azure_content_settings(self.storage, self.key(name))
-        cache_policy.apply(self.storage, name, settings, "cache_control")
+        self.cache_policy.apply(name, settings, "cache_control")
         return settings
 
     def update_headers(

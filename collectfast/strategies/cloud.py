@@ -18,15 +18,30 @@ T = TypeVar("T")
 BatchFailures = list[tuple[str, BaseException]]
 
 
+#: Keys remembered per strategy: one upload asks for its key four times (the
+#: stored name, the upload, the headers noted, the record), within moments.
+RECENT_KEYS = 4096
+
+
 class StorageKeys:
     """Keys as the storage maps names to them (``prefix`` is its location)."""
 
     storage: Any
     prefix: str
+    _recent_keys: dict[str, str]
 
     def key(self, name: str) -> str:
         """The key the storage's own ``_save(name)`` writes."""
-        return normalized_key(self.storage, name)
+        recent = self.__dict__.get("_recent_keys")
+        if recent is None:
+            recent = self._recent_keys = {}
+        key = recent.get(name)
+        if key is None:
+            key = normalized_key(self.storage, name)  # raises for a name outside
+            if len(recent) >= RECENT_KEYS:
+                recent.clear()
+            recent[name] = key
+        return key
 
     def saved_name(self, name: str) -> str:
         # The storage's _save() maps the name to a key first (raising for one

@@ -17,8 +17,8 @@ from typing import IO, TYPE_CHECKING, Any
 from google.cloud.storage.retry import DEFAULT_RETRY
 from storages.backends.gcloud import GoogleCloudStorage
 
-from collectfast import cache_policy
 from collectfast.adapters import google_client
+from collectfast.cache_policy import CachePolicy
 from collectfast.conf import conf
 from collectfast.hashing import (
     LocalDigest,
@@ -90,10 +90,12 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
         #: Generations of the listed objects the deploy record asks about (the
         #: manifest), for its conditional write.
         self.generations: dict[str, int] = {}
+        self.cache_policy = CachePolicy(storage)
         self._header_parameters = SharedParameters(
             storage,
             self.prefix,
             self._compute_header_parameters,
+            policy=self.cache_policy,
             base=GoogleCloudStorage,
             own_methods=("get_object_parameters",),
         )
@@ -209,7 +211,7 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
         only if there is none), in one request: the manifest's conditional write."""
         key = self.key(name)
         params = self.write_parameters(name)
-        cache_policy.apply(self.storage, name, params.blob_properties, "cache_control")
+        self.cache_policy.apply(name, params.blob_properties, "cache_control")
         chunk_size = self.storage.blob_chunk_size
         if if_generation_match is not None:
             chunk_size = None  # one request, so that the condition holds for it
@@ -220,11 +222,11 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
         # sent (which GCS checks) is theirs even if the file was edited since
         # it was hashed.
         body, sent = snapshot(
-            source.open,
+            source,
+            name=name,
             transform=(lambda raw: self.stored_bytes(raw, True))
             if params.gzipped
             else None,
-            path=source.filesystem_path or name,
         )
         blob.md5_hash = base64.b64encode(bytes.fromhex(sent.md5)).decode()
         with body:
@@ -253,7 +255,7 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
     def _compute_header_parameters(self, name: str) -> dict[str, Any]:
         params = self.write_parameters(name)
         properties = dict(params.blob_properties)
-        cache_policy.apply(self.storage, name, properties, "cache_control")
+        self.cache_policy.apply(name, properties, "cache_control")
         properties["content_type"] = params.content_type
         return properties
 

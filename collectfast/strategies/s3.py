@@ -15,8 +15,8 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
-from collectfast import cache_policy
 from collectfast.cache import DigestCache
+from collectfast.cache_policy import CachePolicy
 from collectfast.conf import conf
 from collectfast.hashing import LocalDigest
 from collectfast.header_parameters import SharedParameters
@@ -68,6 +68,7 @@ class S3Strategy(StorageKeys, Strategy):
         location = clean_name(storage.location or "").strip("/")
         self.prefix = f"{location}/" if location else ""
         self.plans = WritePlans(storage, S3Storage, self.prefix)
+        self.cache_policy = CachePolicy(storage)
         self.client = self._create_client()
         # Every HTTP attempt, retries included, for the summary and report.
         self.client.meta.events.register("request-created.s3", self.count_request)
@@ -92,6 +93,7 @@ class S3Strategy(StorageKeys, Strategy):
             self.etags,
             self.direct_put,
             write_parameters=self.write_parameters,
+            cache_policy=self.cache_policy,
         )
         # Where django-storages' own methods make them, the header parameters
         # are one dict per type and Cache-Control (header_parameters.py).
@@ -99,6 +101,7 @@ class S3Strategy(StorageKeys, Strategy):
             storage,
             self.prefix,
             self._compute_header_parameters,
+            policy=self.cache_policy,
             base=S3Storage,
             own_methods=("get_object_parameters", "_get_write_parameters"),
         )
@@ -236,7 +239,7 @@ class S3Strategy(StorageKeys, Strategy):
     def _compute_header_parameters(self, name: str) -> dict[str, Any]:
         # What upload() sends, before it adds the md5 metadata.
         params = self.write_parameters(name)[0]
-        cache_policy.apply(self.storage, name, params, "CacheControl")
+        self.cache_policy.apply(name, params, "CacheControl")
         return params
 
     def update_headers(

@@ -14,8 +14,8 @@ from typing import IO, Any
 
 from s3transfer.utils import ChunksizeAdjuster
 
-from collectfast import cache_policy
 from collectfast.adapters.django_storages import compress
+from collectfast.cache_policy import CachePolicy
 from collectfast.errors import require_utf8
 from collectfast.hashing import (
     CHUNK_SIZE,
@@ -44,9 +44,11 @@ class S3Uploads:
         direct_put: DirectPut | None,
         *,
         write_parameters: WriteParameters,
+        cache_policy: CachePolicy,
     ) -> None:
         self.storage = storage
         self.write_parameters = write_parameters
+        self.cache_policy = cache_policy
         self.client = client
         self.bucket = bucket
         self.etags = etags
@@ -101,16 +103,16 @@ class S3Uploads:
         """Upload ``source`` as ``key``; the digest of what was sent, if it
         is not ``local`` (the file changed since it was hashed)."""
         params, gzipped = self.write_parameters(name)
-        cache_policy.apply(self.storage, name, params, "CacheControl")
+        self.cache_policy.apply(name, params, "CacheControl")
         # The bytes sent are copied once and digested as copied: Content-MD5,
         # the md5 metadata and the cache describe exactly what is stored, even
         # for a file edited since it was hashed (S3 refuses a PUT whose bytes
         # don't match its Content-MD5; other stores may not check).
         body, sent = snapshot(
-            source.open,
+            source,
+            name=name,
             transform=(lambda raw: compress(self.storage, raw)) if gzipped else None,
             part_size_for=self.part_size,
-            path=source.filesystem_path or name,
         )
         sent = self.with_multipart(sent)
         metadata = dict(params.get("Metadata") or {})
