@@ -51,6 +51,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.gcs_list_pages import emulate_list_pages
+
 if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient
     from google.cloud.storage import Client as GcsClient
@@ -407,6 +409,7 @@ def start_gcs_emulator(
         ) from exc
 
     _emulate_generation_preconditions()
+    emulate_list_pages()
     log = RequestLog()
 
     class CountingHandler(RequestHandler):  # type: ignore[misc]
