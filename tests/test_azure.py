@@ -191,7 +191,9 @@ def test_prune_removes_stale_blobs_only(site, az):
 
 
 def test_listing_pages_are_followed(site, az, settings, monkeypatch):
-    monkeypatch.setattr("collectfast.strategies.azure.LIST_PAGE", 2)
+    monkeypatch.setattr("collectfast.strategies.azure_listing.LIST_PAGE", 2)
+    # One pass: pages in ranges are tests/test_listing_ranges.py's.
+    monkeypatch.setattr("collectfast.strategies.azure_listing.LIST_RANGES", 1)
     deploy(az)
     deploy(az)
     assert az.counts() == with_record({"list": 3})

@@ -1,10 +1,6 @@
-"""GCS objects.list pages in key ranges (split_listing.py).
-
-A range lists the keys after its split. ``startOffset`` is inclusive, so a
-range starts at the split followed by U+0000, the first name after it (GCS
-names may hold any Unicode but CR and LF): each range is then whole pages, as
-on S3, rather than the split's object and one page more.
-"""
+"""GCS objects.list pages in key ranges (split_listing.py): a range starts
+at its split's own object (``startOffset`` is inclusive), which the index
+takes once."""
 
 from __future__ import annotations
 
@@ -18,9 +14,6 @@ LIST_PAGE = 1000  # objects.list's maximum
 LIST_FIELDS = "items(name,size,md5Hash,crc32c,generation),nextPageToken"
 # A listing's tag for an object without an md5 (a composite object): its CRC32C.
 CRC32C_TAG = "crc32c:"
-
-#: Appended to a name, the first name after it.
-AFTER = "\x00"
 
 #: What a listing keeps of an object: name, tag, size, generation.
 GcsListed = tuple[str, str, int, int | None]
@@ -54,7 +47,7 @@ def gcs_listing(
         blobs = client().list_blobs(
             bucket,
             prefix=prefix or None,
-            start_offset=None if start_after is None else start_after + AFTER,
+            start_offset=start_after,
             page_size=LIST_PAGE,
             fields=LIST_FIELDS,
             timeout=timeout,
@@ -62,4 +55,6 @@ def gcs_listing(
         )
         return ([_listed(blob) for blob in page] for page in blobs.pages)
 
-    return SplitListing(pages, listed_name, prefix, page_size=LIST_PAGE)
+    return SplitListing(
+        pages, listed_name, prefix, page_size=LIST_PAGE, inclusive_start=True
+    )

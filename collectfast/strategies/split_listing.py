@@ -75,7 +75,10 @@ class SplitListing(Generic[Entry]):
     """One location's listing, in up to ``ranges`` ranges of keys at once.
 
     ``pages(start_after)`` lists the location from a key; ``key(entry)`` is an
-    entry's full key; ``page_size`` the store's page.
+    entry's full key; ``page_size`` the store's page. ``ranges=1``: one pass.
+    ``inclusive_start``: the store starts a range at its split's own key (GCS's
+    ``startOffset``, Azure's ``startFrom``), so each range after the first
+    holds one key fewer of its own, and is still whole pages.
     """
 
     def __init__(
@@ -86,12 +89,14 @@ class SplitListing(Generic[Entry]):
         *,
         page_size: int,
         ranges: int = LIST_RANGES,
+        inclusive_start: bool = False,
     ) -> None:
         self.pages = pages
+        self.overlap = 1 if inclusive_start else 0
         self.key = key
         self.prefix = prefix
         self.page_size = page_size
-        self.ranges = max(2, ranges)
+        self.ranges = max(1, ranges)
         self._lock = threading.Lock()
         self._last_key: str | None = None
         self._expected: list[str] | None = None
@@ -114,7 +119,7 @@ class SplitListing(Generic[Entry]):
         listed already (or in flight); empty for nothing to split."""
         page = self.page_size
         ahead = len(keys) - covered
-        if ahead <= 0:
+        if ahead <= 0 or self.ranges < 2:
             return []
         others = max(1, min(self.ranges - 1, -(-ahead // page) // PAGES_PER_RANGE))
         while True:
@@ -128,7 +133,10 @@ class SplitListing(Generic[Entry]):
             others -= 1
         start = covered + mine
         ends = [start]
-        ends += [start + rest_pages * j // others * page for j in range(1, others)]
+        ends += [
+            start + rest_pages * j // others * page - j * self.overlap
+            for j in range(1, others)
+        ]
         return [keys[end - 1] for end in ends]
 
     def _start_other_ranges(self) -> None:
@@ -162,16 +170,15 @@ class SplitListing(Generic[Entry]):
         thread, one call at a time) and nothing is returned: a big listing
         is never held twice in memory.
         """
+        entries: list[Entry] = []
         with self._lock:  # a fresh pass
+            # Before any range starts: one may start now, names being known.
+            self._consume = _serialised(entries.extend if consume is None else consume)
             self._pool = pool
             self._last_key = self._splits = None
             self._others = []
             self._done = False
             self._start_other_ranges()
-        entries: list[Entry] = []
-        if consume is None:
-            consume = entries.extend
-        self._consume = _serialised(consume)
         try:
             for page in self.pages(None):
                 self._consume(page)
