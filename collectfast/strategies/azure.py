@@ -68,8 +68,6 @@ class AzureStrategy(StorageKeys, Strategy):
     # Deletes are batched, not storage.delete() per file.
     stands_in_for = (*WRITES, "delete")
 
-    #: header_parameters() shared by names of one type (header_parameters.py).
-
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
         self.container_name: str = storage.azure_container

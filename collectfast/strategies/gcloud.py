@@ -70,8 +70,6 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
     # Deletes are batched, not storage.delete() per file.
     stands_in_for = (*WRITES, "delete")
 
-    #: header_parameters() shared by names of one type (header_parameters.py).
-
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
         self.bucket_name: str = storage.bucket_name
