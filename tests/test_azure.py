@@ -176,17 +176,6 @@ def test_without_location_the_whole_container_is_listed(site, az, settings):
     assert sorted(az.objects(prefix="")) == sorted(FILES)
 
 
-def test_missing_container_is_a_clear_error(site, az, settings):
-    settings.STORAGES = az.storages(azure_container="no-such-container")
-    with pytest.raises(CommandError) as excinfo:
-        deploy(az)
-    assert str(excinfo.value) == (
-        "the container 'no-such-container' does not exist; check AZURE_CONTAINER "
-        "(the storage's 'azure_container' option)."
-    )
-    assert "upload" not in az.counts()
-
-
 def test_wrong_account_key_is_a_clear_error_without_the_key(site, az, settings):
     wrong_key = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWs="
     connection_string = az.azurite.connection_string.replace(

@@ -8,7 +8,6 @@ not make the background bucket-metadata request, whatever the environment.
 from __future__ import annotations
 
 import base64
-import gzip
 import io
 import json
 import os
@@ -18,7 +17,6 @@ import sys
 import pytest
 import requests
 from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
-from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from google.api_core.exceptions import GoogleAPICallError, RetryError
@@ -81,25 +79,6 @@ def test_chunked_resumable_uploads_carry_the_md5(site, gcs, settings):
     assert gcs.counts() == with_record({"list": 1})
 
 
-def test_gzip_second_deploy_uploads_nothing(site, gcs, settings):
-    settings.STORAGES = gcs.storages(gzip=True)
-    deploy(gcs)
-    bucket = gcs.client().bucket(gcs.bucket)
-    css = bucket.get_blob("static/css/app.css")
-    assert css.content_encoding == "gzip"
-    assert css.content_type == "text/css"
-    assert gzip.decompress(css.download_as_bytes(raw_download=True)) == (
-        FILES["css/app.css"].encode()
-    )
-    assert bucket.get_blob("static/fonts/icons.woff2").content_encoding is None
-    gcs.assert_equals_tree(site)
-    touch_all(site)
-    cache.clear()
-    output = deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1})
-    assert output.endswith(f"\n0 static files copied, {len(FILES)} unmodified.\n")
-
-
 def compose(gcs: GcsSite, key: str, *parts: bytes) -> None:
     """Store ``key`` as a composite object made of ``parts``, without md5."""
     bucket = gcs.client().bucket(gcs.bucket)
@@ -152,24 +131,6 @@ def test_without_location_the_whole_bucket_is_listed(site, gcs, settings):
     (listing,) = [r for r in gcs.emulator.requests.records if r.kind == "list"]
     assert "prefix" not in listing.query
     assert sorted(gcs.objects(prefix="")) == sorted(FILES)
-
-
-def test_legacy_strategy_path_is_accepted(site, gcs, settings):
-    settings.COLLECTFAST_STRATEGY = "collectfast.strategies.gcloud.GoogleCloudStrategy"
-    deploy(gcs)
-    deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1})
-
-
-def test_missing_bucket_is_a_clear_error(site, gcs, settings):
-    settings.STORAGES = gcs.storages(bucket_name="no-such-bucket-here")
-    with pytest.raises(CommandError) as excinfo:
-        deploy(gcs)
-    assert str(excinfo.value) == (
-        "the bucket 'no-such-bucket-here' does not exist; check GS_BUCKET_NAME "
-        "(the storage's 'bucket_name' option)."
-    )
-    assert "upload" not in gcs.counts()
 
 
 def test_missing_credentials_are_a_clear_error(

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.core.management.base import CommandError
 
 from tests.command import run_collectstatic
 from tests.utils import (
-    assert_bucket_equals_tree,
     file_keys,
     touch_all,
     write_files,
@@ -67,31 +65,10 @@ def test_disabled_runs_djangos_mtime_logic(site, s3, proxy, settings, how):
     assert output.endswith(f"\n{len(FILES)} static files copied.\n")
 
 
-def test_gzip_storage_second_deploy_uploads_nothing(site, s3, proxy, settings):
-    settings.STORAGES = s3.storages(gzip=True)
-    run_collectstatic()
-    head = s3.client.head_object(Bucket=s3.bucket, Key="static/css/app.css")
-    assert head["ContentEncoding"] == "gzip"
-    assert_bucket_equals_tree(s3.client, s3.bucket, "static/", site)
-    touch_all(site)
-    cache.clear()
-    proxy.reset()
-    run_collectstatic()
-    assert writes(proxy) == 0
-
-
 def test_one_thread_works(site, s3, proxy, settings):
     settings.COLLECTFAST_THREADS = 1
     run_collectstatic()
     assert len(file_keys(proxy)) == len(FILES)
-
-
-def test_legacy_strategy_path_is_accepted(site, s3, proxy, settings):
-    settings.COLLECTFAST_STRATEGY = "collectfast.strategies.boto3.Boto3Strategy"
-    run_collectstatic()
-    proxy.reset()
-    run_collectstatic()
-    assert writes(proxy) == 0
 
 
 def test_s3boto3_alias_and_subclass_get_the_fast_path(site, s3, proxy, settings):
@@ -119,15 +96,6 @@ def test_failed_upload_exits_non_zero_and_names_the_file(site, s3, proxy):
     proxy.reset()
     run_collectstatic()
     assert file_keys(proxy) == ["static/js/app.js"]
-
-
-def test_missing_bucket_is_a_clear_error(site, s3, proxy, settings):
-    settings.STORAGES = s3.storages(bucket_name="no-such-bucket-here")
-    with pytest.raises(
-        CommandError, match="the bucket 'no-such-bucket-here' does not exist"
-    ):
-        run_collectstatic()
-    assert writes(proxy) == 0
 
 
 def test_link_is_refused_for_a_remote_storage(site, s3, proxy):

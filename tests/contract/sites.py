@@ -147,6 +147,11 @@ class GcsStore(GcsSite, Store):
         listed = self.client().list_blobs(self.bucket, prefix=prefix)
         return {b.name[len(prefix) :] for b in listed if not is_record(b.name)}
 
+    def content_headers(self, key: str) -> tuple[str | None, str | None]:
+        """The stored object's Content-Encoding and Content-Type."""
+        blob = self.client().bucket(self.bucket).get_blob(key)
+        return blob.content_encoding, blob.content_type
+
     def deploy(self, **options: Any) -> str:
         return deploy(self, **options)
 
@@ -226,6 +231,11 @@ class S3Store(Store):
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def content_headers(self, key: str) -> tuple[str | None, str | None]:
+        """The stored object's Content-Encoding and Content-Type."""
+        head = self.client.head_object(Bucket=self.bucket, Key=key)
+        return head.get("ContentEncoding"), head.get("ContentType")
 
     def objects(self, prefix: str = PREFIX) -> dict[str, bytes]:
         return bucket_objects(self.client, self.bucket, prefix)
