@@ -38,13 +38,6 @@ FILES = {
 MiB = 1024 * 1024
 
 
-def test_the_listing_asks_for_the_location(site, gcs):
-    # tests/contract/ counts a deploy's requests; GCS's listing names the prefix.
-    deploy(gcs)
-    (listing,) = [r for r in gcs.emulator.requests.records if r.kind == "list"]
-    assert listing.query["prefix"] == ["static/"]
-
-
 def test_storage_parameters_are_kept(site, gcs, settings):
     settings.STORAGES = gcs.storages(
         default_acl="publicRead",
@@ -121,16 +114,6 @@ def test_composite_gzipped_object_is_compared_by_crc32c(site, gcs, settings):
     compose(gcs, "static/css/app.css", compressed[:7], compressed[7:])
     deploy(gcs)
     assert gcs.counts() == with_record({"list": 1})
-
-
-def test_without_location_the_whole_bucket_is_listed(site, gcs, settings):
-    settings.STORAGES = gcs.storages(location="")
-    deploy(gcs)
-    deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1})
-    (listing,) = [r for r in gcs.emulator.requests.records if r.kind == "list"]
-    assert "prefix" not in listing.query
-    assert sorted(gcs.objects(prefix="")) == sorted(FILES)
 
 
 def test_missing_credentials_are_a_clear_error(

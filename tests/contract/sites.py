@@ -34,6 +34,7 @@ from django.utils.functional import empty
 
 from tests.command import collectstatic
 from tests.emulator_sites import AzureSite, GcsSite, deploy
+from tests.emulators import RequestLog
 from tests.s3proxy import S3Proxy
 from tests.utils import bucket_objects, is_record, md5, tree, with_record
 
@@ -118,6 +119,10 @@ class Store:
     def counts(self) -> dict[str, int]:
         raise NotImplementedError
 
+    def listing_prefixes(self) -> list[str]:
+        """The prefix each listing request of the last deploy asked for."""
+        raise NotImplementedError
+
     def summary(self, copied: int, unmodified: int | None = None) -> str:
         """Django's last line for a remote storage."""
         files = "static file" if copied == 1 else "static files"
@@ -138,7 +143,23 @@ class Store:
         assert [name for name in local if md5(stored[name]) != md5(local[name])] == []
 
 
-class GcsStore(GcsSite, Store):
+class EmulatorStore(Store):
+    """The GCS emulator's and Azurite's: their own relays log each request."""
+
+    requests: RequestLog
+
+    def deploy(self, **options: Any) -> str:
+        return deploy(self, **options)  # type: ignore[arg-type]
+
+    def put(self, key: str, data: bytes) -> None:
+        self.overwrite(key, data)  # type: ignore[attr-defined]
+
+    def listing_prefixes(self) -> list[str]:
+        listings = [r for r in self.requests.records if r.kind == "list"]
+        return [(r.query.get("prefix") or [""])[0] for r in listings]
+
+
+class GcsStore(GcsSite, EmulatorStore):
     name = "gcs"
 
     def names(self, prefix: str = PREFIX) -> set[str]:
@@ -152,21 +173,9 @@ class GcsStore(GcsSite, Store):
         blob = self.client().bucket(self.bucket).get_blob(key)
         return blob.content_encoding, blob.content_type
 
-    def deploy(self, **options: Any) -> str:
-        return deploy(self, **options)
 
-    def put(self, key: str, data: bytes) -> None:
-        self.overwrite(key, data)
-
-
-class AzureStore(AzureSite, Store):
+class AzureStore(AzureSite, EmulatorStore):
     name = "az"
-
-    def deploy(self, **options: Any) -> str:
-        return deploy(self, **options)
-
-    def put(self, key: str, data: bytes) -> None:
-        self.overwrite(key, data)
 
     def counts(self) -> dict[str, int]:
         # Azurite's relay files a Blob Batch under "other"; here it is what
@@ -223,6 +232,10 @@ class S3Store(Store):
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(S3_KINDS.get(r.op, r.op) for r in self.proxy.log))
+
+    def listing_prefixes(self) -> list[str]:
+        listings = [r for r in self.proxy.log if r.op == "ListObjectsV2"]
+        return [r.query.get("prefix", "") for r in listings]
 
     def put(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data)

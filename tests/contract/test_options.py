@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.core.management.base import CommandError
 
 from tests.contract.sites import FILES, Store, backends  # FILES: the site fixture's
-from tests.utils import touch_all
+from tests.utils import touch_all, tree
 
 #: Collectfast 2.x strategy paths a project may still name.
 LEGACY_STRATEGIES = {
@@ -72,3 +72,20 @@ def test_missing_bucket_is_a_clear_error(site, store: Store):
         store.deploy()
     assert str(excinfo.value) == message
     assert not {"upload", "batch", "delete"} & set(store.counts())  # no write
+
+
+@backends(fs="no listing: STATIC_ROOT is read as a directory")
+def test_the_listing_asks_for_the_location(site, store: Store):
+    store.deploy()
+    assert store.listing_prefixes() == ["static/"]
+
+
+@backends(fs="no listing: STATIC_ROOT is read as a directory")
+def test_without_location_the_whole_bucket_is_listed(site, store: Store):
+    store.use(location="")
+    store.deploy()
+    output = store.deploy()
+    store.assert_counts({"list": 1})
+    assert store.listing_prefixes() == [""]
+    assert output.endswith(store.summary(0, len(FILES)))
+    assert store.objects(prefix="") == tree(site)
