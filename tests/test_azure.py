@@ -15,8 +15,7 @@ from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_s
 from django.core.management.base import CommandError
 from storages.backends.azure_storage import AzureStorage
 
-from collectfast.hashing import LocalDigest
-from collectfast.strategies import BytesFile, strategy_for
+from collectfast.strategies import strategy_for
 from tests.emulator_sites import AzureSite, deploy
 from tests.emulators import (
     AZURITE_ACCOUNT_KEY,
@@ -199,18 +198,6 @@ def test_unreachable_endpoint_is_a_clear_error(site, az, settings):
         "AZURE_ACCOUNT_NAME and AZURE_ENDPOINT_SUFFIX (or the BlobEndpoint of "
         "AZURE_CONNECTION_STRING) and the network."
     )
-
-
-def test_upload_sends_the_md5_of_the_bytes_sent(az):
-    # As when a file is edited between hashing and uploading: the bytes
-    # stored are sent (and recorded) with their own md5.
-    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
-    data = b"console.log('hello');\n"
-    stored = strategy.upload(
-        "js/app.js", BytesFile(data), LocalDigest(md5(b"other"), len(data))
-    )
-    assert stored == LocalDigest(md5(data), len(data))
-    assert strategy.list_remote()["js/app.js"].etag == md5(data)
 
 
 def test_single_put_is_refused_when_bytes_differ_from_the_md5_sent(az):

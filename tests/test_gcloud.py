@@ -22,8 +22,7 @@ from django.core.management.base import CommandError
 from google.api_core.exceptions import GoogleAPICallError, RetryError
 from storages.backends.gcloud import GoogleCloudStorage
 
-from collectfast.hashing import LocalDigest
-from collectfast.strategies import BytesFile, strategy_for
+from collectfast.strategies import strategy_for
 from tests.command import REPO_ROOT
 from tests.emulator_sites import GcsSite, deploy
 from tests.utils import md5, touch_all, with_record, write_files
@@ -141,18 +140,6 @@ def test_unreachable_endpoint_is_described(gcs):
         f"could not connect to Google Cloud Storage at {gcs.emulator.endpoint!r}; "
         "check the network (and STORAGE_EMULATOR_HOST if you use one)."
     )
-
-
-@pytest.mark.parametrize("size", [100, 9 * MiB], ids=["multipart", "resumable"])
-def test_upload_sends_the_md5_of_the_bytes_sent(gcs, size):
-    # As when a file is edited between hashing and uploading: the bytes
-    # stored are sent with their own md5, and the caller learns it.
-    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
-    data = os.urandom(size)
-    compared = LocalDigest(md5=md5(data[:-1] + b"!"), size=size)
-    stored = strategy.upload("js/app.js", BytesFile(data), compared)
-    assert stored == LocalDigest(md5(data), size)
-    assert strategy.list_remote()["js/app.js"].etag == md5(data)
 
 
 @pytest.mark.parametrize("size", [100, 9 * MiB], ids=["multipart", "resumable"])
