@@ -131,14 +131,15 @@ def deployed(static_dir: Path, s3: Any) -> dict[str, str]:
 
 def test_the_direct_listing_finds_what_botocore_finds(deployed, s3, settings):
     direct = strategy()
-    assert direct.listing.direct is not None
+    assert direct.direct is not None
+    assert direct.direct.list is not None
     settings.STORAGES = s3.storages(
         "tests.test_s3_put.HandlerStorage",
         client_config=Config(s3={"addressing_style": "path"}),
     )
     staticfiles_storage._wrapped = empty
     botocore = strategy()
-    assert botocore.listing.direct is None
+    assert botocore.direct is None
     index = direct.list_remote()
     assert len(index) == len(deployed)
     assert index == botocore.list_remote()
