@@ -5,9 +5,10 @@
   recorded (and classified) in a :class:`RequestLog` *before* the response is
   sent, so a client never sees a response whose request is not yet counted.
 * Azure Blob Storage: Azurite (npm, ``tests/azurite/node_modules/.bin/azurite-blob``), run as a
-  subprocess. Clients talk to it through a small in-process reverse proxy that
-  records every request the same way; ``Azurite.connection_string`` points at the
-  proxy, ``Azurite.direct_connection_string`` at Azurite itself.
+  subprocess. Clients talk to it through the tests' relay (:mod:`tests.relay`,
+  with the Azure classifier), which records every request the same way;
+  ``Azurite.connection_string`` points at the relay,
+  ``Azurite.direct_connection_string`` at Azurite itself.
 
 Both listen on a free port chosen by the OS. If an emulator cannot be started the
 start function raises :class:`EmulatorError` with the reason: tests that need an
