@@ -159,7 +159,7 @@ class Relay(FaultPlan):
         self._release_hangs()
         server.shutdown()
         server.server_close()
-        with self._lock:
+        with server.active_lock:
             active = list(server.active)
         for sock in active:
             with contextlib.suppress(OSError):

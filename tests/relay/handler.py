@@ -10,6 +10,7 @@ import http.client
 import logging
 import select
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,7 @@ class RelayServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], relay: Relay) -> None:
         self.relay = relay
         self.active: set[socket.socket] = set()
+        self.active_lock = threading.Lock()
         super().__init__(address, RelayHandler)
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -59,6 +61,8 @@ class RelayHandler(BaseHTTPRequestHandler):
 
     server: RelayServer
     upstream: UpstreamConnection
+    #: The request body, once a store read it whole (then sent from memory).
+    body: bytes | None = None
     _recorded = False
 
     # -- connection lifecycle --------------------------------------------------
@@ -69,11 +73,11 @@ class RelayHandler(BaseHTTPRequestHandler):
         self.upstream = UpstreamConnection(
             relay.upstream_host, relay.upstream_port, timeout=relay.upstream_timeout
         )
-        with relay._lock:
+        with self.server.active_lock:
             self.server.active.add(self.connection)
 
     def finish(self) -> None:
-        with self.server.relay._lock:
+        with self.server.active_lock:
             self.server.active.discard(self.connection)
         self.upstream.close()
         with contextlib.suppress(OSError):
@@ -97,6 +101,7 @@ class RelayHandler(BaseHTTPRequestHandler):
     def _handle(self, relay: Relay) -> None:
         req = relay.store.describe(self.command, self.path, self.headers)
         self._recorded = False
+        self.body = None
         try:
             delay, fault = relay._decide(req)
             if delay > 0:
@@ -113,7 +118,6 @@ class RelayHandler(BaseHTTPRequestHandler):
             if fault is not None and fault.action == "hang":
                 self._hang(req)
                 return
-            self.body: bytes | None = None
             if relay.store.intercept(self, req):
                 return
             with relay.store.forward_lock(req):
