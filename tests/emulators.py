@@ -49,7 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from tests.relay.azure import classify_azure_request
 from tests.relay.core import PlainStore, Relay
@@ -118,11 +118,6 @@ DEFAULT_AZURE_CONTAINER = "collectfast-test"
 
 class EmulatorError(RuntimeError):
     """An emulator could not be started (the message says why)."""
-
-
-def _split_target(target: str) -> tuple[str, dict[str, list[str]]]:
-    parts = urlsplit(target)
-    return parts.path, parse_qs(parts.query, keep_blank_values=True)
 
 
 # --------------------------------------------------------------------------
@@ -307,19 +302,15 @@ def start_gcs_emulator(
 
     _emulate_generation_preconditions()
     log = RequestLog()
+    gcs_requests = PlainStore(classify_gcs_request)  # what a request is
 
     class CountingHandler(RequestHandler):  # type: ignore[misc]
         # send_response() runs before any byte of the response is written, so
         # a request is always in the log by the time its client sees an answer.
         def send_response(self, code: int, message: str | None = None) -> None:
-            path, query = _split_target(self.path)
-            method = self.command or ""
-            kind = classify_gcs_request(method, path, query)
-            log.add(
-                Request(
-                    kind, "", "", int(code), query, method, path=path, target=self.path
-                )
-            )
+            request = gcs_requests.describe(self.command or "", self.path, self.headers)
+            request.status = int(code)
+            log.add(request)
             super().send_response(code, message)
 
         def log_message(self, format: str, *args: Any) -> None:
