@@ -5,7 +5,7 @@
 Fills a bucket of moto (benchmarks/fastmoto.py, in its own process) with
 ``--keys`` objects directly, then lists it through the counting proxy with
 ``--latency`` seconds per request, as ``S3Strategy.list_remote`` does
-(``collectfast.strategies.s3_listing.SplitListing``, through the direct path
+(``collectfast.strategies.split_listing.SplitListing``, through the direct path
 unless ``--botocore``), once per K, with the deploy's names known from the
 start. Prints the wall time, the CPU time of
 this process and of moto, and the requests of each listing. K = 1 is one
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     BUILTIN_HANDLERS[:] = [
         h for h in BUILTIN_HANDLERS if type(h[1]).__name__ != "BotocoreStubber"
     ]
-    from collectfast.strategies.s3_listing import ListingParserFactory, SplitListing
+    from collectfast.strategies.s3_listing import ListingParserFactory, s3_listing
     from collectfast.strategies.s3_probe import direct_paths_for
 
     # The proxy in a process of its own: this process's CPU is the lister's.
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             for ranges in (int(k) for k in args.ranges.split(",")):
                 stack.proxy.reset()
-                listing = SplitListing(
+                listing = s3_listing(
                     client,
                     BUCKET,
                     PREFIX,

@@ -17,7 +17,6 @@ from django.core.checks import register as register_check
 from django.utils.module_loading import import_string
 
 from collectfast import conf as settings_
-from collectfast.conf import REMOVED_SETTINGS
 
 E001 = "collectfast.E001"  # listed after django.contrib.staticfiles
 E002 = "collectfast.E002"  # COLLECTFAST_THREADS not a positive integer
@@ -65,6 +64,25 @@ BOUNDED_CACHES = (
     "django.core.cache.backends.db.DatabaseCache",
 )
 DEFAULT_MAX_ENTRIES = 300
+
+
+#: Collectfast 1.x settings that no longer do anything, and what replaces them.
+REMOVED_SETTINGS: dict[str, str] = {
+    "COLLECTFAST_CACHE_KEY_PREFIX": (
+        "cache keys are now derived from the bucket, location and path; use a "
+        "separate cache alias with its own KEY_PREFIX to namespace them"
+    ),
+    "COLLECTFAST_AWS_IS_GZIPPED": (
+        "gzip is read from the storage itself (AWS_IS_GZIPPED or the storage's "
+        "'gzip' option)"
+    ),
+    "COLLECTFAST_GZIP_COMPRESSLEVEL": (
+        "the storage's own compression is used, so digests match what it stores"
+    ),
+    "AWS_PRELOAD_METADATA": (
+        "collectfast lists the bucket itself in one pass; remove the setting"
+    ),
+}
 
 
 def _app_index(name: str) -> int | None:

@@ -134,9 +134,9 @@ class CollectPhase:
     def timings(self, started: float) -> Iterator[Event]:
         """The collect phase's times, in the report and at -v 3."""
         collector, report = self.collector, self.report
-        outcomes_hash = sum(o.hash_seconds for o in collector.outcomes)
-        outcomes_upload = sum(o.upload_seconds for o in collector.outcomes)
-        hashed_bytes = sum(o.local.size for o in collector.outcomes if o.local)
+        totals = collector.totals
+        outcomes_hash, outcomes_upload = totals.hash_seconds, totals.upload_seconds
+        hashed_bytes = totals.hashed_bytes
         report.phases.update(
             {
                 "index": collector.listing.seconds,

@@ -1,7 +1,7 @@
 """Typed, lazy access to the COLLECTFAST_* settings.
 
 Every setting is declared once below (:data:`SETTINGS`): its name, its default,
-the type it must have and the next step when it hasn't. Each property of
+the type it must have and the next step when it hasn't. Each attribute of
 :class:`Settings` reads Django's settings when it is used, never at import
 time, so ``override_settings`` and pytest-django's ``settings`` fixture just
 work, and returns the setting's real type.
@@ -50,25 +50,6 @@ DEFAULT_LEASE_SECONDS = 600.0
 #: CloudFront's distribution ids: upper-case letters and digits
 #: ("E2QWRUHAPOMQZL"), never a domain name or an ARN.
 DISTRIBUTION_ID = re.compile(r"[A-Z0-9]+")
-
-# Collectfast 1.x settings that no longer do anything, and what replaces them.
-REMOVED_SETTINGS: dict[str, str] = {
-    "COLLECTFAST_CACHE_KEY_PREFIX": (
-        "cache keys are now derived from the bucket, location and path; use a "
-        "separate cache alias with its own KEY_PREFIX to namespace them"
-    ),
-    "COLLECTFAST_AWS_IS_GZIPPED": (
-        "gzip is read from the storage itself (AWS_IS_GZIPPED or the storage's "
-        "'gzip' option)"
-    ),
-    "COLLECTFAST_GZIP_COMPRESSLEVEL": (
-        "the storage's own compression is used, so digests match what it stores"
-    ),
-    "AWS_PRELOAD_METADATA": (
-        "collectfast lists the bucket itself in one pass; remove the setting"
-    ),
-}
-
 
 ENABLED = _bool_setting(
     "ENABLED",
@@ -247,38 +228,32 @@ def settings_valid() -> bool:
 
 
 class Settings:
-    """One property per COLLECTFAST_* setting, of its real type.
-
-    A wrong type raises :class:`InvalidSetting` (see the module docstring).
+    """One attribute per COLLECTFAST_* setting, of its real type, read when
+    used. A wrong type raises :class:`InvalidSetting` (see the module docstring).
     """
 
-    @property
-    def enabled(self) -> bool:
-        return ENABLED.value()
-
-    @property
-    def debug(self) -> bool:
-        return DEBUG.value()
-
-    @property
-    def cache(self) -> str:
-        """Alias of the Django cache holding remote digests (E003: in CACHES)."""
-        return CACHE.value()
-
-    @property
-    def threads(self) -> int:
-        """Upload/hash worker count."""
-        return THREADS.value()
-
-    @property
-    def strategy(self) -> str | None:
-        """Dotted path of a Strategy class, or None to choose by storage class."""
-        return STRATEGY.value()
-
-    @property
-    def retries(self) -> int:
-        """Total attempts per request for transient faults (botocore 'standard')."""
-        return RETRIES.value()
+    enabled = ENABLED
+    debug = DEBUG
+    #: Alias of the Django cache holding remote digests (E003: in CACHES).
+    cache = CACHE
+    #: Upload/hash worker count.
+    threads = THREADS
+    #: Dotted path of a Strategy class, or None to choose by storage class.
+    strategy = STRATEGY
+    #: Total attempts per request for transient faults (botocore 'standard').
+    retries = RETRIES
+    prune = PRUNE
+    #: Keep the deploy record (needed by --prune).
+    deploy_record = DEPLOY_RECORD
+    #: The CloudFront API endpoint, or None for AWS's.
+    cloudfront_endpoint_url = CLOUDFRONT_ENDPOINT_URL
+    #: Paths invalidated one by one; above, one wildcard.
+    cloudfront_max_paths = CLOUDFRONT_MAX_PATHS
+    cloudfront_wait = CLOUDFRONT_WAIT
+    #: Cache-Control for content-hashed names, or None for the storage's.
+    hashed_cache_control = HASHED_CACHE_CONTROL
+    #: Cache-Control for every other name, or None for the storage's.
+    unhashed_cache_control = UNHASHED_CACHE_CONTROL
 
     @property
     def timeout(self) -> float:
@@ -287,20 +262,9 @@ class Settings:
         return DEFAULT_TIMEOUT if value is None else float(value)
 
     @property
-    def prune(self) -> bool:
-        return PRUNE.value()
-
-    @property
     def report(self) -> str | None:
         """Where to write the JSON report, or None ('' counts as None)."""
         return REPORT.value() or None
-
-    # -- the deploy record ------------------------------------------------
-
-    @property
-    def deploy_record(self) -> bool:
-        """Keep the deploy record (needed by --prune)."""
-        return DEPLOY_RECORD.value()
 
     @property
     def lease_seconds(self) -> float:
@@ -312,38 +276,10 @@ class Settings:
         """Seconds to wait for another deploy's lease."""
         return float(WAIT_FOR_DEPLOY.value())
 
-    # -- CDN ---------------------------------------------------------------
-
     @property
     def cloudfront_distribution_id(self) -> str | None:
         """The CloudFront distribution to invalidate after a deploy, or None."""
         return CLOUDFRONT_DISTRIBUTION_ID.value() or None
-
-    @property
-    def cloudfront_endpoint_url(self) -> str | None:
-        """The CloudFront API endpoint, or None for AWS's."""
-        return CLOUDFRONT_ENDPOINT_URL.value()
-
-    @property
-    def cloudfront_max_paths(self) -> int:
-        """Paths invalidated one by one; above, one wildcard."""
-        return CLOUDFRONT_MAX_PATHS.value()
-
-    @property
-    def cloudfront_wait(self) -> bool:
-        return CLOUDFRONT_WAIT.value()
-
-    # -- Cache-Control policy ---------------------------------------------
-
-    @property
-    def hashed_cache_control(self) -> str | None:
-        """Cache-Control for content-hashed names, or None for the storage's."""
-        return HASHED_CACHE_CONTROL.value()
-
-    @property
-    def unhashed_cache_control(self) -> str | None:
-        """Cache-Control for every other name, or None for the storage's."""
-        return UNHASHED_CACHE_CONTROL.value()
 
     @property
     def cache_control(self) -> tuple[tuple[str, str | None], ...]:

@@ -225,7 +225,7 @@ def _small_file(
     stayed the same while read; else None, for :func:`snapshot`'s own path.
 
     Most static files are a few KiB: a spool, a buffered file object and a
-    read loop cost more than the read (a sixth of the CPU per upload).
+    read loop cost more than the read itself.
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
@@ -253,7 +253,8 @@ def snapshot(
     transform: Callable[[IO[bytes]], Readable] | None = None,
     part_size_for: Callable[[int], int | None] = no_parts,
 ) -> tuple[IO[bytes], LocalDigest]:
-    """The bytes to upload, copied once into a seekable spool, and their digest.
+    """The bytes to upload, copied once (a small local file read whole into
+    memory, anything else into a seekable spool), and their digest.
 
     The digest is of exactly the bytes in the spool, so what is recorded
     (Content-MD5, md5 metadata, caches) is what is stored even if the file

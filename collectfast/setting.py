@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast, overload
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -66,6 +66,16 @@ class Setting(Generic[T]):
         if self.accepts(value):
             return None
         return f"{self.name} must be {self.expected}, got {value!r}."
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Setting[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+
+    def __get__(self, instance: object, owner: type) -> Setting[T] | T:
+        """As an attribute of a class, the setting's validated value."""
+        return self if instance is None else self.value()
 
     def value(self) -> T:
         """The value, validated: :class:`InvalidSetting` if it is of the wrong type."""

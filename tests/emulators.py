@@ -69,6 +69,8 @@ from tests.relay.records import Request, RequestLog
 # The record type of every request log (kept under its old name).
 RequestRecord = Request
 
+from tests.gcs_list_pages import emulate_list_pages
+
 if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient
     from google.cloud.storage import Client as GcsClient
@@ -301,6 +303,7 @@ def start_gcs_emulator(
         ) from exc
 
     _emulate_generation_preconditions()
+    emulate_list_pages()
     log = RequestLog()
     gcs_requests = PlainStore(classify_gcs_request)  # what a request is
 

@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import os
-import re
 from typing import Any
 
 import pytest
@@ -16,15 +15,11 @@ from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_s
 from django.core.management.base import CommandError
 from storages.backends.azure_storage import AzureStorage
 
-from collectfast.hashing import LocalDigest
-from collectfast.strategies import BytesFile, strategy_for
-from tests.command import run_bounded
-from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
+from collectfast.strategies import strategy_for
 from tests.emulator_sites import AzureSite, deploy
 from tests.emulators import (
     AZURITE_ACCOUNT_KEY,
 )
-from tests.freezer import FreezingRelay
 from tests.utils import (
     closed_port,
     is_record,
@@ -47,14 +42,12 @@ MiB = 1024 * 1024
 BLOCKS = {"max_single_put_size": MiB, "max_block_size": MiB}
 
 
-def test_first_deploy_uploads_each_file_once(site, az):
-    output = deploy(az)
-    assert az.counts() == with_record({"list": 1, "upload": len(FILES)}, writes=2)
+def test_the_listing_asks_for_metadata_and_uploads_carry_their_md5(site, az):
+    # tests/contract/ counts a deploy's requests, checks the listing's prefix
+    # and compares the bytes.
+    deploy(az)
     (listing,) = [r for r in az.azurite.requests.records if r.kind == "list"]
-    assert listing.query["prefix"] == ["static/"]
     assert listing.query["include"] == ["metadata"]
-    assert output.endswith(f"\n{len(FILES)} static files copied.\n")
-    az.assert_equals_tree(site)
     blob = az.listed("static/css/app.css")
     assert blob.content_settings.content_type == "text/css"
     assert (
@@ -77,7 +70,7 @@ def test_storage_parameters_are_kept(site, az, settings):
 
 
 def test_one_edit_puts_that_blob_by_its_name(site, az):
-    # test_contract.py counts the requests; Azure's name the blob in the path.
+    # tests/contract/ counts the requests; Azure's name the blob in the path.
     deploy(az)
     (site / "css/app.css").write_text("body { color: blue; }\n")
     deploy(az)
@@ -165,57 +158,13 @@ def test_blob_without_any_digest_is_uploaded_once_then_skipped(site, az):
     assert az.counts() == with_record({"list": 1})
 
 
-def test_clear_deletes_in_one_batch(site, az):
-    deploy(az)
-    az.client().upload_blob("static/old.css", b"x")
-    output = deploy(az, clear=True)
-    assert az.counts() == with_record(
-        {"list": 1, "other": 1, "upload": len(FILES)}, writes=2
-    )
-    (batch,) = [r for r in az.azurite.requests.records if r.kind == "other"]
-    assert batch.query["comp"] == ["batch"]
-    assert "Deleting 'old.css'" in output
-    az.assert_equals_tree(site)
-
-
-def test_prune_removes_stale_blobs_only(site, az):
-    write_files(site, {"old.css": "x"})
-    deploy(az)
-    (site / "old.css").unlink()
-    az.client().upload_blob("static/theirs.css", b"x")
-    output = deploy(az, prune=True)
-    # The record's lease, its names and what to prune, the lease released.
-    assert az.counts() == with_record({"list": 1, "other": 1}, writes=3)
-    assert "Deleting 'old.css'" in output
-    assert az.objects().pop("theirs.css") == b"x"  # not collectfast's: kept
-
-
 def test_listing_pages_are_followed(site, az, settings, monkeypatch):
-    monkeypatch.setattr("collectfast.strategies.azure.LIST_PAGE", 2)
+    monkeypatch.setattr("collectfast.strategies.azure_listing.LIST_PAGE", 2)
+    # One pass: pages in ranges are tests/test_listing_ranges.py's.
+    monkeypatch.setattr("collectfast.strategies.azure_listing.LIST_RANGES", 1)
     deploy(az)
     deploy(az)
     assert az.counts() == with_record({"list": 3})
-
-
-def test_without_location_the_whole_container_is_listed(site, az, settings):
-    settings.STORAGES = az.storages(location="")
-    deploy(az)
-    deploy(az)
-    assert az.counts() == with_record({"list": 1})
-    (listing,) = [r for r in az.azurite.requests.records if r.kind == "list"]
-    assert "prefix" not in listing.query
-    assert sorted(az.objects(prefix="")) == sorted(FILES)
-
-
-def test_missing_container_is_a_clear_error(site, az, settings):
-    settings.STORAGES = az.storages(azure_container="no-such-container")
-    with pytest.raises(CommandError) as excinfo:
-        deploy(az)
-    assert str(excinfo.value) == (
-        "the container 'no-such-container' does not exist; check AZURE_CONTAINER "
-        "(the storage's 'azure_container' option)."
-    )
-    assert "upload" not in az.counts()
 
 
 def test_wrong_account_key_is_a_clear_error_without_the_key(site, az, settings):
@@ -251,18 +200,6 @@ def test_unreachable_endpoint_is_a_clear_error(site, az, settings):
         "AZURE_ACCOUNT_NAME and AZURE_ENDPOINT_SUFFIX (or the BlobEndpoint of "
         "AZURE_CONNECTION_STRING) and the network."
     )
-
-
-def test_upload_sends_the_md5_of_the_bytes_sent(az):
-    # As when a file is edited between hashing and uploading: the bytes
-    # stored are sent (and recorded) with their own md5.
-    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
-    data = b"console.log('hello');\n"
-    stored = strategy.upload(
-        "js/app.js", BytesFile(data), LocalDigest(md5(b"other"), len(data))
-    )
-    assert stored == LocalDigest(md5(data), len(data))
-    assert strategy.list_remote()["js/app.js"].etag == md5(data)
 
 
 def test_single_put_is_refused_when_bytes_differ_from_the_md5_sent(az):
@@ -342,42 +279,6 @@ def test_hashed_names_get_the_hashed_cache_control(site, az, settings):
 # -- the deploy record: names as stored, only what collectfast deployed ----------
 
 
-def test_conditional_writes_are_compare_and_swap(az):
-    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
-    store = strategy.conditional_store()
-    assert store is not None
-    check_compare_and_swap(store)
-    check_two_deploys_contend(store)
-
-
-def test_names_are_compared_and_pruned_as_the_storage_stores_them(static_dir, az):
-    write_files(static_dir, {"back\\slash.css": "a{}", "ok.css": "b{}"})
-    output = deploy(az, prune=True)
-    assert "Uploading 'back/slash.css' (new)" in output
-    output = deploy(az, prune=True)
-    assert az.counts() == with_record({"list": 1})
-    assert "Deleting" not in output
-    assert az.objects() == {"back/slash.css": b"a{}", "ok.css": b"b{}"}
-
-
-def test_without_location_prune_deletes_nothing_it_did_not_deploy(
-    static_dir, az, settings
-):
-    settings.STORAGES = az.storages(location="")
-    for name in ("media/photo.jpg", "site2/app.css", "backup.sql"):
-        az.client().upload_blob(name, b"not ours")
-    write_files(static_dir, {"app.css": "a{}", "old.css": "x"})
-    deploy(az, prune=True)
-    (static_dir / "old.css").unlink()
-    output = deploy(az, prune=True)
-    assert output.count("Deleting") == 1
-    assert "Deleting 'old.css'" in output
-    stored = az.objects(prefix="")
-    assert {
-        stored[name] for name in ("media/photo.jpg", "site2/app.css", "backup.sql")
-    } == {b"not ours"}
-
-
 def test_clear_deletes_odd_blob_names_by_their_raw_name(site, az):
     # Azurite refuses '..' and '.' segments and turns backslashes into
     # slashes; an empty segment it keeps.
@@ -403,71 +304,6 @@ def test_two_deploys_at_once_keep_the_site_whole(az, tmp_path):
         read=lambda key: container.download_blob(key).readall(),
     )
     Races(site, tmp_path).run(rounds=2, seed=16)
-
-
-def test_frozen_endpoint_mid_upload_stops_the_deploy(az, static_dir, settings):
-    write_files(static_dir, {f"css/f{i:03}.css": f"/* {i} */\n" for i in range(40)})
-    relay = FreezingRelay(az.azurite.host, az.azurite.port)
-    settings.STORAGES = az.storages(
-        connection_string=az.azurite.connection_string.replace(
-            f":{az.azurite.port}/", f":{relay.port}/"
-        )
-    )
-    settings.COLLECTFAST_TIMEOUT = 1
-    settings.COLLECTFAST_RETRIES = 1
-    settings.COLLECTFAST_THREADS = 2
-    relay.freeze_on(b"PUT /", after=5)
-    try:
-        error, _, err, elapsed = run_bounded(60)
-    finally:
-        relay.close()
-    assert elapsed < 15
-    assert isinstance(error, CommandError)
-    endpoint = f"http://127.0.0.1:{relay.port}/devstoreaccount1"
-    match = re.fullmatch(
-        rf"Azure Blob Storage at {re.escape(repr(endpoint))} stopped answering "
-        r"\(no answer within 1 second, in 1 attempt; raise COLLECTFAST_TIMEOUT if "
-        r"it is only slow\) while uploading 'css/f\d+\.css'; nothing after "
-        r"'css/f\d+\.css' was uploaded \((\d) files? (was|were)\); run collectstatic "
-        r"again when it is reachable\.",
-        str(error),
-    )
-    assert match is not None
-    # The answers to the last uploads before the freeze were lost with it:
-    # they are reported failed (abandoned), they may be stored.
-    uploaded = int(match[1])
-    assert uploaded in (3, 4, 5)
-    assert f"collectfast: deploy failed: {uploaded} uploaded (" in err
-    assert uploaded <= len(az.objects()) <= 5
-
-
-def test_frozen_endpoint_while_pruning_deletes_nothing_it_reports(site, az, settings):
-    # A file collectfast deployed (and recorded), since removed: prune's to delete.
-    (site / "old.css").write_bytes(b"x")
-    deploy(az, prune=True)
-    (site / "old.css").unlink()
-    relay = FreezingRelay(az.azurite.host, az.azurite.port)
-    settings.STORAGES = az.storages(
-        connection_string=az.azurite.connection_string.replace(
-            f":{az.azurite.port}/", f":{relay.port}/"
-        )
-    )
-    settings.COLLECTFAST_TIMEOUT = settings.COLLECTFAST_RETRIES = 1
-    relay.freeze_on(b"comp=batch")
-    try:
-        error, out, _, elapsed = run_bounded(60, prune=True, verbosity=2)
-    finally:
-        relay.close()
-    assert elapsed < 15
-    endpoint = f"http://127.0.0.1:{relay.port}/devstoreaccount1"
-    assert str(error) == (
-        f"Azure Blob Storage at {endpoint!r} stopped answering (no answer within "
-        "1 second, in 1 attempt; raise COLLECTFAST_TIMEOUT if it is only slow) "
-        "while deleting for --prune; nothing was uploaded; run collectstatic "
-        "again when it is reachable."
-    )
-    assert "Deleting" not in out
-    assert "old.css" in az.objects()
 
 
 # -- header drift (collectfast/header_drift.py) --------------------------------------

@@ -164,17 +164,19 @@ def test_gcs_requests_are_counted_by_kind(
         assert f.read() == b"1"
     assert log.counts() == {"metadata": 1, "download": 1}
 
-    # The emulator ignores maxResults/pageToken: one request, however many pages
-    # a real bucket would need.
+    # The emulator pages as GCS does (tests/gcs_list_pages.py): a request
+    # per page of maxResults objects.
     log.clear()
     client = gcs_emulator.client()
-    names = [b.name for b in client.list_blobs(gcs_bucket, prefix="x/", page_size=1)]
-    assert len(names) == 3
+    names = [b.name for b in client.list_blobs(gcs_bucket, prefix="x/", page_size=2)]
+    assert names == ["x/one.txt", "x/three.txt", "x/two.txt"]
     time.sleep(0.3)  # no background GET /b/{bucket} either (see GcsEmulator.env)
-    assert log.counts() == {"list": 1}
-    (listing,) = log.records
-    assert listing.query["prefix"] == ["x/"]
-    assert listing.query["maxResults"] == ["1"]
+    assert log.counts() == {"list": 2}
+    first, second = log.records
+    assert first.query["prefix"] == second.query["prefix"] == ["x/"]
+    assert first.query["maxResults"] == ["2"]
+    assert "pageToken" not in first.query
+    assert "pageToken" in second.query
 
 
 # --------------------------------------------------------------------------

@@ -123,21 +123,6 @@ def test_default_permissions_match_djangos(root, static_dir, settings, tmp_path)
     assert ours == theirs
 
 
-def test_clear_empties_the_destination_first(root, static_dir):
-    run_collectstatic()
-    write_files(root, {"stale/old.css": "x"})
-    output = run_collectstatic(clear=True, verbosity=2)
-    assert "Deleting 'stale/old.css'" in output
-    assert not (root / "stale/old.css").exists()
-    assert tree(root) == tree(static_dir)
-
-
-def test_dry_run_copies_nothing(root, static_dir):
-    output = run_collectstatic(dry_run=True, verbosity=1)
-    assert output.count("Pretending to copy") == 3
-    assert not root.exists() or tree(root) == {}
-
-
 def test_no_temporary_files_are_left_behind(root, static_dir):
     run_collectstatic()
     (static_dir / "js/app.js").write_text("changed\n")
@@ -181,22 +166,6 @@ def test_source_paths_outside_the_storage_are_refused(tmp_path: Path) -> None:
 # -- the deploy record: names as stored, only what collectfast deployed ----------
 
 
-def test_conditional_writes_are_compare_and_swap(root):
-    from django.contrib.staticfiles.storage import staticfiles_storage
-
-    from collectfast.strategies import strategy_for
-    from tests.conditional_contract import (
-        check_compare_and_swap,
-        check_two_deploys_contend,
-    )
-
-    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
-    store = strategy.conditional_store()
-    assert store is not None
-    check_compare_and_swap(store)
-    check_two_deploys_contend(store)
-
-
 def test_a_backslash_stays_in_the_name_as_django_stores_it(root, static_dir):
     # FileSystemStorage on Linux keeps a backslash: one file, named so.
     write_files(static_dir, {"back\\slash.css": "a{}"})
@@ -206,19 +175,6 @@ def test_a_backslash_stays_in_the_name_as_django_stores_it(root, static_dir):
     assert "Skipping 'back\\slash.css' (not modified)" in output
     assert "Deleting" not in output
     assert tree(root) == tree(static_dir)
-
-
-def test_prune_deletes_only_what_collectfast_deployed(root, static_dir):
-    write_files(static_dir, {"old.css": "x"})
-    # A local STATIC_ROOT gets a deploy record only from --prune runs.
-    run_collectstatic(prune=True)
-    write_files(root, {"robots.txt": "put here by hand"})
-    (static_dir / "old.css").unlink()
-    output = run_collectstatic(prune=True, verbosity=2)
-    assert "Deleting 'old.css'" in output
-    assert output.count("Deleting") == 1
-    assert (root / "robots.txt").exists()
-    assert not (root / "old.css").exists()
 
 
 def test_prune_without_post_processing_keeps_the_live_manifest(

@@ -8,29 +8,23 @@ not make the background bucket-metadata request, whatever the environment.
 from __future__ import annotations
 
 import base64
-import gzip
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 
 import pytest
 import requests
 from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
-from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from google.api_core.exceptions import GoogleAPICallError, RetryError
 from storages.backends.gcloud import GoogleCloudStorage
 
-from collectfast.hashing import LocalDigest
-from collectfast.strategies import BytesFile, strategy_for
-from tests.command import REPO_ROOT, run_bounded
-from tests.conditional_contract import check_compare_and_swap, check_two_deploys_contend
+from collectfast.strategies import strategy_for
+from tests.command import REPO_ROOT
 from tests.emulator_sites import GcsSite, deploy
-from tests.freezer import FreezingRelay
 from tests.utils import md5, touch_all, with_record, write_files
 
 FILES = {
@@ -41,15 +35,6 @@ FILES = {
     "fonts/icons.woff2": bytes(range(256)) * 20,
 }
 MiB = 1024 * 1024
-
-
-def test_first_deploy_uploads_each_file_once(site, gcs):
-    output = deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1, "upload": len(FILES)}, writes=2)
-    (listing,) = [r for r in gcs.emulator.requests.records if r.kind == "list"]
-    assert listing.query["prefix"] == ["static/"]
-    assert output.endswith(f"\n{len(FILES)} static files copied.\n")
-    gcs.assert_equals_tree(site)
 
 
 def test_storage_parameters_are_kept(site, gcs, settings):
@@ -70,19 +55,6 @@ def test_storage_parameters_are_kept(site, gcs, settings):
     assert blob.content_encoding is None
 
 
-def test_same_size_edit_of_a_large_file_is_detected(site, gcs):
-    data = bytearray(os.urandom(5 * MiB))
-    write_files(site, {"video/intro.bin": bytes(data)})
-    deploy(gcs)
-    data[len(data) // 2] ^= 0xFF
-    write_files(site, {"video/intro.bin": bytes(data)})
-    touch_all(site)
-    output = deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1, "upload": 1}, writes=2)
-    assert "Uploading 'video/intro.bin' (changed: MD5 differs)" in output
-    gcs.assert_equals_tree(site)
-
-
 def test_chunked_resumable_uploads_carry_the_md5(site, gcs, settings):
     # Above 8 MiB the client uploads in blob_chunk_size chunks, as the storage
     # would; the md5 set on the blob is checked when the upload completes.
@@ -97,25 +69,6 @@ def test_chunked_resumable_uploads_carry_the_md5(site, gcs, settings):
     touch_all(site)
     deploy(gcs)
     assert gcs.counts() == with_record({"list": 1})
-
-
-def test_gzip_second_deploy_uploads_nothing(site, gcs, settings):
-    settings.STORAGES = gcs.storages(gzip=True)
-    deploy(gcs)
-    bucket = gcs.client().bucket(gcs.bucket)
-    css = bucket.get_blob("static/css/app.css")
-    assert css.content_encoding == "gzip"
-    assert css.content_type == "text/css"
-    assert gzip.decompress(css.download_as_bytes(raw_download=True)) == (
-        FILES["css/app.css"].encode()
-    )
-    assert bucket.get_blob("static/fonts/icons.woff2").content_encoding is None
-    gcs.assert_equals_tree(site)
-    touch_all(site)
-    cache.clear()
-    output = deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1})
-    assert output.endswith(f"\n0 static files copied, {len(FILES)} unmodified.\n")
 
 
 def compose(gcs: GcsSite, key: str, *parts: bytes) -> None:
@@ -162,57 +115,6 @@ def test_composite_gzipped_object_is_compared_by_crc32c(site, gcs, settings):
     assert gcs.counts() == with_record({"list": 1})
 
 
-def test_clear_deletes_in_one_batch(site, gcs):
-    deploy(gcs)
-    gcs.client().bucket(gcs.bucket).blob("static/old.css").upload_from_string(b"x")
-    output = deploy(gcs, clear=True)
-    assert gcs.counts() == with_record(
-        {"list": 1, "batch": 1, "upload": len(FILES)}, writes=2
-    )
-    assert "Deleting 'old.css'" in output
-    gcs.assert_equals_tree(site)
-
-
-def test_prune_removes_stale_objects_only(site, gcs):
-    write_files(site, {"old.css": "x"})
-    deploy(gcs)
-    (site / "old.css").unlink()
-    gcs.client().bucket(gcs.bucket).blob("static/theirs.css").upload_from_string(b"x")
-    output = deploy(gcs, prune=True)
-    # The record's lease, its names and what to prune, the lease released.
-    assert gcs.counts() == with_record({"list": 1, "batch": 1}, writes=3)
-    assert "Deleting 'old.css'" in output
-    assert gcs.objects().pop("theirs.css") == b"x"  # not collectfast's: kept
-
-
-def test_without_location_the_whole_bucket_is_listed(site, gcs, settings):
-    settings.STORAGES = gcs.storages(location="")
-    deploy(gcs)
-    deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1})
-    (listing,) = [r for r in gcs.emulator.requests.records if r.kind == "list"]
-    assert "prefix" not in listing.query
-    assert sorted(gcs.objects(prefix="")) == sorted(FILES)
-
-
-def test_legacy_strategy_path_is_accepted(site, gcs, settings):
-    settings.COLLECTFAST_STRATEGY = "collectfast.strategies.gcloud.GoogleCloudStrategy"
-    deploy(gcs)
-    deploy(gcs)
-    assert gcs.counts() == with_record({"list": 1})
-
-
-def test_missing_bucket_is_a_clear_error(site, gcs, settings):
-    settings.STORAGES = gcs.storages(bucket_name="no-such-bucket-here")
-    with pytest.raises(CommandError) as excinfo:
-        deploy(gcs)
-    assert str(excinfo.value) == (
-        "the bucket 'no-such-bucket-here' does not exist; check GS_BUCKET_NAME "
-        "(the storage's 'bucket_name' option)."
-    )
-    assert "upload" not in gcs.counts()
-
-
 def test_missing_credentials_are_a_clear_error(
     site, gcs, settings, monkeypatch, tmp_path
 ):
@@ -238,18 +140,6 @@ def test_unreachable_endpoint_is_described(gcs):
         f"could not connect to Google Cloud Storage at {gcs.emulator.endpoint!r}; "
         "check the network (and STORAGE_EMULATOR_HOST if you use one)."
     )
-
-
-@pytest.mark.parametrize("size", [100, 9 * MiB], ids=["multipart", "resumable"])
-def test_upload_sends_the_md5_of_the_bytes_sent(gcs, size):
-    # As when a file is edited between hashing and uploading: the bytes
-    # stored are sent with their own md5, and the caller learns it.
-    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
-    data = os.urandom(size)
-    compared = LocalDigest(md5=md5(data[:-1] + b"!"), size=size)
-    stored = strategy.upload("js/app.js", BytesFile(data), compared)
-    assert stored == LocalDigest(md5(data), size)
-    assert strategy.list_remote()["js/app.js"].etag == md5(data)
 
 
 @pytest.mark.parametrize("size", [100, 9 * MiB], ids=["multipart", "resumable"])
@@ -325,43 +215,6 @@ def test_hashed_names_get_the_hashed_cache_control(site, gcs, settings):
 # -- the deploy record: names as stored, only what collectfast deployed ----------
 
 
-def test_conditional_writes_are_compare_and_swap(gcs):
-    strategy = strategy_for(staticfiles_storage, configured=None, threads=1)
-    store = strategy.conditional_store()
-    assert store is not None
-    check_compare_and_swap(store)
-    check_two_deploys_contend(store)
-
-
-def test_names_are_compared_and_pruned_as_the_storage_stores_them(static_dir, gcs):
-    write_files(static_dir, {"back\\slash.css": "a{}", "ok.css": "b{}"})
-    output = deploy(gcs, prune=True)
-    assert "Uploading 'back/slash.css' (new)" in output
-    output = deploy(gcs, prune=True)
-    assert gcs.counts() == with_record({"list": 1})
-    assert "Deleting" not in output
-    assert gcs.objects() == {"back/slash.css": b"a{}", "ok.css": b"b{}"}
-
-
-def test_without_location_prune_deletes_nothing_it_did_not_deploy(
-    static_dir, gcs, settings
-):
-    settings.STORAGES = gcs.storages(location="")
-    bucket = gcs.client().bucket(gcs.bucket)
-    for name in ("media/photo.jpg", "site2/app.css", "backup.sql"):
-        bucket.blob(name).upload_from_string(b"not ours")
-    write_files(static_dir, {"app.css": "a{}", "old.css": "x"})
-    deploy(gcs, prune=True)
-    (static_dir / "old.css").unlink()
-    output = deploy(gcs, prune=True)
-    assert output.count("Deleting") == 1
-    assert "Deleting 'old.css'" in output
-    stored = gcs.objects(prefix="")
-    assert {
-        stored[name] for name in ("media/photo.jpg", "site2/app.css", "backup.sql")
-    } == {b"not ours"}
-
-
 def test_two_deploys_at_once_keep_the_site_whole(gcs, tmp_path):
     from tests.emulator_races import EmulatorSite, Races
 
@@ -374,70 +227,6 @@ def test_two_deploys_at_once_keep_the_site_whole(gcs, tmp_path):
         read=lambda key: bucket.blob(key).download_as_bytes(raw_download=True),
     )
     Races(site, tmp_path).run(rounds=2, seed=16)
-
-
-def test_frozen_endpoint_mid_upload_stops_the_deploy(
-    gcs, static_dir, settings, monkeypatch
-):
-    # Google's retries run to a deadline, not a number of attempts: it is
-    # COLLECTFAST_TIMEOUT x COLLECTFAST_RETRIES (at most Google's 120 s), and
-    # the first upload that gets no answer stops the whole deploy.
-    write_files(static_dir, {f"css/f{i:03}.css": f"/* {i} */\n" for i in range(40)})
-    relay = FreezingRelay(gcs.emulator.host, gcs.emulator.port)
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", relay.endpoint)
-    settings.COLLECTFAST_TIMEOUT = 1
-    settings.COLLECTFAST_RETRIES = 1
-    settings.COLLECTFAST_THREADS = 2
-    relay.freeze_on(b"/upload/storage/", after=5)
-    try:
-        error, _, err, elapsed = run_bounded(60)
-    finally:
-        relay.close()
-    assert elapsed < 15
-    assert isinstance(error, CommandError)
-    match = re.fullmatch(
-        rf"Google Cloud Storage at {re.escape(repr(relay.endpoint))} stopped "
-        r"answering \(no answer within 1 second, retried for up to 1 second; raise "
-        r"COLLECTFAST_TIMEOUT if it is only slow\) while uploading 'css/f\d+\.css'; "
-        r"nothing after 'css/f\d+\.css' was uploaded \((\d) files? (was|were)\); run "
-        r"collectstatic again when it is reachable\.",
-        str(error),
-    )
-    assert match is not None
-    # The answers to the last uploads before the freeze were lost with it:
-    # they are reported failed (abandoned), they may be stored.
-    uploaded = int(match[1])
-    assert uploaded in (3, 4, 5)
-    assert f"collectfast: deploy failed: {uploaded} uploaded (" in err
-    stored = list(gcs.client().list_blobs(gcs.bucket, prefix="static/"))
-    assert uploaded <= len(stored) <= 5
-
-
-def test_frozen_endpoint_while_pruning_deletes_nothing_it_reports(
-    site, gcs, settings, monkeypatch
-):
-    # A file collectfast deployed (and recorded), since removed: prune's to delete.
-    (site / "old.css").write_bytes(b"x")
-    deploy(gcs, prune=True)
-    (site / "old.css").unlink()
-    relay = FreezingRelay(gcs.emulator.host, gcs.emulator.port)
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", relay.endpoint)
-    settings.COLLECTFAST_TIMEOUT = settings.COLLECTFAST_RETRIES = 1
-    relay.freeze_on(b"/batch/storage/")
-    try:
-        error, out, _, elapsed = run_bounded(60, prune=True, verbosity=2)
-    finally:
-        relay.close()
-    assert elapsed < 15
-    assert str(error) == (
-        f"Google Cloud Storage at {relay.endpoint!r} stopped answering (no answer "
-        "within 1 second, retried for up to 1 second; raise COLLECTFAST_TIMEOUT if "
-        "it is only slow) while deleting for --prune; nothing was uploaded; run "
-        "collectstatic again when it is reachable."
-    )
-    assert "Deleting" not in out
-    names = [b.name for b in gcs.client().list_blobs(gcs.bucket, prefix="static/")]
-    assert "static/old.css" in names
 
 
 # -- header drift (collectfast/header_drift.py) --------------------------------------

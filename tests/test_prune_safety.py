@@ -2,8 +2,10 @@
 through moto's real S3 server.
 
 1. Without post-processing, the live manifest and what it references stay.
-2. Names are compared, uploaded, reported and pruned as the storage names them.
-3. Without a location, objects collectfast did not deploy are never pruned.
+2. Names are compared, uploaded, reported and pruned as the storage names them
+   (a backslash on every backend: tests/contract/test_deleting.py).
+3. Objects collectfast did not deploy are never pruned (without a location,
+   on every backend: tests/contract/test_deleting.py).
 4. Odd keys under the location never abort --clear or --prune.
 """
 
@@ -86,25 +88,6 @@ def test_prune_without_post_processing_keeps_the_previous_manifests_files(
 # -- 2. names as the storage names them ---------------------------------------------
 
 
-def test_a_backslash_name_is_stored_compared_and_kept_as_the_storage_names_it(
-    static_dir: Path, s3: Any, proxy: Any
-) -> None:
-    write_files(static_dir, {"back\\slash.css": "a{}", "ok.css": "b{}"})
-    first = run_collectstatic(prune=True, verbosity=2)
-    assert "2 static files copied" in first
-    assert {"static/back/slash.css", "static/ok.css"} <= keys(s3)
-    proxy.reset()
-    again = run_collectstatic(prune=True, verbosity=2)
-    assert proxy.count("PutObject") == 0
-    assert "Deleting" not in again
-    assert deleted_keys(proxy) == []
-    assert proxy.count("DeleteObjects") == 0
-    assert bucket_objects(s3.client, s3.bucket, "static/") == {
-        "back/slash.css": b"a{}",
-        "ok.css": b"b{}",
-    }
-
-
 def test_two_names_for_one_key_upload_once(
     static_dir: Path, s3: Any, proxy: Any, settings: Any, tmp_path: Path
 ) -> None:
@@ -123,35 +106,7 @@ def test_two_names_for_one_key_upload_once(
     assert proxy.count("PutObject") == 0
 
 
-# -- 3. without a location -------------------------------------------------------
-
-FOREIGN = {
-    "media/uploads/photo.jpg": b"user upload",
-    "site2/static/app.css": b"another site",
-    "backups/db.sql.gz": b"backup",
-    "robots.txt": b"User-agent: *",
-}
-
-
-def test_without_location_prune_deletes_nothing_it_did_not_deploy(
-    static_dir: Path, s3: Any, proxy: Any, settings: Any
-) -> None:
-    settings.STORAGES = s3.storages(location="")
-    for key, body in FOREIGN.items():
-        s3.client.put_object(Bucket=s3.bucket, Key=key, Body=body)
-    write_files(static_dir, {"css/app.css": "a{}", "js/old.js": "old"})
-    output = run_collectstatic(prune=True, verbosity=2)
-    assert "Deleting" not in output
-    (static_dir / "js/old.js").unlink()
-    output = run_collectstatic(prune=True, verbosity=2)
-    # What collectfast deployed and no longer has is pruned; nothing else.
-    assert "Deleting 'js/old.js'" in output
-    assert output.count("Deleting") == 1
-    stored = bucket_objects(s3.client, s3.bucket)
-    for key, body in FOREIGN.items():
-        assert stored[key] == body
-    assert "js/old.js" not in stored
-    assert stored["css/app.css"] == b"a{}"
+# -- 3. what others placed -----------------------------------------------------------
 
 
 def test_prune_keeps_objects_placed_by_others_under_the_location(

@@ -220,18 +220,6 @@ def test_sibling_prefix_is_never_read_as_ours(static_dir, s3, proxy):
     }
 
 
-def test_storage_without_location_lists_the_bucket(static_dir, s3, proxy, settings):
-    settings.STORAGES = s3.storages(location="")
-    write_files(static_dir, {"css/app.css": "body{}"})
-    run_collectstatic()
-    proxy.reset()
-    run_collectstatic()
-    lists = [r for r in proxy.log if r.op == "ListObjectsV2"]
-    assert [r.query.get("prefix", "") for r in lists] == [""]
-    assert writes(proxy) == 0
-    assert_bucket_equals_tree(s3.client, s3.bucket, "", static_dir)
-
-
 def test_two_locations_sharing_one_cache_do_not_collide(
     static_dir, s3, proxy, settings
 ):

@@ -12,12 +12,8 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from collectfast.strategies.s3_listing import (
-    LIST_PAGE,
-    LIST_RANGES,
-    PAGES_PER_RANGE,
-    SplitListing,
-)
+from collectfast.strategies.s3_listing import LIST_PAGE, s3_listing
+from collectfast.strategies.split_listing import LIST_RANGES, PAGES_PER_RANGE
 from tests.command import run_collectstatic
 from tests.utils import touch_all, write_files
 
@@ -41,7 +37,7 @@ def keys(count: int) -> list[str]:
 @pytest.mark.parametrize("covered", [1000, 3000])
 def test_splits_are_names_at_page_boundaries(count, covered):
     names = keys(count)
-    splits = SplitListing(None, "bucket", "static/").split_points(names, covered)
+    splits = s3_listing(None, "bucket", "static/").split_points(names, covered)
     if count <= covered:
         assert splits == []
         return
@@ -86,7 +82,7 @@ def test_an_unchanged_deploy_lists_each_page_once(static_dir, s3, proxy, count):
     assert len(proxy.log) == len(lists) + 1  # and the encryption question
     if count > LIST_PAGE:
         names = sorted(f"static/{name}" for name in files)
-        splits = SplitListing(None, "b", "static/").split_points(names, LIST_PAGE)
+        splits = s3_listing(None, "b", "static/").split_points(names, LIST_PAGE)
         starts = sorted(
             q["start-after"]
             for q in lists
@@ -100,7 +96,7 @@ def test_keys_at_and_around_the_split_points_are_all_seen(
 ):
     files = deploy(static_dir, 6500)
     names = sorted(f"static/{name}" for name in files)
-    splits = SplitListing(None, "b", "static/").split_points(names, LIST_PAGE)
+    splits = s3_listing(None, "b", "static/").split_points(names, LIST_PAGE)
     assert len(splits) >= 2
     # The objects at the split points are gone (they'll be uploaded again),
     # and stale objects sit right before and right after each split point.

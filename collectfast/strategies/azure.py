@@ -31,6 +31,11 @@ from collectfast.header_parameters import SharedParameters
 from collectfast.strategies import azure_errors
 from collectfast.strategies.azure_client import azure_service_client
 from collectfast.strategies.azure_errors import BlobNotDeleted
+from collectfast.strategies.azure_listing import (
+    MD5_METADATA,
+    AzureListed,
+    azure_listing,
+)
 from collectfast.strategies.base import (
     WRITES,
     Decision,
@@ -46,14 +51,13 @@ from collectfast.strategies.cloud import (
     failed_statuses,
 )
 from collectfast.strategies.conditional import watched_names
+from collectfast.strategies.split_listing import side_pool
 
 if TYPE_CHECKING:
     from collectfast.strategies.azure_conditional import AzureConditionalStore
 
 # Metadata keys must be C# identifiers: no hyphens.
-MD5_METADATA = "collectfast_md5"
 DELETE_BATCH = 256  # Blob Batch's limit
-LIST_PAGE = 5000  # List Blobs' maximum
 
 
 class AzureStrategy(StorageKeys, Strategy):
@@ -63,8 +67,6 @@ class AzureStrategy(StorageKeys, Strategy):
     storage_classes = ("storages.backends.azure_storage.AzureStorage",)
     # Deletes are batched, not storage.delete() per file.
     stands_in_for = (*WRITES, "delete")
-
-    #: header_parameters() shared by names of one type (header_parameters.py).
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
@@ -76,6 +78,9 @@ class AzureStrategy(StorageKeys, Strategy):
         #: for its conditional write.
         self.etags: dict[str, str] = {}
         self._connected = Lazy(self._connect)
+        self.listing = azure_listing(
+            lambda: self.container, self.prefix, timeout=storage.timeout
+        )
         self.cache_policy = CachePolicy(storage)
         self._header_parameters = SharedParameters(
             storage,
@@ -143,26 +148,22 @@ class AzureStrategy(StorageKeys, Strategy):
         index: dict[str, RemoteObject] = {}
         skip = len(self.prefix)
         watched = watched_names(self)
-        blobs = self.container.list_blobs(
-            name_starts_with=self.prefix or None,
-            include=["metadata"],
-            results_per_page=LIST_PAGE,
-            timeout=self.storage.timeout,
-        )
-        for blob in blobs:
-            name = blob.name[skip:]
-            if not name:
-                continue
-            content_md5 = blob.content_settings.content_md5
-            if content_md5:
-                tag = bytes(content_md5).hex()
-            else:
-                # Block uploads by other tools: only our recorded digest, if any.
-                tag = (blob.metadata or {}).get(MD5_METADATA, "")
-            index[name] = RemoteObject(tag, int(blob.size))
-            if name in watched:
-                self.etags[name] = str(blob.etag)
+
+        def add(page: list[AzureListed]) -> None:
+            for key, tag, size, etag in page:
+                name = key[skip:]
+                if not name:
+                    continue
+                index[name] = RemoteObject(tag, size)
+                if name in watched:
+                    self.etags[name] = etag
+
+        with side_pool(self.stopped_answering) as side:
+            self.listing.run(side, add)
         return index
+
+    def expect(self, names: Sequence[str]) -> None:
+        self.listing.expect(names)
 
     # -- the decision -----------------------------------------------------
 

@@ -43,6 +43,7 @@ from collectfast.strategies.cloud import (
 from collectfast.strategies.conditional import watched_names
 from collectfast.strategies.gcloud_client import gcs_client
 from collectfast.strategies.gcloud_errors import ObjectNotDeleted
+from collectfast.strategies.gcloud_listing import CRC32C_TAG, GcsListed, gcs_listing
 from collectfast.strategies.gcloud_local import (
     WriteParameters,
     local_crc32c,
@@ -50,15 +51,12 @@ from collectfast.strategies.gcloud_local import (
     stored_bytes,
     write_parameters,
 )
+from collectfast.strategies.split_listing import side_pool
 
 if TYPE_CHECKING:
     from collectfast.strategies.gcloud_conditional import GcsConditionalStore
 
-# A listing's tag for an object without an md5 (a composite object): its CRC32C.
-CRC32C_TAG = "crc32c:"
 DELETE_BATCH = 100  # calls per batch request, GCS's limit
-LIST_PAGE = 1000  # objects.list's maximum
-LIST_FIELDS = "items(name,size,md5Hash,crc32c,generation),nextPageToken"
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 #: The Google client's own retry deadline, in seconds.
 DEFAULT_RETRY_DEADLINE = 120.0
@@ -71,8 +69,6 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
     storage_classes = ("storages.backends.gcloud.GoogleCloudStorage",)
     # Deletes are batched, not storage.delete() per file.
     stands_in_for = (*WRITES, "delete")
-
-    #: header_parameters() shared by names of one type (header_parameters.py).
 
     def __init__(self, storage: Any, *, threads: int = 1) -> None:
         super().__init__(storage, threads=threads)
@@ -87,6 +83,13 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
         with_timeout = getattr(DEFAULT_RETRY, "with_timeout", None)
         self.retry = (with_timeout or DEFAULT_RETRY.with_deadline)(self.retry_deadline)
         self._connected = Lazy(self._connect)
+        self.listing = gcs_listing(
+            lambda: self.client,
+            self.bucket_name,
+            self.prefix,
+            timeout=self.timeout,
+            retry=self.retry,
+        )
         #: Generations of the listed objects the deploy record asks about (the
         #: manifest), for its conditional write.
         self.generations: dict[str, int] = {}
@@ -146,27 +149,22 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
         index: dict[str, RemoteObject] = {}
         skip = len(self.prefix)
         watched = watched_names(self)
-        blobs = self.client.list_blobs(
-            self.bucket,
-            prefix=self.prefix or None,
-            page_size=LIST_PAGE,
-            fields=LIST_FIELDS,
-            timeout=self.timeout,
-            retry=self.retry,
-        )
-        for blob in blobs:
-            name = blob.name[skip:]
-            if not name:
-                continue
-            if blob.md5_hash:
-                tag = base64.b64decode(blob.md5_hash).hex()
-            else:
-                # Composite objects have no md5, but every object has a CRC32C.
-                tag = CRC32C_TAG + (blob.crc32c or "")
-            index[name] = RemoteObject(tag, int(blob.size or 0))
-            if name in watched and blob.generation is not None:
-                self.generations[name] = int(blob.generation)
+
+        def add(page: list[GcsListed]) -> None:
+            for key, tag, size, generation in page:
+                name = key[skip:]
+                if not name:
+                    continue
+                index[name] = RemoteObject(tag, size)
+                if name in watched and generation is not None:
+                    self.generations[name] = generation
+
+        with side_pool(self.stopped_answering) as side:
+            self.listing.run(side, add)
         return index
+
+    def expect(self, names: Sequence[str]) -> None:
+        self.listing.expect(names)
 
     # -- what a local file becomes ----------------------------------------
 

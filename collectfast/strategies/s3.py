@@ -37,11 +37,11 @@ from collectfast.strategies.s3_errors import (
     describe_s3_stop,
 )
 from collectfast.strategies.s3_etags import StoredDigests, bucket_uses_kms
-from collectfast.strategies.s3_listing import LIST_RANGES, SplitListing
+from collectfast.strategies.s3_listing import Listed, s3_listing
 from collectfast.strategies.s3_probe import DirectPaths, direct_paths_for
 from collectfast.strategies.s3_put import DirectPut
 from collectfast.strategies.s3_upload import S3Uploads
-from collectfast.workers import DaemonPool
+from collectfast.strategies.split_listing import side_pool
 from collectfast.write_plans import WritePlans
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class S3Strategy(StorageKeys, Strategy):
             base=S3Storage,
             own_methods=("get_object_parameters", "_get_write_parameters"),
         )
-        self.listing = SplitListing(
+        self.listing = s3_listing(
             self.client,
             self.bucket,
             self.prefix,
@@ -166,28 +166,20 @@ class S3Strategy(StorageKeys, Strategy):
     def list_remote(self) -> dict[str, RemoteObject]:
         index: dict[str, RemoteObject] = {}
         skip = len(self.prefix)
-        # The encryption question costs a round trip: ask it alongside the
-        # pages; the other workers list the other ranges of keys. Daemon
-        # threads: after a failure, a request still hanging is abandoned.
-        side = DaemonPool(LIST_RANGES, thread_name_prefix="collectfast-index")
-        try:
+
+        def add(page: list[Listed]) -> None:
+            # Page by page: the listing is never held twice in memory.
+            for key, etag, size in page:
+                name = key[skip:]
+                if name:
+                    index[name] = RemoteObject(etag.strip('"'), size)
+
+        with side_pool(self.stopped_answering) as side:
+            # The encryption question costs a round trip: ask it alongside
+            # the pages; the other workers list the other ranges of keys.
             uses_kms = side.submit(bucket_uses_kms, self.client, self.bucket)
-
-            def add(page: list[tuple[str, str, int]]) -> None:
-                # Page by page: the listing is never held twice in memory.
-                for key, etag, size in page:
-                    name = key[skip:]
-                    if name:
-                        index[name] = RemoteObject(etag.strip('"'), size)
-
             self.listing.run(side, add)
             self.etags.bucket_uses_kms = uses_kms.result()
-        except Exception as exc:
-            # Leave no request running behind us, unless it hangs on a store
-            # that stopped answering.
-            side.shutdown(wait=not self.stopped_answering(exc), cancel_futures=True)
-            raise
-        side.shutdown()
         self.etags.forget()
         return index
 

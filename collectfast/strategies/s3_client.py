@@ -16,7 +16,8 @@ from collectfast.adapters.botocore_client import register_response_parser_factor
 from collectfast.adapters.django_storages import boto3_session
 from collectfast.conf import conf
 from collectfast.request_count import count_botocore_request
-from collectfast.strategies.s3_listing import LIST_RANGES, ListingParserFactory
+from collectfast.strategies.s3_listing import ListingParserFactory
+from collectfast.strategies.split_listing import LIST_RANGES
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
