@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from tests.gcs_list_pages import emulate_list_pages
 from tests.relay.azure import classify_azure_request
 from tests.relay.core import PlainStore, Relay
 from tests.relay.gcs import classify_gcs_request
@@ -68,8 +69,6 @@ from tests.relay.records import Request, RequestLog
 
 # The record type of every request log (kept under its old name).
 RequestRecord = Request
-
-from tests.gcs_list_pages import emulate_list_pages
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient
