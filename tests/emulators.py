@@ -5,9 +5,10 @@
   recorded (and classified) in a :class:`RequestLog` *before* the response is
   sent, so a client never sees a response whose request is not yet counted.
 * Azure Blob Storage: Azurite (npm, ``tests/azurite/node_modules/.bin/azurite-blob``), run as a
-  subprocess. Clients talk to it through a small in-process reverse proxy that
-  records every request the same way; ``Azurite.connection_string`` points at the
-  proxy, ``Azurite.direct_connection_string`` at Azurite itself.
+  subprocess. Clients talk to it through the tests' relay (:mod:`tests.relay`,
+  with the Azure classifier), which records every request the same way;
+  ``Azurite.connection_string`` points at the relay,
+  ``Azurite.direct_connection_string`` at Azurite itself.
 
 Both listen on a free port chosen by the OS. If an emulator cannot be started the
 start function raises :class:`EmulatorError` with the reason: tests that need an
@@ -31,7 +32,6 @@ Pitfalls:
 from __future__ import annotations
 
 import atexit
-import collections
 import contextlib
 import functools
 import http
@@ -45,13 +45,30 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from tests.gcs_list_pages import emulate_list_pages
+from tests.relay.azure import classify_azure_request
+from tests.relay.core import PlainStore, Relay
+from tests.relay.gcs import classify_gcs_request
+from tests.relay.kinds import (
+    BATCH,
+    BUCKET,
+    DELETE,
+    DOWNLOAD,
+    LIST,
+    METADATA,
+    OTHER,
+    UPLOAD,
+)
+from tests.relay.records import Request, RequestLog
+
+# The record type of every request log (kept under its old name).
+RequestRecord = Request
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient
@@ -99,133 +116,9 @@ AZURITE_ACCOUNT_KEY = (
 )
 DEFAULT_AZURE_CONTAINER = "collectfast-test"
 
-# Request kinds used by both classifiers.
-LIST = "list"  # a listing page (GCS objects.list, Azure List Blobs)
-METADATA = "metadata"  # one object's metadata (GCS objects.get, Azure HEAD blob)
-DOWNLOAD = "download"  # one object's content
-UPLOAD = "upload"  # (part of) an object upload
-DELETE = "delete"
-BATCH = "batch"  # GCS batch endpoint
-BUCKET = "bucket"  # GCS: one bucket's metadata (GET/PATCH/DELETE /b/{bucket})
-OTHER = "other"  # bucket lists, containers, compose, copy, ...
-
 
 class EmulatorError(RuntimeError):
     """An emulator could not be started (the message says why)."""
-
-
-# --------------------------------------------------------------------------
-# Request log
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One HTTP request an emulator answered."""
-
-    method: str
-    path: str  # raw (percent-encoded) path, without the query string
-    query: Mapping[str, list[str]]
-    kind: str  # one of list/metadata/download/upload/delete/batch/other
-    status: int
-
-
-class RequestLog:
-    """Thread-safe record of the requests an emulator answered."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._records: list[RequestRecord] = []
-
-    def add(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._records.append(record)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._records.clear()
-
-    @property
-    def records(self) -> list[RequestRecord]:
-        with self._lock:
-            return list(self._records)
-
-    def count(self, kind: str | None = None, *, method: str | None = None) -> int:
-        """Number of recorded requests, optionally of one kind and/or method."""
-        return sum(
-            1
-            for r in self.records
-            if (kind is None or r.kind == kind)
-            and (method is None or r.method == method.upper())
-        )
-
-    def counts(self) -> collections.Counter[str]:
-        """Requests per kind, e.g. ``Counter({'list': 1, 'metadata': 3})``."""
-        return collections.Counter(r.kind for r in self.records)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._records)
-
-
-def _split_target(target: str) -> tuple[str, dict[str, list[str]]]:
-    parts = urlsplit(target)
-    return parts.path, parse_qs(parts.query, keep_blank_values=True)
-
-
-def classify_gcs_request(method: str, path: str, query: Mapping[str, list[str]]) -> str:
-    """Kind of a GCS JSON API request (paths as the emulator receives them)."""
-    method = method.upper()
-    if path.startswith("/batch/"):
-        return BATCH
-    if path.startswith("/upload/"):
-        return UPLOAD
-    if path.startswith("/download/"):
-        return DOWNLOAD
-    api_path = path.removeprefix("/storage/v1")
-    segments = api_path.strip("/").split("/")
-    if len(segments) == 2 and segments[0] == "b":
-        return BUCKET
-    # /b/{bucket}/o[/{object}] -- object names are percent-encoded, one segment.
-    if len(segments) < 3 or segments[0] != "b" or segments[2] != "o":
-        return OTHER
-    if len(segments) == 3:
-        if method == "GET":
-            return LIST
-        if method == "POST" and "uploadType" in query:
-            return UPLOAD
-        return OTHER
-    if len(segments) > 4:  # .../o/{object}/compose, copyTo, rewriteTo, acl
-        return OTHER
-    if method == "GET":
-        return DOWNLOAD if query.get("alt") == ["media"] else METADATA
-    if method == "DELETE":
-        return DELETE
-    return OTHER
-
-
-def classify_azure_request(
-    method: str, path: str, query: Mapping[str, list[str]]
-) -> str:
-    """Kind of an Azure Blob request (path-style: /account/container/blob)."""
-    method = method.upper()
-    segments = path.strip("/").split("/", 2)
-    comp = (query.get("comp") or [""])[0].lower()
-    if len(segments) == 2:  # container level
-        if method == "GET" and comp == "list":
-            return LIST
-        return OTHER
-    if len(segments) < 3 or not segments[2]:
-        return OTHER
-    if method in ("HEAD", "GET") and comp in ("", "metadata"):
-        if method == "HEAD" or comp == "metadata":
-            return METADATA
-        return DOWNLOAD
-    if method == "PUT" and comp in ("", "block", "blocklist"):
-        return UPLOAD
-    if method == "DELETE" and not comp:
-        return DELETE
-    return OTHER
 
 
 # --------------------------------------------------------------------------
@@ -411,22 +304,15 @@ def start_gcs_emulator(
     _emulate_generation_preconditions()
     emulate_list_pages()
     log = RequestLog()
+    gcs_requests = PlainStore(classify_gcs_request)  # what a request is
 
     class CountingHandler(RequestHandler):  # type: ignore[misc]
         # send_response() runs before any byte of the response is written, so
         # a request is always in the log by the time its client sees an answer.
         def send_response(self, code: int, message: str | None = None) -> None:
-            path, query = _split_target(self.path)
-            method = self.command or ""
-            log.add(
-                RequestRecord(
-                    method=method,
-                    path=path,
-                    query=query,
-                    kind=classify_gcs_request(method, path, query),
-                    status=int(code),
-                )
-            )
+            request = gcs_requests.describe(self.command or "", self.path, self.headers)
+            request.status = int(code)
+            log.add(request)
             super().send_response(code, message)
 
         def log_message(self, format: str, *args: Any) -> None:
@@ -474,151 +360,6 @@ def start_gcs_emulator(
 
 
 # --------------------------------------------------------------------------
-# Counting reverse proxy (used in front of Azurite)
-# --------------------------------------------------------------------------
-
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "expect",
-    }
-)
-
-
-class _ProxyServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # idle keep-alive connections must not block stop()
-    request_queue_size = 128
-
-    def __init__(
-        self,
-        upstream: tuple[str, int],
-        log: RequestLog,
-        classify: Callable[[str, str, Mapping[str, list[str]]], str],
-    ) -> None:
-        self.upstream = upstream
-        self.log = log
-        self.classify = classify
-        super().__init__((upstream[0], 0), _ProxyHandler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client hanging up mid-response is not an error worth a traceback.
-        pass
-
-
-class _ProxyHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 300  # idle keep-alive connections are dropped after this
-    server: _ProxyServer
-    _upstream: http.client.HTTPConnection | None = None
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def finish(self) -> None:
-        if self._upstream is not None:
-            self._upstream.close()
-            self._upstream = None
-        super().finish()
-
-    def _read_body(self) -> tuple[bytes, bool]:
-        """The request body and whether it came chunked."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip(), 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks), True
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return (self.rfile.read(length) if length else b""), False
-
-    def _forward(
-        self, body: bytes, chunked: bool
-    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
-        host, port = self.server.upstream
-        for attempt in range(2):
-            fresh = self._upstream is None
-            if self._upstream is None:
-                self._upstream = http.client.HTTPConnection(host, port, timeout=300)
-            conn = self._upstream
-            try:
-                conn.putrequest(
-                    self.command, self.path, skip_host=True, skip_accept_encoding=True
-                )
-                for key, value in self.headers.items():
-                    if key.lower() not in _HOP_BY_HOP:
-                        conn.putheader(key, value)
-                if chunked:
-                    conn.putheader("Transfer-Encoding", "chunked")
-                    conn.endheaders()
-                    if body:
-                        conn.send(b"%x\r\n%s\r\n" % (len(body), body))
-                    conn.send(b"0\r\n\r\n")
-                else:
-                    conn.endheaders(body or None)
-                response = conn.getresponse()
-                data = response.read()
-                if response.will_close:
-                    conn.close()
-                    self._upstream = None
-                return response.status, response.reason, response.getheaders(), data
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                self._upstream = None
-                # A reused keep-alive connection may have been closed by the
-                # upstream meanwhile: retry once on a fresh one.
-                if fresh or attempt:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _proxy(self) -> None:
-        body, chunked = self._read_body()
-        try:
-            status, reason, headers, data = self._forward(body, chunked)
-        except (OSError, http.client.HTTPException) as exc:
-            status, reason = 502, "Bad Gateway"
-            data = f"upstream error: {exc!r}".encode()
-            headers = [("Content-Type", "text/plain")]
-        path, query = _split_target(self.path)
-        self.server.log.add(
-            RequestRecord(
-                method=self.command,
-                path=path,
-                query=query,
-                kind=self.server.classify(self.command, path, query),
-                status=status,
-            )
-        )
-        self.send_response_only(status, reason)
-        for key, value in headers:
-            lower = key.lower()
-            if lower in _HOP_BY_HOP:
-                continue
-            if lower == "content-length" and self.command != "HEAD":
-                continue
-            self.send_header(key, value)
-        if self.command != "HEAD" and status >= 200 and status not in (204, 304):
-            self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = do_OPTIONS = _proxy
-
-
-# --------------------------------------------------------------------------
 # Azure Blob Storage (Azurite subprocess)
 # --------------------------------------------------------------------------
 
@@ -642,8 +383,7 @@ class Azurite:
     requests: RequestLog
     workdir: Path
     process: subprocess.Popen[bytes]
-    _proxy: _ProxyServer
-    _proxy_thread: threading.Thread
+    relay: Relay  # the counting relay clients talk to
     _stopped: bool = False
 
     @property
@@ -701,9 +441,7 @@ class Azurite:
             return
         self._stopped = True
         _terminate(self.process)
-        self._proxy.shutdown()
-        self._proxy.server_close()
-        self._proxy_thread.join(timeout=5)
+        self.relay.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Azurite:
@@ -784,29 +522,26 @@ def start_azurite(
         shutil.rmtree(workdir, ignore_errors=True)
         raise
 
-    request_log = RequestLog()
+    relay = Relay(
+        f"http://{host}:{port}",
+        PlainStore(classify_azure_request),
+        host=host,
+        upstream_timeout=300,
+    )
     try:
-        proxy = _ProxyServer((host, port), request_log, classify_azure_request)
+        relay.start()
     except OSError as exc:
         _terminate(process)
         shutil.rmtree(workdir, ignore_errors=True)
         raise EmulatorError(f"Azurite proxy could not listen on {host}: {exc}") from exc
-    thread = threading.Thread(
-        target=proxy.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        name=f"azurite-proxy-{port}",
-        daemon=True,
-    )
-    thread.start()
     azurite = Azurite(
         host=host,
-        port=int(proxy.server_address[1]),
+        port=relay.port,
         azurite_port=port,
-        requests=request_log,
+        requests=relay.requests,
         workdir=workdir,
         process=process,
-        _proxy=proxy,
-        _proxy_thread=thread,
+        relay=relay,
     )
     atexit.register(azurite.stop)  # in case a session dies without teardown
     return azurite

@@ -556,3 +556,30 @@ def test_stop_drops_idle_keepalive_connections(moto_endpoint: str) -> None:
     while threading.active_count() >= before and time.monotonic() < deadline:
         time.sleep(0.02)
     assert threading.active_count() < before
+
+
+def test_freeze_stops_every_answer_until_cleared(sp: S3Proxy, bucket: str) -> None:
+    """A freeze rule hangs the request it matches and every later one, of any
+    operation (an endpoint that stopped answering); clear_faults() thaws."""
+
+    def send(method: str, path: str) -> http.client.HTTPResponse:
+        conn = http.client.HTTPConnection("127.0.0.1", sp.port, timeout=1)
+        conn.request(method, path, body=b"x" if method == "PUT" else None)
+        return conn.getresponse()
+
+    sp.hang(ops={"PutObject"}, action="freeze")
+    for method, path in [
+        ("PUT", f"/{bucket}/a.txt"),
+        ("GET", f"/{bucket}?list-type=2"),
+    ]:
+        with pytest.raises(TimeoutError):
+            send(method, path)
+    assert sp.frozen.is_set()
+    sp.clear_faults()
+    assert send("GET", f"/{bucket}?list-type=2").status == 200
+    sp.wait_idle()
+    assert [(r.op, r.fault) for r in sp.log] == [
+        ("PutObject", "hang"),
+        ("ListObjectsV2", "hang"),
+        ("ListObjectsV2", None),
+    ]
