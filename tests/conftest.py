@@ -14,7 +14,6 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import caches
 from django.utils.functional import empty
 
-from tests.emulator_sites import AzureSite, GcsSite
+from tests.emulator_sites import AzureSite, GcsSite, S3Site
 from tests.emulators import (
     DEFAULT_AZURE_CONTAINER,
     Azurite,
@@ -42,34 +41,6 @@ from tests.utils import write_files
 pytest.register_assert_rewrite("tests.differential")
 
 _bucket_numbers = itertools.count()
-
-
-@dataclass
-class S3Site:
-    """A bucket on the moto server, a client that bypasses the proxy, and the
-    STORAGES setting that points collectstatic at it through the proxy."""
-
-    client: Any
-    bucket: str
-    endpoint_url: str
-
-    def storages(
-        self, backend: str = "storages.backends.s3.S3Storage", **options: Any
-    ) -> dict[str, Any]:
-        merged = {
-            "bucket_name": self.bucket,
-            "endpoint_url": self.endpoint_url,
-            "region_name": "us-east-1",
-            "location": "static",
-            "addressing_style": "path",
-            "access_key": "testing",
-            "secret_key": "testing",
-            **options,
-        }
-        return {
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {"BACKEND": backend, "OPTIONS": merged},
-        }
 
 
 @pytest.fixture(scope="session")

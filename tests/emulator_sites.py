@@ -1,6 +1,7 @@
-"""A fresh bucket in the GCS emulator, a fresh container in Azurite: what a
-test deploys to (the ``gcs`` and ``az`` fixtures in conftest.py), and
-:func:`deploy`, which checks collectfast counted every request the emulator saw."""
+"""A bucket on moto, a fresh bucket in the GCS emulator, a fresh container in
+Azurite: what a test deploys to (the ``s3``, ``gcs`` and ``az`` fixtures in
+conftest.py), and :func:`deploy`, which checks collectfast counted every
+request the emulator saw."""
 
 from __future__ import annotations
 
@@ -15,6 +16,34 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from tests.command import collectstatic
 from tests.emulators import Azurite, GcsEmulator, RequestLog
 from tests.utils import is_record, md5, tree
+
+
+@dataclass
+class S3Site:
+    """A bucket on the moto server, a client that bypasses the proxy, and the
+    STORAGES setting that points collectstatic at it through the proxy."""
+
+    client: Any
+    bucket: str
+    endpoint_url: str
+
+    def storages(
+        self, backend: str = "storages.backends.s3.S3Storage", **options: Any
+    ) -> dict[str, Any]:
+        merged = {
+            "bucket_name": self.bucket,
+            "endpoint_url": self.endpoint_url,
+            "region_name": "us-east-1",
+            "location": "static",
+            "addressing_style": "path",
+            "access_key": "testing",
+            "secret_key": "testing",
+            **options,
+        }
+        return {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": backend, "OPTIONS": merged},
+        }
 
 
 @dataclass

@@ -4,13 +4,15 @@ and deletions in batches that report each name not deleted."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from storages.utils import clean_name
 
 from collectfast.adapters.django_storages import normalized_key
+from collectfast.preconditions import inherits
 
 T = TypeVar("T")
 
@@ -18,30 +20,52 @@ T = TypeVar("T")
 BatchFailures = list[tuple[str, BaseException]]
 
 
-#: Keys remembered per strategy: one upload asks for its key four times (the
-#: stored name, the upload, the headers noted, the record), within moments.
-RECENT_KEYS = 4096
+#: What clean_name() or safe_join() would change in a name: a backslash, a
+#: leading or trailing slash, an empty, "." or ".." segment (or no name).
+_NOT_PLAIN = re.compile(r"\\|^/|/$|//|(?:^|/)\.\.?(?:/|$)|^$")
+
+
+def is_plain(name: str) -> bool:
+    """Whether django-storages' ``clean_name()`` and ``safe_join()`` leave
+    ``name`` as it is (bar the location put before it)."""
+    return _NOT_PLAIN.search(name) is None
 
 
 class StorageKeys:
-    """Keys as the storage maps names to them (``prefix`` is its location)."""
+    """Keys as the storage maps names to them (``prefix`` is its location).
+
+    Asked for every file (twice on an unchanged deploy, four times per upload):
+    where the storage's ``_normalize_name`` is django-storages' own
+    (``normalizing_class``'s), a plain name's key is the key of a plain probe
+    name with the name in its place; any other name, or storage, goes through
+    the storage's own code.
+    """
 
     storage: Any
     prefix: str
-    _recent_keys: dict[str, str]
+    #: The django-storages class whose ``_normalize_name`` maps names to keys.
+    normalizing_class: ClassVar[type | None] = None
+    _plain_prefix: str | None
 
     def key(self, name: str) -> str:
         """The key the storage's own ``_save(name)`` writes."""
-        recent = self.__dict__.get("_recent_keys")
-        if recent is None:
-            recent = self._recent_keys = {}
-        key = recent.get(name)
-        if key is None:
-            key = normalized_key(self.storage, name)  # raises for a name outside
-            if len(recent) >= RECENT_KEYS:
-                recent.clear()
-            recent[name] = key
-        return key
+        try:
+            plain_prefix = self._plain_prefix
+        except AttributeError:
+            plain_prefix = self._plain_prefix = self._find_plain_prefix()
+        if plain_prefix is not None and is_plain(name):
+            return plain_prefix + name
+        return normalized_key(self.storage, name)  # raises for a name outside
+
+    def _find_plain_prefix(self) -> str | None:
+        base = self.normalizing_class
+        if base is None or not inherits(self.storage, base, "_normalize_name"):
+            return None
+        try:
+            probe = normalized_key(self.storage, "x")
+        except Exception:
+            return None
+        return probe[:-1] if probe.endswith("x") else None
 
     def saved_name(self, name: str) -> str:
         # The storage's _save() maps the name to a key first (raising for one

@@ -67,6 +67,7 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
 
     storage: GoogleCloudStorage
     storage_classes = ("storages.backends.gcloud.GoogleCloudStorage",)
+    normalizing_class = GoogleCloudStorage
     # Deletes are batched, not storage.delete() per file.
     stands_in_for = (*WRITES, "delete")
 

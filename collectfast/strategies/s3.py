@@ -59,6 +59,7 @@ class S3Strategy(StorageKeys, Strategy):
 
     storage: S3Storage
     storage_classes = ("storages.backends.s3.S3Storage",)
+    normalizing_class = S3Storage
     # Deletes are batched, not storage.delete() per file.
     stands_in_for = (*WRITES, "delete")
 

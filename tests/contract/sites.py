@@ -33,7 +33,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.utils.functional import empty
 
 from tests.command import collectstatic
-from tests.emulator_sites import AzureSite, GcsSite, deploy
+from tests.emulator_sites import AzureSite, GcsSite, S3Site, deploy
 from tests.emulators import RequestLog
 from tests.s3proxy import S3Proxy
 from tests.utils import bucket_objects, is_record, md5, tree, with_record
@@ -205,23 +205,8 @@ class S3Store(Store):
     proxy: S3Proxy
 
     def storages(self, **options: Any) -> dict[str, Any]:
-        merged = {
-            "bucket_name": self.bucket,
-            "endpoint_url": self.proxy.endpoint_url,
-            "region_name": "us-east-1",
-            "location": "static",
-            "addressing_style": "path",
-            "access_key": "testing",
-            "secret_key": "testing",
-            **options,
-        }
-        return {
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {
-                "BACKEND": "storages.backends.s3.S3Storage",
-                "OPTIONS": merged,
-            },
-        }
+        site = S3Site(self.client, self.bucket, self.proxy.endpoint_url)
+        return site.storages(**options)
 
     def deploy(self, **options: Any) -> str:
         self.proxy.reset()
