@@ -25,7 +25,7 @@ from functools import partial
 
 from collectfast.errors import NotAttempted, StoreStopped, quoted
 from collectfast.hashing import LocalDigest
-from collectfast.outcomes import Job, Outcome, Uploaded, settle
+from collectfast.outcomes import Job, Outcome, Totals, Uploaded, settle
 from collectfast.remote_listing import RemoteListing, RemoteState
 from collectfast.strategies.base import Decision, RemoteObject, Strategy
 from collectfast.workers import DaemonPool, Stop
@@ -35,23 +35,6 @@ logger = logging.getLogger("collectfast")
 
 #: Files handed from the hashing thread to the main thread at a time.
 BATCH = 64
-
-
-class Totals:
-    """What the run's outcomes add up to (for -v 3 and the report), kept as
-    they are handed out: the outcomes themselves are let go of (about 250
-    bytes a file at 100,000 files)."""
-
-    def __init__(self) -> None:
-        self.hash_seconds = 0.0
-        self.upload_seconds = 0.0
-        self.hashed_bytes = 0
-
-    def add(self, outcome: Outcome) -> None:
-        self.hash_seconds += outcome.hash_seconds
-        self.upload_seconds += outcome.upload_seconds
-        if outcome.local is not None:
-            self.hashed_bytes += outcome.local.size
 
 
 class Collector:

@@ -67,3 +67,19 @@ def settle(outcome: Outcome, *, abandoned: bool = False) -> None:
         return
     if stored is not None:
         outcome.local = stored
+
+
+class Totals:
+    """What the run's outcomes add up to (for -v 3 and the report), kept as
+    they are handed out, so that the outcomes themselves can be let go of."""
+
+    def __init__(self) -> None:
+        self.hash_seconds = 0.0
+        self.upload_seconds = 0.0
+        self.hashed_bytes = 0
+
+    def add(self, outcome: Outcome) -> None:
+        self.hash_seconds += outcome.hash_seconds
+        self.upload_seconds += outcome.upload_seconds
+        if outcome.local is not None:
+            self.hashed_bytes += outcome.local.size
