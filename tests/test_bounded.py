@@ -242,6 +242,13 @@ def test_frozen_endpoint_while_pruning(site, s3, proxy):
 # -- Ctrl-C and SIGTERM -----------------------------------------------------------
 
 
+def interruptible() -> None:
+    """In the child: Ctrl-C's default action, even where the suite was started
+    with SIGINT ignored (in the background, or under nohup), which Python
+    keeps ignored: the child would never see the tests' SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         collectstatic_argv(*args),
@@ -250,6 +257,7 @@ def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,  # noqa: PLW1509  # no threads touch it
     )
 
 
