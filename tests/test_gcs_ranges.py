@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from collectfast.strategies.gcloud_listing import LIST_PAGE, gcs_listing
+from collectfast.strategies import gcloud_listing
+from collectfast.strategies.gcloud_listing import gcs_listing
 from tests import gcs_list_pages
 from tests.command import collectstatic
 from tests.emulator_sites import GcsSite, deploy
@@ -22,11 +23,21 @@ from tests.utils import touch_all, write_files
 PAGE_DELAY = 0.3
 
 
+#: Pages of 10 objects (GCS's are 1,000): the same ranges, a hundredth of the
+#: uploads to set them up.
+PAGE = 10
+
+
 @pytest.fixture(autouse=True)
 def without_deploy_record(settings: Any) -> None:
     """These tests count the listing's own requests; the deploy record's
     object would be listed too."""
     settings.COLLECTFAST_DEPLOY_RECORD = False
+
+
+@pytest.fixture(autouse=True)
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gcloud_listing, "LIST_PAGE", PAGE)
 
 
 def test_the_emulator_pages_as_gcs_does():
@@ -64,10 +75,10 @@ def list_queries(gcs: GcsSite) -> list[dict[str, list[str]]]:
 
 def splits_for(names: list[str]) -> list[str]:
     listing = gcs_listing(lambda: None, "bucket", "static/", timeout=1, retry=None)
-    return listing.split_points(names, LIST_PAGE)
+    return listing.split_points(names, PAGE)
 
 
-@pytest.mark.parametrize("count", [999, 2500, 6500])
+@pytest.mark.parametrize("count", [9, 25, 65])
 def test_an_unchanged_deploy_lists_each_page_once(static_dir, gcs, monkeypatch, count):
     names = deployed(static_dir, gcs, count)
     monkeypatch.setattr(gcs_list_pages, "page_delay", PAGE_DELAY)
@@ -76,9 +87,9 @@ def test_an_unchanged_deploy_lists_each_page_once(static_dir, gcs, monkeypatch, 
     lists = list_queries(gcs)
     # The bucket holds exactly the deploy's names: no range costs a request
     # more than its pages.
-    assert len(lists) == math.ceil(count / LIST_PAGE)
+    assert len(lists) == math.ceil(count / PAGE)
     assert gcs.counts() == {"list": len(lists)}
-    if count > LIST_PAGE:
+    if count > PAGE:
         starts = sorted(
             q["startOffset"][0]
             for q in lists
@@ -88,7 +99,7 @@ def test_an_unchanged_deploy_lists_each_page_once(static_dir, gcs, monkeypatch, 
 
 
 def test_keys_at_and_around_the_split_points_are_all_seen(static_dir, gcs, monkeypatch):
-    names = deployed(static_dir, gcs, 6500)
+    names = deployed(static_dir, gcs, 65)
     splits = splits_for(names)
     assert len(splits) >= 2
     # The objects at the split points are gone (they'll be uploaded again),
@@ -109,7 +120,7 @@ def test_keys_at_and_around_the_split_points_are_all_seen(static_dir, gcs, monke
     uploads = [r for r in gcs.requests.records if r.kind == "upload"]
     assert len(uploads) == len(missing)
     remote = len(names) - len(missing) + len(stale)
-    assert len(list_queries(gcs)) <= math.ceil(remote / LIST_PAGE) + len(splits) + 1
+    assert len(list_queries(gcs)) <= math.ceil(remote / PAGE) + len(splits) + 1
     assert set(gcs.objects()) == {
         name.removeprefix("static/") for name in set(names) | stale
     }
