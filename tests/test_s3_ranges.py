@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from collectfast.strategies.s3_listing import LIST_PAGE, s3_listing
+from collectfast.strategies import s3_list_direct, s3_listing, s3_probe
+from collectfast.strategies.s3_listing import LIST_PAGE
 from collectfast.strategies.split_listing import LIST_RANGES, PAGES_PER_RANGE
 from tests.command import run_collectstatic
 from tests.utils import touch_all, write_files
@@ -20,6 +21,19 @@ from tests.utils import touch_all, write_files
 #: Slow enough listing pages that the finders' walk is over, and the names
 #: known, while the first page is still in flight: the ranges start then.
 PAGE_LATENCY = 0.3
+
+
+#: The deploying tests' pages: 10 keys (S3's are 1,000): the same ranges,
+#: with a hundredth of the uploads to set them up.
+PAGE = 10
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MaxKeys 10 wherever collectfast asks for a page (botocore's paginator,
+    the direct path and its probe alike)."""
+    for module in (s3_listing, s3_list_direct, s3_probe):
+        monkeypatch.setattr(module, "LIST_PAGE", PAGE)
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +51,9 @@ def keys(count: int) -> list[str]:
 @pytest.mark.parametrize("covered", [1000, 3000])
 def test_splits_are_names_at_page_boundaries(count, covered):
     names = keys(count)
-    splits = s3_listing(None, "bucket", "static/").split_points(names, covered)
+    splits = s3_listing.s3_listing(None, "bucket", "static/").split_points(
+        names, covered
+    )
     if count <= covered:
         assert splits == []
         return
@@ -68,8 +84,10 @@ def listing_requests(proxy: Any) -> list[dict[str, str]]:
     return [r.query for r in proxy.log if r.op == "ListObjectsV2"]
 
 
-@pytest.mark.parametrize("count", [999, 1000, 2500, 6500])
-def test_an_unchanged_deploy_lists_each_page_once(static_dir, s3, proxy, count):
+@pytest.mark.parametrize("count", [9, 10, 25, 65])
+def test_an_unchanged_deploy_lists_each_page_once(
+    static_dir, s3, proxy, small_pages, count
+):
     files = deploy(static_dir, count)
     proxy.reset()
     proxy.configure(latency=PAGE_LATENCY)
@@ -78,11 +96,11 @@ def test_an_unchanged_deploy_lists_each_page_once(static_dir, s3, proxy, count):
     lists = listing_requests(proxy)
     # The bucket holds exactly the deploy's names: no range costs a request
     # more than its pages.
-    assert len(lists) == math.ceil(count / LIST_PAGE)
+    assert len(lists) == math.ceil(count / PAGE)
     assert len(proxy.log) == len(lists) + 1  # and the encryption question
-    if count > LIST_PAGE:
+    if count > PAGE:
         names = sorted(f"static/{name}" for name in files)
-        splits = s3_listing(None, "b", "static/").split_points(names, LIST_PAGE)
+        splits = s3_listing.s3_listing(None, "b", "static/").split_points(names, PAGE)
         starts = sorted(
             q["start-after"]
             for q in lists
@@ -92,11 +110,11 @@ def test_an_unchanged_deploy_lists_each_page_once(static_dir, s3, proxy, count):
 
 
 def test_keys_at_and_around_the_split_points_are_all_seen(
-    static_dir, s3, proxy, settings
+    static_dir, s3, proxy, settings, small_pages
 ):
-    files = deploy(static_dir, 6500)
+    files = deploy(static_dir, 65)
     names = sorted(f"static/{name}" for name in files)
-    splits = s3_listing(None, "b", "static/").split_points(names, LIST_PAGE)
+    splits = s3_listing.s3_listing(None, "b", "static/").split_points(names, PAGE)
     assert len(splits) >= 2
     # The objects at the split points are gone (they'll be uploaded again),
     # and stale objects sit right before and right after each split point.
@@ -127,4 +145,4 @@ def test_keys_at_and_around_the_split_points_are_all_seen(
     assert remaining == set(names) | stale
     remote = len(names) - len(missing) + len(stale)
     ranges = len(splits) + 1
-    assert len(listing_requests(proxy)) <= math.ceil(remote / LIST_PAGE) + ranges
+    assert len(listing_requests(proxy)) <= math.ceil(remote / PAGE) + ranges
