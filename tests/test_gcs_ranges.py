@@ -16,7 +16,7 @@ from tests import gcs_list_pages
 from tests.command import collectstatic
 from tests.emulator_sites import GcsSite, deploy
 from tests.gcs_list_pages import page_of
-from tests.utils import touch_all, write_files
+from tests.utils import beside, touch_all, write_files
 
 #: Slow enough listing pages that the finders' walk is over, and the names
 #: known, while the first page is still on its way: the ranges start then.
@@ -105,9 +105,7 @@ def test_keys_at_and_around_the_split_points_are_all_seen(static_dir, gcs, monke
     # The objects at the split points are gone (they'll be uploaded again),
     # and stale objects sit right before and right after each split point.
     missing = set(splits)
-    stale = {f"{split}{suffix}" for split in splits for suffix in ("-", ".old")}
-    stale |= {split[:-1] for split in splits}  # sorts just before it
-    stale -= set(names)
+    stale = beside(splits, names)
     for key in missing:
         gcs.delete(key)
     for key in stale:

@@ -18,6 +18,7 @@ from collectfast.strategies import azure_listing
 from collectfast.strategies.azure_listing import azure_listing as make_azure_listing
 from collectfast.strategies.gcloud_listing import gcs_listing
 from collectfast.strategies.split_listing import LIST_RANGES, SplitListing
+from tests.utils import beside
 
 PAGE = 10
 
@@ -76,8 +77,7 @@ def test_azure_ranges_see_keys_beside_the_splits(az, monkeypatch):
     names = sorted(f"static/d{i % 7}/f{i:04}.css" for i in range(121))
     plan = make_azure_listing(lambda: None, "static/", timeout=10)
     splits = plan.split_points(sorted(names), PAGE)
-    stale = {f"{split}{suffix}" for split in splits for suffix in ("-", ".old")}
-    stale |= {split[:-1] for split in splits}
+    stale = beside(splits, names)
     stored = sorted((set(names) - set(splits)) | stale)
     fill_azure(az, 0, stored)
     container = az.azurite.service_client().get_container_client(az.container)

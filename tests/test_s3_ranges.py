@@ -16,7 +16,7 @@ from collectfast.strategies import s3_list_direct, s3_listing, s3_probe
 from collectfast.strategies.s3_listing import LIST_PAGE
 from collectfast.strategies.split_listing import LIST_RANGES, PAGES_PER_RANGE
 from tests.command import run_collectstatic
-from tests.utils import touch_all, write_files
+from tests.utils import beside, touch_all, write_files
 
 #: Slow enough listing pages that the finders' walk is over, and the names
 #: known, while the first page is still in flight: the ranges start then.
@@ -119,9 +119,7 @@ def test_keys_at_and_around_the_split_points_are_all_seen(
     # The objects at the split points are gone (they'll be uploaded again),
     # and stale objects sit right before and right after each split point.
     missing = set(splits)
-    stale = {f"{split}{suffix}" for split in splits for suffix in ("-", ".old")}
-    stale |= {split[:-1] for split in splits}  # sorts just before it
-    stale -= set(names)
+    stale = beside(splits, names)
     for key in missing:
         s3.client.delete_object(Bucket=s3.bucket, Key=key)
     for key in stale:

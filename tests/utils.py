@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,12 @@ def assert_bucket_etags_equal_tree(
                 etags[entry["Key"][len(prefix) :]] = entry["ETag"].strip('"')
     local = {name: md5(data) for name, data in tree(root).items()}
     assert etags == local
+
+
+def beside(splits: Iterable[str], names: Iterable[str]) -> set[str]:
+    """Keys that sort right before and right after each of the listing's
+    split points and are none of ``names``: stale objects a range must see."""
+    splits = list(splits)
+    keys = {f"{split}{suffix}" for split in splits for suffix in ("-", ".old")}
+    keys |= {split[:-1] for split in splits}  # sorts just before it
+    return keys - set(names)
