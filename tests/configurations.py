@@ -156,6 +156,14 @@ class NamedManifest(ManifestStaticFilesStorage):
     manifest_name = "custom/manifest.json"
 
 
+class RenamingS3(S3StaticStorage):
+    """Keys its own ``_normalize_name`` makes (the plain-name shortcut for keys
+    steps aside): files under css/ are stored under styles/."""
+
+    def _normalize_name(self, name: str) -> str:
+        return str(super()._normalize_name(name.replace("css/", "styles/", 1)))
+
+
 class PerKeyS3(S3StaticStorage):
     """Object parameters that vary by name: CSS gets its own Cache-Control."""
 

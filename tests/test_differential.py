@@ -436,6 +436,7 @@ def bucket(project, s3, settings) -> Bucket:
         ("tests.storages.MyS3", 4),
         ("tests.configurations.StampingS3", 4),
         ("tests.configurations.PerKeyS3", 4),
+        ("tests.configurations.RenamingS3", 4),
         ("tests.configurations.lazy_s3_manifest", 4),
     ],
     ids=lambda value: str(value).rsplit(".", 1)[-1],
