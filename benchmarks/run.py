@@ -107,9 +107,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--profile-clock",
-        choices=("cpu", "wall"),
+        choices=("cpu", "wall", "memory"),
         default="cpu",
-        help="time each thread by its CPU time or by the wall clock (cpu)",
+        help="time each thread by its CPU time or by the wall clock, or trace "
+        "memory at the peak instead (cpu)",
     )
     parser.add_argument(
         "--repeat",

@@ -23,12 +23,17 @@ from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import Future, wait
 from functools import partial
 
-from collectfast.errors import NotAttempted, StoreStopped, quoted
+from collectfast.errors import Abandoned, NotAttempted, StoreStopped, quoted
 from collectfast.hashing import LocalDigest
 from collectfast.outcomes import Job, Outcome, Totals, Uploaded, settle
 from collectfast.remote_listing import RemoteListing, RemoteState
 from collectfast.strategies.base import Decision, RemoteObject, Strategy
-from collectfast.workers import DaemonPool, Stop
+from collectfast.workers import (
+    DaemonPool,
+    Stop,
+    WorkAbandoned,
+    attempts_of_this_work,
+)
 
 logger = logging.getLogger("collectfast")
 
@@ -120,7 +125,12 @@ class Collector:
                 uploaders.shutdown(wait=True, cancel_futures=True)
                 self.listing.wait()
             else:
-                uploaders.shutdown(wait=False, cancel_futures=True)
+                # Nothing is queued from now on; abandon() gives the uploads
+                # running their grace period, then abandons them.
+                with self._lock:
+                    self._abandoned = True
+                if self.stop.is_set():  # abandon() has run: the generator closes
+                    uploaders.shutdown(wait=False, cancel_futures=True)
 
     def _start_hashing(
         self,
@@ -288,7 +298,13 @@ class Collector:
         if self.stop.is_set():
             raise NotAttempted()  # picked up just as the run stopped
         started = time.perf_counter()
-        stored = self.strategy.upload(job.name, job.source, local)
+        try:
+            stored = self.strategy.upload(job.name, job.source, local)
+        except WorkAbandoned:
+            # The run stopped, and abandon() closed the pool before this
+            # upload's next request was sent.
+            sent = attempts_of_this_work() > 0
+            raise (Abandoned() if sent else NotAttempted()) from None
         return time.perf_counter() - started, stored
 
     def _check_upload(self, name: str, future: Future[Uploaded]) -> None:

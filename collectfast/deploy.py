@@ -161,7 +161,7 @@ class Deploy:
         finally:
             strategy.close()
             other = count.count if count is not None else 0
-            report.requests = strategy.requests + other
+            report.requests = strategy.final_request_count() + other
             report.seconds = time.perf_counter() - started
 
     def run(self, report: DeployReport, options: Options) -> Events:

@@ -216,6 +216,9 @@ class GuardedStrategy(Strategy):
     def count_request(self, *args: Any, **kwargs: Any) -> None:
         self.inner.count_request(*args, **kwargs)
 
+    def final_request_count(self) -> int:
+        return self.inner.final_request_count()
+
     def close(self) -> None:
         # A deploy that failed after taking the lease gives it back (with what
         # it stored), so the next one needn't wait for it to expire; but a

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from collectfast.workers import count_attempt
+
 
 class RequestCount:
     """HTTP requests made by clients other than the strategy's, during a run."""
@@ -37,7 +39,7 @@ def count_botocore_request(**kwargs: Any) -> None:
     """botocore's request-created handler (once per HTTP attempt)."""
     active = _active[-1] if _active else None
     if active is not None:
-        active.add()
+        count_attempt(active.add)
 
 
 def _install_botocore_handler() -> None:

@@ -5,7 +5,10 @@ interpreter exits: a request stuck on a store that stopped answering would
 keep collectstatic alive, after it has reported, until the socket times out.
 :class:`DaemonPool` runs the same work on daemon threads, so a deploy that
 stops (the store stopped answering, Ctrl-C, SIGTERM) abandons the requests
-still in flight instead of waiting them out.
+still in flight instead of waiting them out. Once abandoned, its workers
+send nothing more: every HTTP attempt passes :func:`count_attempt`, which
+refuses it there, so a run's request count, taken after it stopped, is the
+count of every request it sent (retries of abandoned uploads included).
 
 :class:`Stop` is how one part of a run tells the others to stop: set once,
 from any thread, with the reason; waits on futures end when it is set.
@@ -28,11 +31,46 @@ INTERRUPT_GRACE = 2.0
 _Work = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
+class WorkAbandoned(Exception):
+    """Raised in a worker of an abandoned pool instead of sending a request."""
+
+
+class _Worker(threading.local):
+    """The pool the current thread works for, and the HTTP attempts the
+    work item it runs has made."""
+
+    pool: DaemonPool | None = None
+    attempts = 0
+
+
+_worker = _Worker()
+
+
+def count_attempt(count: Callable[[], None]) -> None:
+    """Before each HTTP attempt: ``count`` it, or raise :class:`WorkAbandoned`
+    in a worker of a pool abandoned since (the attempt is then not sent)."""
+    pool = _worker.pool
+    if pool is None:
+        count()
+        return
+    with pool._lock:  # never counted after shutdown() has returned
+        if pool._abandoned:
+            raise WorkAbandoned()
+        count()
+    _worker.attempts += 1
+
+
+def attempts_of_this_work() -> int:
+    """The HTTP attempts made so far by the work item this worker runs."""
+    return _worker.attempts
+
+
 class DaemonPool(Executor):
     """A thread pool of daemon threads, started as work arrives.
 
     ``shutdown(wait=False, cancel_futures=True)`` leaves at once: queued work
-    is cancelled and running work is abandoned (its result is never read).
+    is cancelled and running work is abandoned (its result is never read, and
+    it sends no more requests). Work submitted after shutdown is cancelled.
     """
 
     _numbers = itertools.count()
@@ -47,12 +85,15 @@ class DaemonPool(Executor):
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
         self._shut_down = False
+        self._abandoned = False
 
     def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        future: Future[_T] = Future()
         with self._lock:
             if self._shut_down:
-                raise RuntimeError("cannot schedule new work after shutdown")
-            future: Future[_T] = Future()
+                # A thread still deciding when the run stopped: never run it.
+                future.cancel()
+                return future
             self._queue.put((future, fn, args, kwargs))
             if not self._idle.acquire(blocking=False) and (
                 len(self._threads) < self._max_workers
@@ -67,6 +108,7 @@ class DaemonPool(Executor):
         return future
 
     def _work(self) -> None:
+        _worker.pool = self
         while True:
             work = self._queue.get()
             if work is None:
@@ -74,6 +116,7 @@ class DaemonPool(Executor):
                 return
             future, fn, args, kwargs = work
             del work
+            _worker.attempts = 0
             if future.set_running_or_notify_cancel():
                 try:
                     result = fn(*args, **kwargs)
@@ -87,6 +130,7 @@ class DaemonPool(Executor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
             self._shut_down = True
+            self._abandoned = self._abandoned or not wait
             if cancel_futures:
                 while True:
                     try:

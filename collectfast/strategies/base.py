@@ -26,6 +26,7 @@ from django.core.files.storage import Storage
 from collectfast.hashing import LocalDigest, digest_file, digest_stream
 from collectfast.preconditions import user_overrides
 from collectfast.sources import BytesFile, LocalFile, Source
+from collectfast.workers import WorkAbandoned, count_attempt
 
 if TYPE_CHECKING:
     from collectfast.strategies.conditional import ConditionalStore
@@ -85,6 +86,7 @@ class Strategy(ABC):
         self.storage = storage
         self.threads = threads
         self._requests_lock = threading.Lock()
+        self._requests_final = False
 
     @classmethod
     def declines(cls, storage: Any) -> str | None:
@@ -101,9 +103,25 @@ class Strategy(ABC):
         return f"{dotted_name(type(storage))} overrides {names}"
 
     def count_request(self, *args: Any, **kwargs: Any) -> None:
-        """Count one HTTP attempt; hook it into the client's request events."""
+        """Count one HTTP attempt; hook it into the client's request events.
+
+        In a worker the run has abandoned, raises instead: the attempt is not
+        sent (:func:`collectfast.workers.count_attempt`).
+        """
+        count_attempt(self._add_request)
+
+    def _add_request(self) -> None:
         with self._requests_lock:
+            if self._requests_final:
+                raise WorkAbandoned()  # a thread the run left behind
             self.requests += 1
+
+    def final_request_count(self) -> int:
+        """The requests sent, for the report: from now on no attempt is sent
+        (a thread the run abandoned gets :class:`WorkAbandoned` instead)."""
+        with self._requests_lock:
+            self._requests_final = True
+            return self.requests
 
     @property
     def namespace(self) -> str:
