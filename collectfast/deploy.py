@@ -223,7 +223,8 @@ class Deploy:
             fail(failures, strategy)
         index = collector.listing.state().index
         post_started = time.perf_counter()
-        produced: set[str] = set(found.found_files)
+        # Storage names; post-processing adds prefixed paths to map.
+        produced: set[str] = {job.name for job in found.jobs}
         if options.post_process and hasattr(self.storage, "post_process"):
             self.post_processing = PostProcessing(
                 self.storage,
@@ -232,17 +233,16 @@ class Deploy:
                 dry_run=options.dry_run,
                 stop=collector.stop,
             )
-            produced = yield from self.post_processing.run(index, found.found_files)
+            processed = yield from self.post_processing.run(index, found.found_files())
+            produced.update(strategy.stored_name(name) for name in processed)
         report.phases["post-process"] = time.perf_counter() - post_started
         if not isinstance(strategy, GuardedStrategy):
             return
-        names = {strategy.stored_name(name) for name in produced}
-        names.update(job.name for job in found.jobs)
         manifest_name = getattr(unwrap(self.storage), "manifest_name", None)
         processing = self.post_processing
         yield from finish_deploy(
             strategy,
-            names,
+            produced,
             manifest_name=manifest_name if isinstance(manifest_name, str) else None,
             manifest=processing.held_manifest if processing else None,
             finish=Finish(

@@ -17,7 +17,7 @@ the record. ``--dry-run`` prints exactly the deletions the real run would make.
 from __future__ import annotations
 
 import io
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from collectfast.deletions import delete_confirmed, deletions_failed
@@ -45,14 +45,15 @@ class Finish:
 
 def finish_deploy(
     strategy: GuardedStrategy,
-    produced: Collection[str],
+    produced: set[str],
     *,
     manifest_name: str | None,
     manifest: HeldManifest | None,
     finish: Finish,
 ) -> Iterator[Event]:
-    """Steps 1-4 above; ``produced`` are storage names, the manifest's aside."""
-    yield from Finishing(strategy, set(produced), manifest_name, manifest, finish).run()
+    """Steps 1-4 above; ``produced`` are storage names, the manifest's aside
+    (the set is taken over, not copied: it holds every name of the site)."""
+    yield from Finishing(strategy, produced, manifest_name, manifest, finish).run()
 
 
 class Finishing:
@@ -68,11 +69,12 @@ class Finishing:
         self.strategy = strategy
         self.guard = strategy.guard
         # What is stored now: the listing, less what --clear deleted.
-        self.index = {
-            name: remote
-            for name, remote in strategy.index.items()
-            if name not in self.guard.deleted
-        }
+        deleted = self.guard.deleted
+        self.index = (
+            {n: remote for n, remote in strategy.index.items() if n not in deleted}
+            if deleted
+            else strategy.index  # read only here: no copy of every name
+        )
         self.produced = produced
         self.finish = finish
         self.manifest = manifest

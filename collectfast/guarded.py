@@ -99,7 +99,8 @@ class GuardedStrategy(Strategy):
         index = self.inner.list_remote()
         own = [name for name in index if is_reserved(name)]
         if own:
-            index = dict(index)
+            if type(index) is not dict:  # else the listing's own, made for us
+                index = dict(index)
             for name in own:
                 del index[name]
         self.index = index

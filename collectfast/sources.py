@@ -49,15 +49,17 @@ def _filesystem_path(storage: Any, path: str) -> str | None:
 class LocalFile:
     """A file a finder returned: its source storage and its path in it."""
 
-    __slots__ = ("_filesystem_path", "path", "storage")
+    __slots__ = ("_disk_root", "_filesystem_path", "path", "storage")
 
     def __init__(
-        self, storage: Storage, path: str, filesystem_path: str | None = None
+        self, storage: Storage, path: str, disk_root: str | None = None
     ) -> None:
         self.storage = storage
         self.path = path
-        # False: not looked up yet. The finders' walk may know it already.
-        self._filesystem_path: str | bool | None = filesystem_path or False
+        # The finders' walk may know the directory ``path`` is relative to.
+        self._disk_root = disk_root
+        # False: not looked up yet.
+        self._filesystem_path: str | bool | None = False
 
     def __repr__(self) -> str:
         return f"LocalFile({self.storage!r}, {self.path!r})"
@@ -65,6 +67,8 @@ class LocalFile:
     @property
     def filesystem_path(self) -> str | None:
         """The file on disk that holds the bytes ``storage.open(path)`` reads."""
+        if self._disk_root is not None:
+            return self._disk_root + self.path
         # Looked up once: safe_join() is a visible cost on 100,000 files.
         if self._filesystem_path is False:
             try:

@@ -28,13 +28,22 @@ if TYPE_CHECKING:
 class StaticFiles:
     """What the finders listed, as the deploy collects it."""
 
-    #: For post-processing, as Django's collect() builds it.
-    found_files: dict[str, tuple[Storage, str]] = field(default_factory=dict)
     jobs: list[Job] = field(default_factory=list)
+    #: Stored name -> prefixed path, for the few jobs whose differ.
+    renamed: dict[str, str] = field(default_factory=dict)
     #: The prefixed paths of files ignored for an earlier file with the same
     #: destination, by the number of jobs found before them: Django logs each
     #: after the lines of the files found before it.
     duplicates: dict[int, list[str]] = field(default_factory=dict)
+
+    def found_files(self) -> dict[str, tuple[Storage, str]]:
+        """For post-processing, as Django's collect() builds it: built when
+        asked, as only manifest storages need it (100 bytes a file)."""
+        renamed = self.renamed
+        return {
+            renamed.get(job.name, job.name): (job.source.storage, job.path)
+            for job in self.jobs
+        }
 
 
 def find_static_files(
@@ -43,7 +52,7 @@ def find_static_files(
     """Django's finder loop: the first file found for a destination wins."""
     found = StaticFiles()
     destinations: set[str] = set()
-    for path, storage, filesystem_path in list_static_files(ignore_patterns):
+    for path, storage, disk_root in list_static_files(ignore_patterns):
         prefixed = prefixed_path(storage, path)
         name = stored_name(strategy, prefixed)
         if name in destinations:
@@ -56,8 +65,9 @@ def find_static_files(
                 "record; rename it (or ignore it with --ignore)."
             )
         destinations.add(name)
-        found.found_files[prefixed] = (storage, path)
-        found.jobs.append(Job(name, path, LocalFile(storage, path, filesystem_path)))
+        if name != prefixed:
+            found.renamed[name] = prefixed
+        found.jobs.append(Job(name, path, LocalFile(storage, path, disk_root)))
     return found
 
 

@@ -74,8 +74,13 @@ class StorageKeys:
         return str(clean_name(name))
 
     def stored_name(self, name: str) -> str:
-        # What the storage's own normalisation makes of it ('a\\b' is 'a/b').
-        return self.key(name)[len(self.prefix) :]
+        # What the storage's own normalisation makes of it ('a\\b' is 'a/b'):
+        # nearly always the name itself, kept rather than copied (the deploy
+        # holds every name until its end).
+        key, skip = self.key(name), len(self.prefix)
+        if len(key) - skip == len(name) and key.endswith(name):
+            return name
+        return key[skip:]
 
 
 class Lazy(Generic[T]):
