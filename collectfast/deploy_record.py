@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from collectfast.shared_strings import shared
+
 #: Where the record lives, relative to the storage's location.
 RECORD_NAME = ".collectfast/record.json.gz"
 #: Names under this prefix are collectfast's own: never static files.
@@ -311,16 +313,17 @@ def _owned(document: dict[str, Any]) -> dict[str, Owned]:
     owned: dict[str, Owned] = {}
     while document:
         name, (tag, seq) = document.popitem()
-        owned[str(name)] = Owned(None if tag is None else str(tag), int(seq))
+        tag = None if tag is None else shared(str(tag))
+        owned[shared(str(name))] = Owned(tag, int(seq))
     return dict(reversed(owned.items()))
 
 
 def _fingerprints(document: dict[str, Any], sets: Mapping[str, Any]) -> dict[str, str]:
     """The ``headers.names`` section, each fingerprint the one object of
     ``sets``' keys (a name's may be missing from them: then its own)."""
-    shared = {fp: fp for fp in sets}
+    fingerprints = {fp: fp for fp in sets}
     names: dict[str, str] = {}
     while document:
         name, fp = document.popitem()
-        names[str(name)] = shared.get(fp) or str(fp)
+        names[shared(str(name))] = fingerprints.get(fp) or str(fp)
     return dict(reversed(names.items()))

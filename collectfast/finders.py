@@ -33,6 +33,7 @@ from django.contrib.staticfiles.utils import get_files
 from django.core.files.storage import FileSystemStorage, Storage
 
 from collectfast.preconditions import inherits
+from collectfast.shared_strings import shared
 
 
 class StaticFile(NamedTuple):
@@ -79,15 +80,18 @@ def prefixed_path(storage: Any, path: str) -> str:
     return os.path.join(prefix, path) if prefix else path
 
 
-def list_static_files(ignore_patterns: Iterable[str]) -> Found:
-    """What every finder lists, as collectstatic walks them."""
+def list_static_files(
+    ignore_patterns: Iterable[str], *, last_use: bool = False
+) -> Found:
+    """What every finder lists, as collectstatic walks them. With
+    ``last_use``, the walk is not kept for later (70 bytes a file)."""
     patterns = sorted({os.path.normpath(pattern) for pattern in ignore_patterns})
     walks = _walks.get()
     key = frozenset(patterns)
     if walks is not None and key in walks:
-        return walks[key]
+        return walks.pop(key) if last_use else walks[key]
     found = [item for finder in get_finders() for item in _listed(finder, patterns)]
-    if walks is not None:
+    if walks is not None and not last_use:
         walks[key] = found
     return found
 
@@ -183,7 +187,7 @@ def _walk(
             path = location + os.sep + name
             if ignored(path):  # the path in the storage
                 continue
-        yield StaticFile(path, storage, root)
+        yield StaticFile(shared(path), storage, root)
     for name in directories:
         if ignored(name):
             continue

@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, NamedTuple, Protocol
 
+from collectfast.shared_strings import shared
+
 if TYPE_CHECKING:
     from hashlib import _Hash
 
@@ -81,7 +83,7 @@ def multipart_etag(part_digests: list[bytes]) -> str:
 def new_md5_of(data: bytes) -> str:
     digest = new_md5()
     digest.update(data)
-    return digest.hexdigest()
+    return shared(digest.hexdigest())
 
 
 def digest_stream(
@@ -116,7 +118,7 @@ def digest_stream(
     if part is not None and in_part:
         part_digests.append(part.digest())
     etag = multipart_etag(part_digests) if part_digests else None
-    return LocalDigest(whole.hexdigest(), size, etag)
+    return LocalDigest(shared(whole.hexdigest()), size, etag)
 
 
 def no_parts(size: int) -> int | None:

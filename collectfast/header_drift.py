@@ -87,12 +87,14 @@ def plan_repairs(
         return []
     guard = strategy.guard
     ledger, record = guard.headers, guard.record
-    # The names compare() was given, as stored (the same for the collect
-    # phase's and post-processing's names: skip normalising those).
-    given_names: dict[str, tuple[str, str | None]] = {}
-    for given, compared_md5 in list(ledger.unchanged.items()):
-        name = given if given in produced else strategy.stored_name(given)
-        given_names[name] = (given, compared_md5)
+    # The names compare() was given where the storage's differ (nearly
+    # never: a name per file here, or a tuple, held 60-100 bytes a file).
+    unchanged = ledger.unchanged
+    given_names = {
+        strategy.stored_name(given): given
+        for given in list(unchanged)
+        if given not in produced
+    }
     changed = {
         given if given in produced else strategy.stored_name(given)
         for given in list(ledger.changed)
@@ -102,7 +104,8 @@ def plan_repairs(
     for name in produced:
         if name not in index or name in guard.stored or name in changed:
             continue
-        given, md5 = given_names.get(name, (name, None))
+        given = given_names.get(name, name)
+        md5 = unchanged.get(given)
         if md5 is None:
             md5 = md5_tag(strategy, name, index[name])
         params = strategy.header_parameters(given)

@@ -52,7 +52,8 @@ def find_static_files(
     """Django's finder loop: the first file found for a destination wins."""
     found = StaticFiles()
     destinations: set[str] = set()
-    for path, storage, disk_root in list_static_files(ignore_patterns):
+    walked = list_static_files(ignore_patterns, last_use=True)
+    for path, storage, disk_root in walked:
         prefixed = prefixed_path(storage, path)
         name = stored_name(strategy, prefixed)
         if name in destinations:

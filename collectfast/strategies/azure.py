@@ -28,6 +28,7 @@ from collectfast.conf import conf
 from collectfast.errors import require_utf8
 from collectfast.hashing import LocalDigest, snapshot
 from collectfast.header_parameters import SharedParameters
+from collectfast.shared_strings import shared
 from collectfast.strategies import azure_errors
 from collectfast.strategies.azure_client import azure_service_client
 from collectfast.strategies.azure_errors import BlobNotDeleted
@@ -151,10 +152,10 @@ class AzureStrategy(StorageKeys, Strategy):
 
         def add(page: list[AzureListed]) -> None:
             for key, tag, size, etag in page:
-                name = key[skip:]
+                name = shared(key[skip:])
                 if not name:
                     continue
-                index[name] = RemoteObject(tag, size)
+                index[name] = RemoteObject(shared(tag), size)
                 if name in watched:
                     self.etags[name] = etag
 

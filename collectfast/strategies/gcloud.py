@@ -25,6 +25,7 @@ from collectfast.hashing import (
     snapshot,
 )
 from collectfast.header_parameters import SharedParameters
+from collectfast.shared_strings import shared
 from collectfast.strategies import gcloud_errors
 from collectfast.strategies.base import (
     WRITES,
@@ -153,10 +154,10 @@ class GoogleCloudStrategy(StorageKeys, Strategy):
 
         def add(page: list[GcsListed]) -> None:
             for key, tag, size, generation in page:
-                name = key[skip:]
+                name = shared(key[skip:])
                 if not name:
                     continue
-                index[name] = RemoteObject(tag, size)
+                index[name] = RemoteObject(shared(tag), size)
                 if name in watched and generation is not None:
                     self.generations[name] = generation
 

@@ -21,6 +21,7 @@ from collectfast.conf import conf
 from collectfast.hashing import LocalDigest
 from collectfast.header_parameters import SharedParameters
 from collectfast.preconditions import inherits
+from collectfast.shared_strings import shared
 from collectfast.strategies.base import (
     WRITES,
     Decision,
@@ -171,9 +172,9 @@ class S3Strategy(StorageKeys, Strategy):
         def add(page: list[Listed]) -> None:
             # Page by page: the listing is never held twice in memory.
             for key, etag, size in page:
-                name = key[skip:]
+                name = shared(key[skip:])
                 if name:
-                    index[name] = RemoteObject(etag.strip('"'), size)
+                    index[name] = RemoteObject(shared(etag.strip('"')), size)
 
         with side_pool(self.stopped_answering) as side:
             # The encryption question costs a round trip: ask it alongside
