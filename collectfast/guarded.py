@@ -77,6 +77,8 @@ class GuardedStrategy(Strategy):
         self.guard = guard
         #: The index as listed (collectfast's own objects left out).
         self.index: Mapping[str, RemoteObject] | None = None
+        self._expected = False
+        self._expect_lock = threading.Lock()
 
     @property
     def requests(self) -> int:
@@ -96,6 +98,11 @@ class GuardedStrategy(Strategy):
         # The record first, the listing after: a deploy that finished before
         # the record was read is entirely in the listing (README).
         self.guard.read()
+        owned = self.guard.record.owned
+        if owned:
+            # What the last deploys stored stands in for this deploy's names:
+            # the listing's ranges start now, not once the finders are walked.
+            self._expect_once([*owned, RECORD_NAME])
         index = self.inner.list_remote()
         own = [name for name in index if is_reserved(name)]
         if own:
@@ -108,7 +115,14 @@ class GuardedStrategy(Strategy):
 
     def expect(self, names: Sequence[str]) -> None:
         # The record is listed too: a listing split by names counts it.
-        self.inner.expect([*names, RECORD_NAME])
+        self._expect_once([*names, RECORD_NAME])
+
+    def _expect_once(self, names: Sequence[str]) -> None:
+        with self._expect_lock:
+            if self._expected:
+                return
+            self._expected = True
+        self.inner.expect(names)
 
     def digest(self, name: str, source: Source) -> LocalDigest:
         return self.inner.digest(name, source)

@@ -172,9 +172,12 @@ class Stop:
     def __init__(self) -> None:
         self._signal: Future[BaseException] = Future()
         self._lock = threading.Lock()
+        # Asked several times per file: a flag, where the future's done()
+        # takes its lock every time.
+        self._set = False
 
     def is_set(self) -> bool:
-        return self._signal.done()
+        return self._set
 
     @property
     def reason(self) -> BaseException | None:
@@ -186,6 +189,7 @@ class Stop:
             if self._signal.done():
                 return False
             self._signal.set_result(reason)
+            self._set = True
             return True
 
     def wait_for(self, future: Future[Any], timeout: float | None = None) -> bool:

@@ -49,13 +49,18 @@ class StorageKeys:
 
     def key(self, name: str) -> str:
         """The key the storage's own ``_save(name)`` writes."""
-        try:
-            plain_prefix = self._plain_prefix
-        except AttributeError:
-            plain_prefix = self._plain_prefix = self._find_plain_prefix()
+        plain_prefix = self._plain()
         if plain_prefix is not None and is_plain(name):
             return plain_prefix + name
         return normalized_key(self.storage, name)  # raises for a name outside
+
+    def _plain(self) -> str | None:
+        """What a plain name's key starts with, if known (else None)."""
+        try:
+            return self._plain_prefix
+        except AttributeError:
+            self._plain_prefix = self._find_plain_prefix()
+            return self._plain_prefix
 
     def _find_plain_prefix(self) -> str | None:
         base = self.normalizing_class
@@ -77,6 +82,8 @@ class StorageKeys:
         # What the storage's own normalisation makes of it ('a\\b' is 'a/b'):
         # nearly always the name itself, kept rather than copied (the deploy
         # holds every name until its end).
+        if self._plain() == self.prefix and is_plain(name):
+            return name  # key() is prefix + name
         key, skip = self.key(name), len(self.prefix)
         if len(key) - skip == len(name) and key.endswith(name):
             return name
