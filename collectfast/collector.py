@@ -85,10 +85,8 @@ class Collector:
         """
         self.listing.start()
         self._jobs = jobs
-        # The biggest files first: the deploy ends when its longest upload
-        # does, and a multipart upload takes three round trips or more.
         uploaders = self._uploaders = DaemonPool(
-            self.threads, thread_name_prefix="collectfast", ranked=True
+            self.threads, thread_name_prefix="collectfast"
         )
         batches: list[Future[list[Outcome]]] = [
             Future() for _ in range(0, len(jobs), BATCH)
@@ -289,8 +287,8 @@ class Collector:
                     assert decision is not None
                     outcome.decision = decision
                     if decision.upload and not self.dry_run:
-                        outcome.upload = uploaders.submit_ranked(
-                            -outcome.local.size, self._upload, job, outcome.local
+                        outcome.upload = uploaders.submit(
+                            self._upload, job, outcome.local
                         )
                         outcome.upload.add_done_callback(
                             partial(self._check_upload, job.name)

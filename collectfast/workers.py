@@ -17,7 +17,6 @@ from any thread, with the reason; waits on futures end when it is set.
 from __future__ import annotations
 
 import itertools
-import math
 import queue
 import threading
 from collections.abc import Callable
@@ -30,8 +29,6 @@ _T = TypeVar("_T")
 #: the summary can count them; then they are abandoned.
 INTERRUPT_GRACE = 2.0
 _Work = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
-#: In the queue: (rank, order submitted, work or None for "no more work").
-_Queued = tuple[float, float, _Work | None]
 
 
 class WorkAbandoned(Exception):
@@ -79,19 +76,11 @@ class DaemonPool(Executor):
     _numbers = itertools.count()
 
     def __init__(
-        self,
-        max_workers: int,
-        thread_name_prefix: str = "collectfast",
-        *,
-        ranked: bool = False,
+        self, max_workers: int, thread_name_prefix: str = "collectfast"
     ) -> None:
         self._max_workers = max(1, max_workers)
         self._prefix = thread_name_prefix
-        # Ranked: work runs lowest rank first (submit_ranked), else in order.
-        self._queue: queue.SimpleQueue[_Queued] | queue.PriorityQueue[_Queued] = (
-            queue.PriorityQueue() if ranked else queue.SimpleQueue()
-        )
-        self._order = itertools.count()
+        self._queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
@@ -99,20 +88,13 @@ class DaemonPool(Executor):
         self._abandoned = False
 
     def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
-        return self.submit_ranked(0, fn, *args, **kwargs)
-
-    def submit_ranked(
-        self, rank: float, fn: Callable[..., _T], /, *args: Any, **kwargs: Any
-    ) -> Future[_T]:
-        """Submit; in a ranked pool, queued work of a lower rank runs first
-        (of equal ranks, the first submitted)."""
         future: Future[_T] = Future()
         with self._lock:
             if self._shut_down:
                 # A thread still deciding when the run stopped: never run it.
                 future.cancel()
                 return future
-            self._queue.put((rank, next(self._order), (future, fn, args, kwargs)))
+            self._queue.put((future, fn, args, kwargs))
             if not self._idle.acquire(blocking=False) and (
                 len(self._threads) < self._max_workers
             ):
@@ -128,13 +110,11 @@ class DaemonPool(Executor):
     def _work(self) -> None:
         _worker.pool = self
         while True:
-            queued = self._queue.get()
-            work = queued[2]
+            work = self._queue.get()
             if work is None:
-                self._queue.put(queued)  # for the next worker
+                self._queue.put(None)  # for the next worker
                 return
             future, fn, args, kwargs = work
-            del queued
             del work
             _worker.attempts = 0
             if future.set_running_or_notify_cancel():
@@ -154,13 +134,12 @@ class DaemonPool(Executor):
             if cancel_futures:
                 while True:
                     try:
-                        work = self._queue.get_nowait()[2]
+                        work = self._queue.get_nowait()
                     except queue.Empty:
                         break
                     if work is not None:
                         work[0].cancel()
-            # The end, after any work still queued (workers pass it on).
-            self._queue.put((math.inf, math.inf, None))
+            self._queue.put(None)
         if wait:
             for thread in self._threads:
                 thread.join()
