@@ -34,6 +34,9 @@ _Work = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]
 class WorkAbandoned(Exception):
     """Raised in a worker of an abandoned pool instead of sending a request."""
 
+    def __init__(self) -> None:
+        super().__init__("the deploy had stopped, so the request was not sent")
+
 
 class _Worker(threading.local):
     """The pool the current thread works for, and the HTTP attempts the
