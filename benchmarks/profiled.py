@@ -119,7 +119,9 @@ def trace_memory(out: Path, script: str) -> int:
             total = sum(stat.size for stat in stats)
             text.write(f"At the last snapshot: {total / 2**20:.1f} MiB, by line:\n")
             for stat in stats[:TOP]:
-                text.write(f"{stat.size / 2**20:8.2f} MiB {stat.count:9d}  {stat.traceback}\n")
+                text.write(
+                    f"{stat.size / 2**20:8.2f} MiB {stat.count:9d}  {stat.traceback}\n"
+                )
         out.with_suffix(".txt").write_text(text.getvalue())
     return exit_code
 
