@@ -153,20 +153,24 @@ def test_read_timeout_uses_COLLECTFAST_TIMEOUT_and_is_retried(
 ):
     settings.COLLECTFAST_TIMEOUT = 0.5
     stalled = threading.Event()
+    deploy_over = threading.Event()
+    waited_out: list[bool] = []
 
     def stall_first_put(req: Any, resp: Any) -> None:
         first = not stalled.is_set()
         if req.op == "PutObject" and req.key == "static/js/app.js" and first:
             stalled.set()
-            time.sleep(1.5)  # beyond COLLECTFAST_TIMEOUT, far below botocore's 60
+            # Answered only once the deploy is over: a client that waits for
+            # it (botocore's 60 s) would hang here for the 30 s.
+            waited_out.append(not deploy_over.wait(30))
 
     proxy.add_response_hook(stall_first_put)
-    started = time.monotonic()
     run_collectstatic()
+    deploy_over.set()
     # The client gave up on the stalled answer and sent the file again
     # (the stalled request is logged once its answer is finally sent).
-    assert time.monotonic() - started < 1.5
     proxy.wait_idle()
+    assert waited_out == [False]  # stalled once, answered after the deploy
     assert puts_for(proxy, "static/js/app.js") == 2
     assert_bucket_equals_tree(s3.client, s3.bucket, "static/", site)
 
