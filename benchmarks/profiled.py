@@ -63,19 +63,13 @@ def main() -> int:
             profiler.disable()
 
     threading.Thread.run = profiled_run  # type: ignore[method-assign]
-    sys.argv = sys.argv[3:]
-    sys.path[0] = str(Path(script).resolve().parent)
     main_profiler = cProfile.Profile(clock)
-    exit_code: int | str | None = 0
     main_profiler.enable()
     try:
-        runpy.run_path(script, run_name="__main__")
-    except SystemExit as exc:
-        exit_code = exc.code
+        return run_script(script)
     finally:
         main_profiler.disable()
         write(out, main_profiler, profilers, lock, clock_name(clock))
-    return exit_code if isinstance(exit_code, int) else 1
 
 
 def run_script(script: str) -> int:

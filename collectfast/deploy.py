@@ -223,7 +223,7 @@ class Deploy:
             fail(failures, strategy)
         index = collector.listing.state().index
         post_started = time.perf_counter()
-        # Storage names; post-processing adds prefixed paths to map.
+        # Storage names: the jobs', then those of what post-processing made.
         produced: set[str] = {job.name for job in found.jobs}
         if options.post_process and hasattr(self.storage, "post_process"):
             self.post_processing = PostProcessing(

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -306,24 +306,27 @@ class Record:
 # Reading a record of 100,000 names: each name's JSON entry is dropped as soon
 # as it is read, and the few fingerprints are shared, so that the document
 # and the record are never both held whole (about 600 bytes a name, before).
+# Nothing reads the sections in order (the bytes and the prune plan sort).
 
 
-def _owned(document: dict[str, Any]) -> dict[str, Owned]:
-    """The ``owned`` section, emptied as it is read; in the document's order."""
-    owned: dict[str, Owned] = {}
-    while document:
-        name, (tag, seq) = document.popitem()
-        tag = None if tag is None else shared(str(tag))
-        owned[shared(str(name))] = Owned(tag, int(seq))
-    return dict(reversed(owned.items()))
+def _drained(section: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
+    """``section``'s entries, last first, each dropped from it as it is read."""
+    while section:
+        yield section.popitem()
 
 
-def _fingerprints(document: dict[str, Any], sets: Mapping[str, Any]) -> dict[str, str]:
+def _owned(section: dict[str, Any]) -> dict[str, Owned]:
+    return {
+        shared(str(name)): Owned(None if tag is None else shared(str(tag)), int(seq))
+        for name, (tag, seq) in _drained(section)
+    }
+
+
+def _fingerprints(section: dict[str, Any], sets: Mapping[str, Any]) -> dict[str, str]:
     """The ``headers.names`` section, each fingerprint the one object of
     ``sets``' keys (a name's may be missing from them: then its own)."""
     fingerprints = {fp: fp for fp in sets}
-    names: dict[str, str] = {}
-    while document:
-        name, fp = document.popitem()
-        names[shared(str(name))] = fingerprints.get(fp) or str(fp)
-    return dict(reversed(names.items()))
+    return {
+        shared(str(name)): fingerprints.get(fp) or str(fp)
+        for name, fp in _drained(section)
+    }

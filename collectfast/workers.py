@@ -56,10 +56,7 @@ def count_attempt(count: Callable[[], None]) -> None:
     if pool is None:
         count()
         return
-    with pool._lock:  # never counted after shutdown() has returned
-        if pool._abandoned:
-            raise WorkAbandoned()
-        count()
+    pool.admit(count)
     _worker.attempts += 1
 
 
@@ -109,6 +106,14 @@ class DaemonPool(Executor):
                 thread.start()
                 self._threads.append(thread)
         return future
+
+    def admit(self, count: Callable[[], None]) -> None:
+        """``count`` an HTTP attempt of one of this pool's workers, or raise
+        :class:`WorkAbandoned` once the pool was abandoned."""
+        with self._lock:  # never counted after shutdown() has returned
+            if self._abandoned:
+                raise WorkAbandoned()
+            count()
 
     def _work(self) -> None:
         _worker.pool = self
