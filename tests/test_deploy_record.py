@@ -11,8 +11,10 @@ import time
 from io import StringIO
 from typing import Any
 
+import hypothesis
 import pytest
 from django.core.management.base import CommandError
+from hypothesis import strategies as st
 
 from collectfast.deploy_record import RECORD_NAME, DeployEntry, Lease, Owned, Record
 from collectfast.prune import Manifests, plan_prune
@@ -63,9 +65,14 @@ def test_a_deploy_records_what_it_stored_and_releases_its_lease(site, s3, proxy)
             Bucket=s3.bucket, Key=f"static/{name}"
         )["ETag"].strip('"')
     assert "collectfast" not in json.dumps(list(record.owned))  # no record in it
-    # Stored gzipped, as JSON a person can read with gunzip.
+    # Stored gzipped, as text a person can read with gunzip: a line of JSON,
+    # then a line per owned name.
     body = s3.client.get_object(Bucket=s3.bucket, Key=KEY)["Body"].read()
-    assert json.loads(gzip.decompress(body))["format"] == 1
+    head, *lines = gzip.decompress(body).decode().splitlines()
+    assert json.loads(head)["format"] == 2
+    assert [line.split("\t")[:3] for line in lines] == [
+        [name, record.owned[name].tag, "1"] for name in sorted(FILES)
+    ]
 
 
 def test_an_unchanged_deploy_reads_the_record_and_writes_nothing(site, s3, proxy):
@@ -258,8 +265,30 @@ def test_the_manifest_changed_under_a_deploy_stops_it_before_pruning(
 @pytest.mark.parametrize(
     ("body", "why"),
     [
-        (b"not gzip", "it is not gzipped JSON with a format"),
-        (gzip.compress(b'{"format": 2}'), "it has format 2, this collectfast reads 1"),
+        (b"not gzip", "it is not a gzipped deploy record with a format"),
+        (
+            gzip.compress(b'{"format": 3}\n'),
+            "it has format 3, this collectfast reads 2",
+        ),
+        (
+            # A development build's: one JSON document.
+            gzip.compress(b'{"format":1,"revision":1,"owned":{}}'),
+            "it has format 1, this collectfast reads 2",
+        ),
+        (
+            gzip.compress(
+                b'{"format":2,"revision":1,"deploys":[],"lease":null,'
+                b'"header_sets":{}}\na.css\tt1\n'
+            ),
+            "a field is missing or mistyped",
+        ),
+        (
+            # Cut short: the gzip stream ends before its end.
+            Record(
+                1, {f"{n}.css": Owned(f"{n:032}", 1) for n in range(999)}
+            ).to_bytes()[:-20],
+            "it is cut short or corrupt",
+        ),
     ],
 )
 def test_an_unreadable_record_is_one_sentence(site, s3, proxy, body, why):
@@ -332,6 +361,33 @@ def test_a_record_survives_its_bytes():
     )
     assert Record.from_bytes(record.to_bytes()) == record
     assert record.to_bytes() == record.to_bytes()  # no timestamp in the gzip
+
+
+# Any text a field may hold, tabs, newlines and empty strings included.
+fields = st.text(alphabet=st.sampled_from("a/.\t\n\r é\u2028"), max_size=4)
+
+
+@hypothesis.given(
+    entries=st.dictionaries(
+        fields.filter(bool),
+        st.tuples(
+            st.none() | fields,
+            st.integers(min_value=1, max_value=2**40),
+            st.none() | fields,
+        ),
+        max_size=12,
+    )
+)
+def test_any_owned_name_tag_and_fingerprint_survive_the_bytes(entries):
+    record = Record(
+        3,
+        {name: Owned(tag, seq) for name, (tag, seq, _) in entries.items()},
+        headers={name: fp for name, (_, _, fp) in entries.items() if fp is not None},
+        header_sets={
+            fp: {"ContentType": fp} for _, _, fp in entries.values() if fp is not None
+        },
+    )
+    assert Record.from_bytes(record.to_bytes()) == record
 
 
 def test_owned_names_replaced_or_gone_are_no_longer_owned():
