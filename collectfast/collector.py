@@ -206,7 +206,10 @@ class Collector:
     ) -> None:
         """Hash every job, never waiting for the listing; decide (and queue
         uploads) batch by batch, in order, as soon as the listing is there."""
-        hashed: list[list[Outcome]] = []  # batches waiting to be decided
+        # Batches hashed, each job's digest or error, until decided: at
+        # 100,000 files the hashing runs ahead of the listing, and a digest
+        # alone waiting costs 120 bytes less than an outcome would.
+        hashed: list[list[LocalDigest | Exception] | None] = []
         decided = 0
         try:
             for start in range(0, len(jobs), BATCH):
@@ -214,29 +217,32 @@ class Collector:
                     return
                 hashed.append(self._hash(jobs[start : start + BATCH]))
                 if self.listing.ready.is_set():
-                    decided = self._decide(hashed, decided, batches, uploaders)
+                    decided = self._decide(jobs, hashed, decided, batches, uploaders)
             self.listing.ready.wait()
-            self._decide(hashed, decided, batches, uploaders)
+            self._decide(jobs, hashed, decided, batches, uploaders)
         except BaseException as exc:  # handed to the main thread, raised there
             for batch in batches:
                 if not batch.done():
                     batch.set_exception(exc)
 
-    def _hash(self, jobs: Sequence[Job]) -> list[Outcome]:
-        outcomes = [Outcome(job) for job in jobs]
-        for outcome in outcomes:
-            job = outcome.job
-            started = time.perf_counter()
+    def _hash(self, jobs: Sequence[Job]) -> list[LocalDigest | Exception]:
+        """Each job's digest, or the error digesting it."""
+        digest = self.strategy.digest
+        started = time.perf_counter()
+        digests: list[LocalDigest | Exception] = []
+        for job in jobs:
             try:
-                outcome.local = self.strategy.digest(job.name, job.source)
+                digests.append(digest(job.name, job.source))
             except Exception as exc:
-                outcome.error = exc
-            outcome.hash_seconds = time.perf_counter() - started
-        return outcomes
+                digests.append(exc)
+        # Only this thread writes it; the main thread reads it once joined.
+        self.totals.hash_seconds += time.perf_counter() - started
+        return digests
 
     def _decide(
         self,
-        hashed: list[list[Outcome]],
+        jobs: Sequence[Job],
+        hashed: list[list[LocalDigest | Exception] | None],
         decided: int,
         batches: list[Future[list[Outcome]]],
         uploaders: DaemonPool,
@@ -247,11 +253,23 @@ class Collector:
         except BaseException:
             index = None  # the main thread reports the listing's failure
         for number in range(decided, len(hashed)):
+            digests = hashed[number]
+            assert digests is not None
+            hashed[number] = None
+            first = number * BATCH
+            outcomes = [
+                Outcome(job, error=digest)
+                if isinstance(digest, Exception)
+                else Outcome(job, local=digest)
+                for job, digest in zip(
+                    jobs[first : first + BATCH], digests, strict=True
+                )
+            ]
             with self._lock:
-                self._hashed.append(hashed[number])  # abandon() may read it now
+                self._hashed.append(outcomes)  # abandon() may read it now
             if index is not None:
-                self._decide_batch(hashed[number], index, uploaders)
-            batches[number].set_result(hashed[number])
+                self._decide_batch(outcomes, index, uploaders)
+            batches[number].set_result(outcomes)
         return len(hashed)
 
     def _decide_batch(

@@ -37,7 +37,6 @@ class Outcome:
     error: BaseException | None = None
     #: Whether the error happened while uploading (else while checking).
     failed_upload: bool = False
-    hash_seconds: float = 0.0
     upload_seconds: float = 0.0
     #: The queued upload, until the main thread has its result.
     upload: Future[Uploaded] | None = field(default=None, repr=False)
@@ -74,12 +73,12 @@ class Totals:
     they are handed out, so that the outcomes themselves can be let go of."""
 
     def __init__(self) -> None:
+        #: Added by the hashing thread, a batch at a time.
         self.hash_seconds = 0.0
         self.upload_seconds = 0.0
         self.hashed_bytes = 0
 
     def add(self, outcome: Outcome) -> None:
-        self.hash_seconds += outcome.hash_seconds
         self.upload_seconds += outcome.upload_seconds
         if outcome.local is not None:
             self.hashed_bytes += outcome.local.size
