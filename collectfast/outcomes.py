@@ -6,20 +6,36 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from collectfast.errors import Abandoned, NotAttempted
 from collectfast.hashing import LocalDigest
 from collectfast.sources import LocalFile
 from collectfast.strategies.base import Decision
 
+if TYPE_CHECKING:
+    from django.core.files.storage import Storage
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One static file to collect: its destination name and its source."""
 
-    name: str
-    path: str
-    source: LocalFile
+class Job(LocalFile):
+    """One static file to collect: its destination name, and the file a
+    finder returned (its own source: one object a file, not two, 60 bytes
+    less a file)."""
+
+    __slots__ = ("name",)
+
+    def __init__(
+        self, name: str, storage: Storage, path: str, disk_root: str | None = None
+    ) -> None:
+        super().__init__(storage, path, disk_root)
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Job({self.name!r}, {self.storage!r}, {self.path!r})"
+
+    @property
+    def source(self) -> LocalFile:
+        return self
 
 
 #: What an upload's future holds: seconds taken, and the digest stored if the

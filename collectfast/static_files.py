@@ -17,7 +17,6 @@ from django.core.management.base import CommandError
 from collectfast.deploy_record import is_reserved
 from collectfast.finders import list_static_files, prefixed_path
 from collectfast.outcomes import Job
-from collectfast.sources import LocalFile
 from collectfast.strategies.base import Strategy
 
 if TYPE_CHECKING:
@@ -72,7 +71,7 @@ def find_static_files(
         destinations.add(name)
         if name != prefixed:
             found.renamed[name] = prefixed
-        found.jobs.append(Job(name, path, LocalFile(storage, path, disk_root)))
+        found.jobs.append(Job(name, storage, path, disk_root))
     return found
 
 
