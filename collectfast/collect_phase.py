@@ -63,10 +63,12 @@ class CollectPhase:
                 # Raised where the collector waits for the index (its threads
                 # are then left, or joined, as for any error there).
                 outcomes.throw(exc)
+            duplicates = self.found.duplicates
             for number, outcome in enumerate(outcomes):
                 assert isinstance(outcome, Outcome)
-                yield from self.duplicates(number)
-                yield from self.record(outcome)
+                if number in duplicates:
+                    yield from self.duplicates(number)
+                yield self.record(outcome)
             yield from self.duplicates(len(jobs))
         except ClearIncomplete as exc:
             yield from self.cleared(exc.state)  # what was deleted; then the error
@@ -102,10 +104,10 @@ class CollectPhase:
 
     def abandon(self, reason: BaseException, grace: float = 0.0) -> Iterator[Event]:
         for outcome in self.collector.abandon(reason, grace=grace):
-            yield from self.record(outcome)
+            yield self.record(outcome)
 
-    def record(self, outcome: Outcome) -> Iterator[Event]:
-        """The outcome in the report, then handed on."""
+    def record(self, outcome: Outcome) -> Collected:
+        """The outcome in the report, as the event that hands it on."""
         job, report = outcome.job, self.report
         error = outcome.error
         if isinstance(error, (NotAttempted, Abandoned)):
@@ -129,7 +131,7 @@ class CollectPhase:
             else:
                 logger.debug("Skipping %r (%s)", job.name, reason)
                 report.unchanged += 1
-        yield Collected(outcome, replaces=job.name in self.remote_index)
+        return Collected(outcome, replaces=job.name in self.remote_index)
 
     def timings(self, started: float) -> Iterator[Event]:
         """The collect phase's times, in the report and at -v 3."""

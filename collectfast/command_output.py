@@ -11,6 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.staticfiles.management.commands.collectstatic import (
+    Command as DjangoCollectstatic,
+)
 from django.core.management.base import OutputWrapper
 
 from collectfast.events import (
@@ -85,6 +88,10 @@ class DjangoLines:
         self.log = log
         self.stderr = stderr
         self.verbosity = verbosity
+        # Django's own log() prints the line of a skipped file from
+        # verbosity 2: below, with its log(), the line isn't even made (a
+        # line per file of a big redeploy).
+        self.skips_shown = verbosity >= 2 or not is_djangos_log(log, verbosity)
         self.dry_run = dry_run
         self.books = books
         self.progress: Progress | None = None
@@ -146,7 +153,8 @@ class DjangoLines:
             return
         if not decision.upload:
             self.books.unmodified.append(job.name)
-            self.log(f"Skipping '{job.path}' (not modified)")
+            if self.skips_shown:
+                self.log(f"Skipping '{job.path}' (not modified)")
             progress.advance()
             return
         if event.replaces:
@@ -171,6 +179,16 @@ class DjangoLines:
             self.log(f"{verb} '{name}'", level=1 if deleted is None else 2)
             if deleted is not None:
                 deleted.append(name)
+
+
+def is_djangos_log(log: Callable[..., None], verbosity: int) -> bool:
+    """Whether ``log`` is Django's own collectstatic's, of a command at
+    ``verbosity`` (it prints a line only from the line's level)."""
+    command = getattr(log, "__self__", None)
+    return (
+        getattr(log, "__func__", None) is DjangoCollectstatic.log
+        and getattr(command, "verbosity", None) == verbosity
+    )
 
 
 class DjangosOwnReport:

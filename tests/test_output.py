@@ -67,6 +67,39 @@ def test_verbosity_zero_prints_nothing_anywhere(site, s3, proxy):
     assert (out, err) == ("", "")
 
 
+def logged_calls(command_class: type, **options: Any) -> list[tuple[str, int]]:
+    """Every call of ``log()`` of a subclass of ``command_class`` that keeps
+    them all, whatever the verbosity, as a project's subclass may."""
+    calls: list[tuple[str, int]] = []
+
+    class Logging(command_class):  # type: ignore[misc, valid-type]
+        def log(self, msg: str, level: int = 2) -> None:
+            calls.append((msg, level))
+            super().log(msg, level)
+
+    call_command(
+        Logging(),
+        interactive=False,
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+        **options,
+    )
+    return calls
+
+
+def test_a_log_overridden_is_called_for_every_skipped_file_as_djangos(site, s3, proxy):
+    from django.contrib.staticfiles.management.commands import collectstatic as django
+
+    from collectfast.management.commands import collectstatic as ours
+
+    collectstatic(verbosity=1)
+    # At verbosity 1, where Django's own log() prints no "Skipping" line and
+    # collectfast doesn't make them, a project's log() still gets each one.
+    skips = [(f"Skipping '{name}' (not modified)", 2) for name in sorted(FILES)]
+    assert sorted(logged_calls(ours.Command, verbosity=1)) == skips
+    assert sorted(logged_calls(django.Command, verbosity=1)) == skips
+
+
 def test_verbosity_two_gives_reasons(site, s3, proxy):
     collectstatic(verbosity=1)
     (site / "css/f1.css").write_text("changed {}\n")
