@@ -153,7 +153,12 @@ class CollectPhase:
             f"collectfast: index: {listed:,} objects listed in "
             f"{collector.listing.seconds:.2f} s",
             f"collectfast: hashing: {len(self.found.jobs):,} files "
-            f"({format_bytes(hashed_bytes)}) in {outcomes_hash:.2f} s of thread time",
+            f"({format_bytes(hashed_bytes)}) in {outcomes_hash:.2f} s of thread time"
+            + (
+                f", {totals.by_worker:,} by a worker process"
+                if totals.by_worker
+                else ""
+            ),
             f"collectfast: upload: {len(report.uploaded):,} files in "
             f"{outcomes_upload:.2f} s of thread time",
             f"collectfast: collect phase: {report.phases['collect']:.2f} s",

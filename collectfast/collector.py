@@ -25,6 +25,7 @@ from functools import partial
 
 from collectfast.errors import Abandoned, NotAttempted, StoreStopped, quoted
 from collectfast.hashing import LocalDigest
+from collectfast.local_digests import LocalDigests
 from collectfast.outcomes import Job, Outcome, Totals, Uploaded, settle
 from collectfast.remote_listing import RemoteListing, RemoteState
 from collectfast.strategies.base import Decision, RemoteObject, Strategy
@@ -95,6 +96,10 @@ class Collector:
         hasher = self._start_hashing(jobs, batches, uploaders, halt)
         finished = leaving = False
         try:
+            if not self.listing.ready.is_set():
+                # This thread would wait for the listing: the work that
+                # needs none, meanwhile.
+                self.strategy.prepare((job.name for job in jobs), self.listing.ready)
             yield self.listing.state()
             for number, batch in enumerate(batches):
                 self._position = (number, 0)
@@ -211,33 +216,34 @@ class Collector:
         # alone waiting costs 120 bytes less than an outcome would.
         hashed: list[list[LocalDigest | Exception] | None] = []
         decided = 0
+        local = LocalDigests(self.strategy, jobs)
+        digests = local.each()
         try:
             for start in range(0, len(jobs), BATCH):
                 if halt.is_set():
                     return
-                hashed.append(self._hash(jobs[start : start + BATCH]))
+                hashed.append(self._hash(digests, len(jobs[start : start + BATCH])))
                 if self.listing.ready.is_set():
                     decided = self._decide(jobs, hashed, decided, batches, uploaders)
+            self.totals.by_worker = local.by_worker
             self.listing.ready.wait()
             self._decide(jobs, hashed, decided, batches, uploaders)
         except BaseException as exc:  # handed to the main thread, raised there
             for batch in batches:
                 if not batch.done():
                     batch.set_exception(exc)
+        finally:
+            digests.close()  # ends the worker process, if any
 
-    def _hash(self, jobs: Sequence[Job]) -> list[LocalDigest | Exception]:
-        """Each job's digest, or the error digesting it."""
-        digest = self.strategy.digest
+    def _hash(
+        self, digests: Generator[LocalDigest | Exception, None, None], count: int
+    ) -> list[LocalDigest | Exception]:
+        """The next ``count`` jobs' digests, or the errors digesting them."""
         started = time.perf_counter()
-        digests: list[LocalDigest | Exception] = []
-        for job in jobs:
-            try:
-                digests.append(digest(job.name, job.source))
-            except Exception as exc:
-                digests.append(exc)
+        batch = [next(digests) for _ in range(count)]
         # Only this thread writes it; the main thread reads it once joined.
         self.totals.hash_seconds += time.perf_counter() - started
-        return digests
+        return batch
 
     def _decide(
         self,

@@ -87,6 +87,8 @@ class DeployGuard:
         self.record = Record()
         self.version: str | None = None  # of the stored record; None: none stored
         self.read_done = False
+        #: Set once the record is read (and waited for).
+        self.record_ready = threading.Event()
         self.holding = False
         self.committed = False
         #: Names this deploy stored, with the tag the listing will show.
@@ -132,6 +134,7 @@ class DeployGuard:
             self._read()
             lease = self.other_live_lease()
         self.read_done = True
+        self.record_ready.set()
 
     def _read(self) -> None:
         stored = self.store.read(RECORD_NAME)

@@ -27,7 +27,14 @@ from collectfast.deploy_guard import DeployGuard
 from collectfast.deploy_record import RECORD_NAME, is_reserved
 from collectfast.errors import describe
 from collectfast.hashing import LocalDigest
-from collectfast.strategies.base import Decision, RemoteObject, Source, Strategy
+from collectfast.header_drift import check_headers_ahead
+from collectfast.strategies.base import (
+    Decision,
+    RemoteObject,
+    Source,
+    Strategy,
+    digests_plainly,
+)
 from collectfast.strategies.conditional import ConditionalStore
 from collectfast.strategies.filesystem import FileSystemStrategy
 
@@ -127,6 +134,13 @@ class GuardedStrategy(Strategy):
     def digest(self, name: str, source: Source) -> LocalDigest:
         return self.inner.digest(name, source)
 
+    @property
+    def plain_digest_below(self) -> int:  # type: ignore[override]
+        return self.inner.plain_digest_below if digests_plainly(self.inner) else 0
+
+    def plain_digest_path(self, name: str, source: Source) -> str | None:
+        return self.inner.plain_digest_path(name, source)
+
     def compare(
         self,
         name: str,
@@ -135,12 +149,21 @@ class GuardedStrategy(Strategy):
         remote: RemoteObject | None,
     ) -> Decision:
         decision = self.inner.compare(name, source, local, remote)
-        # Unchanged: its stored headers are checked at the end.
+        # Unchanged: its stored headers are checked at the end, unless they
+        # were while the listing came in.
+        ledger = self.guard.headers
         if decision.upload:
-            self.guard.headers.changed.add(name)
-        else:
-            self.guard.headers.unchanged[name] = local.md5
+            ledger.changed.add(name)
+        elif name not in ledger.matching:
+            ledger.unchanged[name] = local.md5
         return decision
+
+    def prepare(self, names: Iterable[str], until: threading.Event) -> None:
+        """Check the recorded headers of ``names`` (header_drift.py)."""
+        while not self.guard.record_ready.wait(0.05):
+            if until.is_set():
+                return
+        check_headers_ahead(self, names, until)
 
     # -- writing -------------------------------------------------------------
 

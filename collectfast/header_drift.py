@@ -30,7 +30,8 @@ repairs them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -99,10 +100,13 @@ def plan_repairs(
         given if given in produced else strategy.stored_name(given)
         for given in list(ledger.changed)
     }
+    matching = ledger.matching
     repairs: list[Repair] = []
     memo = _Fingerprints()
     for name in produced:
         if name not in index or name in guard.stored or name in changed:
+            continue
+        if name in matching:
             continue
         given = given_names.get(name, name)
         md5 = unchanged.get(given)
@@ -121,6 +125,37 @@ def plan_repairs(
         changes = tuple(changed_parameters(previous, params))
         repairs.append(Repair(name, given, params, previous, changes, md5))
     return sorted(repairs, key=lambda repair: repair.name)
+
+
+#: Names checked between two looks at whether the listing is in.
+AHEAD_CHUNK = 256
+
+
+def check_headers_ahead(
+    strategy: GuardedStrategy, names: Iterable[str], until: threading.Event
+) -> None:
+    """Note which of ``names`` (storage names, the ones compare() is given)
+    have a recorded fingerprint that is their parameters' now, until
+    ``until`` is set: at the end, :func:`plan_repairs` needn't ask again.
+
+    A deploy waits for its listing once its files are hashed: this is the
+    work of :func:`plan_repairs` that needs no listing, moved there."""
+    if not has_headers(strategy):
+        return
+    record, matching = strategy.guard.record, strategy.guard.headers.matching
+    recorded = record.headers
+    if not recorded:
+        return
+    memo = _Fingerprints()
+    for number, name in enumerate(names):
+        if number % AHEAD_CHUNK == 0 and until.is_set():
+            return
+        fp = recorded.get(name)
+        if fp is None:
+            continue
+        params = strategy.header_parameters(name)
+        if params is not None and memo.of(params) == fp:
+            matching.add(name)
 
 
 def md5_tag(strategy: Strategy, name: str, remote: Any) -> str | None:

@@ -70,7 +70,11 @@ class HeaderLedger:
         #: Storage name -> fingerprint of the parameters now stored with it.
         self.noted: dict[str, str] = {}
         self.sets: dict[str, dict[str, Any]] = {}
-        #: Names compared unchanged (as compare() was given them) -> their md5.
+        #: Storage names whose recorded fingerprint is that of their
+        #: parameters now, checked while the listing came in.
+        self.matching: set[str] = set()
+        #: Names compared unchanged (as compare() was given them) -> their
+        #: md5, unless in ``matching`` (then nothing is repaired).
         self.unchanged: dict[str, str] = {}
         #: Names compared changed (uploaded, or would be in a dry run).
         self.changed: set[str] = set()

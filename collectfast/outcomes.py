@@ -91,6 +91,8 @@ class Totals:
     def __init__(self) -> None:
         #: Added by the hashing thread, a batch at a time.
         self.hash_seconds = 0.0
+        #: Files digested by a worker process (``digest_worker.py``).
+        self.by_worker = 0
         self.upload_seconds = 0.0
         self.hashed_bytes = 0
 

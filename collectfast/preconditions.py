@@ -54,6 +54,18 @@ def inherits(obj: Any, base: type, *names: str) -> bool:
         return False
 
 
+def defined_together(obj: Any, *names: str) -> bool:
+    """Whether one class of ``obj``'s defines all of ``names`` (none set on
+    the instance): a subclass that overrode one of them alone did not."""
+    try:
+        cls = type(obj)
+        instance_dict = getattr(obj, "__dict__", None) or {}
+        owners = {_owner(cls, name) for name in names}
+        return len(owners) == 1 and not any(name in instance_dict for name in names)
+    except Exception:
+        return False
+
+
 def user_overrides(obj: Any, names: Iterable[str]) -> list[str]:
     """The methods of ``names`` that ``obj``'s own code defines: set on the
     instance, or defined by a class outside Django and django-storages.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.core.management.base import CommandError
 
 from collectfast import header_parameters
 from collectfast.deploy_record import RECORD_NAME, Record
+from collectfast.header_drift import check_headers_ahead
 from tests.command import collectstatic, run_collectstatic
 from tests.utils import file_keys, record_ops, write_files
 
@@ -332,3 +334,56 @@ def test_hashed_names_under_kms_keep_their_md5_metadata(
     run_collectstatic()
     assert file_keys(proxy) == []
     assert file_keys(proxy, "CopyObject") == []
+
+
+# -- checked ahead, while the listing comes in ----------------------------------------
+
+
+def checked_ahead(names: list[str]) -> set[str]:
+    """The names check_headers_ahead() finds matching their record, for the
+    storage as the settings are now."""
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    from collectfast.guarded import GuardedStrategy, guarded
+    from collectfast.strategies import strategy_for
+
+    strategy = guarded(strategy_for(staticfiles_storage, configured=None, threads=2))
+    assert isinstance(strategy, GuardedStrategy)
+    strategy.guard.read()
+    check_headers_ahead(strategy, names, threading.Event())
+    return strategy.guard.headers.matching
+
+
+def test_headers_checked_ahead_are_those_that_match_the_record(
+    site, s3, proxy, settings
+):
+    settings.STORAGES = s3.storages(backend=PER_NAME)
+    run_collectstatic()
+    assert checked_ahead([*FILES, "not/deployed.css"]) == set(FILES)
+    settings.TEST_PER_NAME_PARAMETERS = {
+        "static/robots.txt": {"ContentDisposition": "inline"}
+    }
+    assert checked_ahead(list(FILES)) == set(FILES) - {"robots.txt"}
+    settings.STORAGES = s3.storages(
+        backend=PER_NAME, object_parameters={"CacheControl": "max-age=9"}
+    )
+    assert checked_ahead(list(FILES)) == set()
+
+
+def test_headers_checked_while_a_slow_listing_comes_in_are_repaired_alike(
+    site, s3, proxy, settings
+):
+    settings.STORAGES = s3.storages(backend=PER_NAME)
+    run_collectstatic()
+    settings.TEST_PER_NAME_PARAMETERS = {
+        "static/robots.txt": {"ContentDisposition": "inline"}
+    }
+    # Time to check every name before the listing is in.
+    proxy.configure(latency=0.3)
+    proxy.reset()
+    _, err, _ = collectstatic()
+    assert file_keys(proxy, "CopyObject") == ["static/robots.txt"]
+    assert "1 header updated" in err
+    proxy.reset()
+    run_collectstatic()
+    assert sorted(r.op for r in proxy.log) == unchanged_ops()

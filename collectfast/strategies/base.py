@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from django.core.files.storage import Storage
 
-from collectfast.hashing import LocalDigest, digest_file, digest_stream
-from collectfast.preconditions import user_overrides
+from collectfast.hashing import CHUNK_SIZE, LocalDigest, digest_file, digest_stream
+from collectfast.preconditions import defined_together, user_overrides
 from collectfast.sources import BytesFile, LocalFile, Source
 from collectfast.workers import WorkAbandoned, count_attempt
 
@@ -141,6 +141,10 @@ class Strategy(ABC):
         strategy may use it to list the rest of the store in parallel.
         """
 
+    def prepare(self, names: Iterable[str], until: threading.Event) -> None:
+        """Work for ``names`` that needs no listing, done while it comes in,
+        and left (the work then happens later) once ``until`` is set."""
+
     def digest(self, name: str, source: Source) -> LocalDigest:
         """What ``source`` becomes once stored as ``name``: default, its bytes."""
         fs_path = source.filesystem_path
@@ -148,6 +152,17 @@ class Strategy(ABC):
             return digest_file(fs_path)
         with source.open() as stream:
             return digest_stream(stream)
+
+    #: Files of fewer bytes may be digested as ``plain_digest_path()`` says.
+    plain_digest_below = CHUNK_SIZE
+
+    def plain_digest_path(self, name: str, source: Source) -> str | None:
+        """The file whose ``digest_file()`` (no parts) is ``digest(name,
+        source)`` if it holds fewer than ``plain_digest_below`` bytes, or
+        None: then only ``digest()`` knows. A worker process may digest
+        such files (``digest_worker.py``). Raises what ``digest()`` would
+        before reading the file."""
+        return source.filesystem_path
 
     def compare(
         self,
@@ -303,6 +318,16 @@ def _clear_order_key(name: str) -> list[tuple[int, str]]:
 
 #: What every built-in strategy does instead of the storage's own save().
 WRITES = ("save", "_save", "get_available_name")
+
+
+def digests_plainly(strategy: Strategy) -> bool:
+    """Whether ``strategy``'s ``plain_digest_path()`` speaks for its
+    ``digest()``: both defined by one class (a subclass that overrode
+    ``digest()`` alone digests some other way)."""
+    return defined_together(
+        strategy, "digest", "plain_digest_path", "plain_digest_below"
+    )
+
 
 # The choice of a strategy for a storage (collectfast.strategies.registry),
 # importable from here as before.

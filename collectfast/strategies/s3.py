@@ -18,7 +18,7 @@ from storages.utils import clean_name
 from collectfast.cache import DigestCache
 from collectfast.cache_policy import CachePolicy
 from collectfast.conf import conf
-from collectfast.hashing import LocalDigest
+from collectfast.hashing import CHUNK_SIZE, LocalDigest
 from collectfast.header_parameters import SharedParameters
 from collectfast.preconditions import inherits
 from collectfast.shared_strings import shared
@@ -199,6 +199,14 @@ class S3Strategy(StorageKeys, Strategy):
 
     def digest(self, name: str, source: Source) -> LocalDigest:
         return self.uploads.digest(name, source)
+
+    @property
+    def plain_digest_below(self) -> int:  # type: ignore[override]
+        # Below the multipart threshold, a file's digest has no parts.
+        return min(CHUNK_SIZE, self.uploads.multipart_threshold)
+
+    def plain_digest_path(self, name: str, source: Source) -> str | None:
+        return self.uploads.plain_digest_path(name, source)
 
     # -- the decision (s3_etags.py) -----------------------------------------
 

@@ -71,13 +71,20 @@ class S3Uploads:
             return LocalDigest(local.md5, local.size)
         return local
 
-    def digest(self, name: str, source: Source) -> LocalDigest:
+    def plain_digest_path(self, name: str, source: Source) -> str | None:
+        """The file on disk whose bytes are stored as they are (the storage
+        doesn't gzip ``name``), else None."""
         require_utf8(name, source.filesystem_path)
         # Only a gzipping storage needs the PUT parameters to know what it stores.
-        gzipped = self.storage.gzip and self.write_parameters(name)[1]
-        fs_path = source.filesystem_path
-        if not gzipped and fs_path is not None:
+        if self.storage.gzip and self.write_parameters(name)[1]:
+            return None
+        return source.filesystem_path
+
+    def digest(self, name: str, source: Source) -> LocalDigest:
+        fs_path = self.plain_digest_path(name, source)
+        if fs_path is not None:
             return self.with_multipart(digest_file(fs_path, self.part_size))
+        gzipped = self.storage.gzip and self.write_parameters(name)[1]
         with source.open() as stream:
             raw_size = stream_size(stream, source)
             if not gzipped:

@@ -1,0 +1,70 @@
+"""Every job's digest, in the jobs' order: the strategy's ``digest()``, with
+the small plain files of a big deploy digested by a worker process
+(``digest_worker.py``) instead, where the strategy says that is the same."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Generator, Sequence
+
+from collectfast.digest_worker import WORKER_FILES, DigestWorker
+from collectfast.hashing import LocalDigest
+from collectfast.outcomes import Job
+from collectfast.strategies.base import Strategy, digests_plainly
+
+
+class LocalDigests:
+    """Each job's digest or the error digesting it, one at a time, in order."""
+
+    def __init__(self, strategy: Strategy, jobs: Sequence[Job]) -> None:
+        self.strategy = strategy
+        self.jobs = jobs
+        #: Files the worker process digested.
+        self.by_worker = 0
+        self._worker: DigestWorker | None = None
+
+    def each(self) -> Generator[LocalDigest | Exception, None, None]:
+        strategy, jobs = self.strategy, self.jobs
+        limit = strategy.plain_digest_below if digests_plainly(strategy) else 0
+        if len(jobs) < WORKER_FILES or limit <= 0 or not sys.executable:
+            for job in jobs:
+                yield self.digest(job)
+            return
+        paths: list[str | None] = []
+        for job in jobs:
+            try:
+                paths.append(strategy.plain_digest_path(job.name, job.source))
+            except Exception:  # digest() raises it again, for this job
+                paths.append(None)
+        try:
+            self._worker = worker = DigestWorker(limit)
+        except (OSError, ValueError, TypeError):  # no process: digest here
+            for job in jobs:
+                yield self.digest(job)
+            return
+        try:
+            worker.send([path for path in paths if path is not None])
+            answers = worker.answers()
+            for job, path in zip(jobs, paths, strict=True):
+                local = None if path is None else next(answers)
+                if local is None:
+                    yield self.digest(job)
+                else:
+                    self.by_worker += 1
+                    yield local
+        finally:
+            self.close()
+
+    def digest(self, job: Job) -> LocalDigest | Exception:
+        try:
+            return self.strategy.digest(job.name, job.source)
+        except Exception as exc:
+            return exc
+
+    def close(self) -> None:
+        """End the worker process, if any (done with, or abandoned)."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            with contextlib.suppress(OSError):
+                worker.close()
