@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -57,7 +57,9 @@ def _refuse_from(limit: int) -> Callable[[int], int | None]:
 
 
 def answer(path: bytes, limit: int) -> bytes:
-    """The worker's line for ``path``."""
+    """The worker's line for ``path`` (empty: a file it isn't asked about)."""
+    if not path:
+        return NOT_DIGESTED
     try:
         local = digest_file(os.fsdecode(path), _refuse_from(limit))
     except Exception:
@@ -85,9 +87,9 @@ def main(argv: Sequence[str]) -> None:
 
 
 class DigestWorker:
-    """The deploy's side of one worker process: send every path first (from
-    a thread of its own), then read the answers in order with :meth:`read`,
-    None where the deploy must digest the file itself."""
+    """The deploy's side of one worker process: :meth:`send` every path
+    (from a thread of its own), and read the answers, in order, from
+    :meth:`answers`: None where the deploy must digest the file itself."""
 
     def __init__(self, limit: int, command: Sequence[str] | None = None) -> None:
         package_parent = str(Path(__file__).resolve().parent.parent)
@@ -114,24 +116,24 @@ class DigestWorker:
         #: Whether the worker went away before answering every path.
         self.lost = False
 
-    def send(self, paths: Sequence[str]) -> None:
-        """Start writing ``paths``; returns at once."""
+    def send(self, paths: Iterable[str]) -> None:
+        """Start writing ``paths`` (from a thread of its own); returns at once."""
         self._sender = threading.Thread(
             target=self._send, args=(paths,), name="collectfast-digests", daemon=True
         )
         self._sender.start()
 
-    def _send(self, paths: Sequence[str]) -> None:
+    def _send(self, paths: Iterable[str]) -> None:
         requests = self.process.stdin
         assert requests is not None
+        chunk: list[bytes] = []
         try:
-            for start in range(0, len(paths), CHUNK):
-                requests.write(
-                    b"".join(
-                        os.fsencode(path) + b"\0"
-                        for path in paths[start : start + CHUNK]
-                    )
-                )
+            for path in paths:
+                chunk.append(os.fsencode(path))
+                if len(chunk) == CHUNK:
+                    requests.write(b"\0".join(chunk) + b"\0")
+                    chunk.clear()
+            requests.write(b"".join(path + b"\0" for path in chunk))
             requests.close()
         except (OSError, ValueError):  # closed: the worker or the deploy ended
             pass

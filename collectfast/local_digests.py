@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 
 from collectfast.digest_worker import WORKER_FILES, DigestWorker
 from collectfast.hashing import LocalDigest
@@ -31,12 +31,6 @@ class LocalDigests:
             for job in jobs:
                 yield self.digest(job)
             return
-        paths: list[str | None] = []
-        for job in jobs:
-            try:
-                paths.append(strategy.plain_digest_path(job.name, job.source))
-            except Exception:  # digest() raises it again, for this job
-                paths.append(None)
         try:
             self._worker = worker = DigestWorker(limit)
         except (OSError, ValueError, TypeError):  # no process: digest here
@@ -44,10 +38,12 @@ class LocalDigests:
                 yield self.digest(job)
             return
         try:
-            worker.send([path for path in paths if path is not None])
+            # A path per job, made as it is sent (none kept: 100 bytes a
+            # file); "" for a job the worker can't digest, answered "-".
+            worker.send(self._paths())
             answers = worker.answers()
-            for job, path in zip(jobs, paths, strict=True):
-                local = None if path is None else next(answers)
+            for job in jobs:
+                local = next(answers)
                 if local is None:
                     yield self.digest(job)
                 else:
@@ -55,6 +51,14 @@ class LocalDigests:
                     yield local
         finally:
             self.close()
+
+    def _paths(self) -> Iterator[str]:
+        plain_path = self.strategy.plain_digest_path
+        for job in self.jobs:
+            try:
+                yield plain_path(job.name, job.source) or ""
+            except Exception:  # digest() raises it again, for this job
+                yield ""
 
     def digest(self, job: Job) -> LocalDigest | Exception:
         try:
