@@ -222,7 +222,7 @@ class Collector:
             for start in range(0, len(jobs), BATCH):
                 if halt.is_set():
                     return
-                hashed.append(self._hash(digests, len(jobs[start : start + BATCH])))
+                hashed.append(self._hash(digests, min(BATCH, len(jobs) - start)))
                 if self.listing.ready.is_set():
                     decided = self._decide(jobs, hashed, decided, batches, uploaders)
             self.totals.by_worker = local.by_worker

@@ -20,6 +20,7 @@ from django.contrib.staticfiles.management.commands import collectstatic
 from django.test import override_settings
 from hypothesis import strategies as st
 
+from collectfast import local_digests
 from tests.differential import (
     Bucket,
     clear_destination,
@@ -70,6 +71,14 @@ SUBCLASS_FINDER = "tests.configurations.ListingSubclassFinder"
 
 STATIC = "django.contrib.staticfiles.storage.StaticFilesStorage"
 MANIFEST = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+
+
+@pytest.fixture(autouse=True)
+def digests_by_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every deploy here hashes through the worker process, as a big deploy
+    does (digest_worker.py), so that Django's own results check that path
+    too; the rest of the suite hashes in the command."""
+    monkeypatch.setattr(local_digests, "WORKER_FILES", 0)
 
 
 @pytest.fixture
