@@ -13,8 +13,8 @@ raises. Only a strategy whose ``digest()`` is plainly that call for small
 files hands its files to the worker (``Strategy.plain_digest_path``).
 
 The worker imports only the standard library and ``collectfast.hashing``.
-It ignores Ctrl-C (the deploy decides what an interrupt stops) and ends
-when its input does, or when the deploy closes it.
+Ctrl-C doesn't reach it (a session of its own; the deploy decides what an
+interrupt stops): it ends when its input does, or when the deploy closes it.
 """
 
 from __future__ import annotations
@@ -111,6 +111,9 @@ class DigestWorker:
             # empty waits for the GIL again, a few ms while the listing's
             # threads parse pages.
             bufsize=1 << 20,
+            # Out of the terminal's process group: Ctrl-C is the deploy's to
+            # handle (the worker ends when its input does, or is killed).
+            start_new_session=True,
         )
         self._sender: threading.Thread | None = None
         #: Whether the worker went away before answering every path.

@@ -31,6 +31,12 @@ if _env.get("COLLECTFAST_TEST_SSE"):
         "ServerSideEncryption": _env["COLLECTFAST_TEST_SSE"]
     }
 
+if _env.get("COLLECTFAST_TEST_WORKER_FILES"):
+    # e.g. "0": the deploy hashes through the worker process, as a big one.
+    from collectfast import local_digests
+
+    local_digests.WORKER_FILES = int(_env["COLLECTFAST_TEST_WORKER_FILES"])
+
 if _env.get("COLLECTFAST_TEST_AGENT"):
     # Names this process in the proxy's log (the User-Agent), e.g. "deploy-a".
     from botocore.config import Config

@@ -271,15 +271,29 @@ def wait_for_puts(process: subprocess.Popen[str], proxy: Any, count: int) -> Non
 
 
 @pytest.mark.parametrize(
-    "stop", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+    ("stop", "worker_files"),
+    [
+        ((signal.SIGINT, 130), ""),
+        ((signal.SIGTERM, 143), ""),
+        ((signal.SIGINT, 130), "0"),
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGINT-hashed-by-the-worker"],
 )
-def test_interrupted_deploy_says_what_was_stored(site, s3, proxy, tmp_path, stop):
+def test_interrupted_deploy_says_what_was_stored(  # noqa: PLR0917
+    site, s3, proxy, tmp_path, stop, worker_files
+):
     signum, status = stop
     proxy.configure(latency=0.05)  # slow enough to be caught half way
     report = tmp_path / "report.json"
     # The defaults: 60 s timeouts, 5 attempts.
     process = start(
-        env_for(s3, site, COLLECTFAST_TEST_TIMEOUT="", COLLECTFAST_TEST_RETRIES=""),
+        env_for(
+            s3,
+            site,
+            COLLECTFAST_TEST_TIMEOUT="",
+            COLLECTFAST_TEST_RETRIES="",
+            COLLECTFAST_TEST_WORKER_FILES=worker_files,
+        ),
         "--report",
         str(report),
     )

@@ -161,3 +161,29 @@ def test_a_deploy_with_the_worker_stores_and_skips_as_without(
     ] == ["static/css/f03.css"]
     assert "Skipping 'css/f04.css' (not modified)" in out
     assert_bucket_equals_tree(s3.client, s3.bucket, "static/", site)
+
+
+def test_the_worker_ignores_ctrl_c_and_is_ended_with_the_digests(
+    files, tmp_path, any_deploy_size
+):
+    from django.core.files.storage import FileSystemStorage
+
+    # Ctrl-C at a terminal reaches its foreground process group: not the
+    # worker's, whatever the moment (the deploy decides what it stops).
+    worker = DigestWorker(LIMIT)
+    try:
+        assert os.getpgid(worker.process.pid) != os.getpgrp()
+        worker.send([str(files["size-1"])])
+        assert next(worker.answers()) == digest_file(str(files["size-1"]))
+    finally:
+        worker.close()
+    storage = FileSystemStorage(location=str(tmp_path))
+    strategy = FileSystemStrategy(FileSystemStorage(location=str(tmp_path / "out")))
+    local = LocalDigests(strategy, jobs_of(tmp_path, storage))
+    digests = local.each()
+    next(digests)
+    process = local._worker.process  # type: ignore[union-attr]
+    # Abandoned (the run stopped): the worker process ends with the digests.
+    digests.close()
+    assert process.poll() is not None
+    assert local._worker is None
