@@ -89,6 +89,17 @@ def main(argv: Sequence[str]) -> None:
     os._exit(0)
 
 
+def _digest_in(line: bytes) -> LocalDigest | None:
+    """The digest a whole ``<md5> <size>`` answer line holds, else None."""
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        md5, size = line.split()
+        return LocalDigest(shared(md5.decode("ascii")), int(size))
+    except ValueError:
+        return None
+
+
 class DigestWorker:
     """The deploy's side of one worker process: :meth:`send` every path
     (from a thread of its own), and read the answers, in order, from
@@ -135,11 +146,11 @@ class DigestWorker:
         chunk: list[bytes] = []
         try:
             for path in paths:
-                chunk.append(os.fsencode(path))
+                chunk.append(os.fsencode(path) + b"\0")
                 if len(chunk) == CHUNK:
-                    requests.write(b"\0".join(chunk) + b"\0")
+                    requests.write(b"".join(chunk))
                     chunk.clear()
-            requests.write(b"".join(path + b"\0" for path in chunk))
+            requests.write(b"".join(chunk))
             requests.close()
         except (OSError, ValueError):  # closed: the worker or the deploy ended
             pass
@@ -150,20 +161,12 @@ class DigestWorker:
         assert replies is not None
         while True:
             line = b"" if self.lost else replies.readline()
-            if not line.endswith(b"\n"):
-                self.lost = True
-                yield None
-                continue
             if line == NOT_DIGESTED:
                 yield None
                 continue
-            try:
-                md5, size = line.split()
-                local = LocalDigest(shared(md5.decode("ascii")), int(size))
-            except ValueError:  # not the worker's answer: trust none after it
-                self.lost = True
-                yield None
-                continue
+            local = _digest_in(line)
+            # Cut short, or not the worker's answer: trust none after it.
+            self.lost = local is None
             yield local
 
     def close(self) -> None:

@@ -25,16 +25,9 @@ class LocalDigests:
         self._worker: DigestWorker | None = None
 
     def each(self) -> Generator[LocalDigest | Exception, None, None]:
-        strategy, jobs = self.strategy, self.jobs
-        limit = strategy.plain_digest_below if digests_plainly(strategy) else 0
-        if len(jobs) < WORKER_FILES or limit <= 0 or not sys.executable:
-            for job in jobs:
-                yield self.digest(job)
-            return
-        try:
-            self._worker = worker = DigestWorker(limit)
-        except (OSError, ValueError, TypeError):  # no process: digest here
-            for job in jobs:
+        worker = self._worker = self._start_worker()
+        if worker is None:
+            for job in self.jobs:
                 yield self.digest(job)
             return
         try:
@@ -42,7 +35,7 @@ class LocalDigests:
             # file); "" for a job the worker can't digest, answered "-".
             worker.send(self._paths())
             answers = worker.answers()
-            for job in jobs:
+            for job in self.jobs:
                 local = next(answers)
                 if local is None:
                     yield self.digest(job)
@@ -51,6 +44,17 @@ class LocalDigests:
                     yield local
         finally:
             self.close()
+
+    def _start_worker(self) -> DigestWorker | None:
+        """A worker process for this deploy's files, if it should have one."""
+        strategy = self.strategy
+        limit = strategy.plain_digest_below if digests_plainly(strategy) else 0
+        if len(self.jobs) < WORKER_FILES or limit <= 0 or not sys.executable:
+            return None
+        try:
+            return DigestWorker(limit)
+        except (OSError, ValueError, TypeError):  # no process: digest here
+            return None
 
     def _paths(self) -> Iterator[str]:
         plain_path = self.strategy.plain_digest_path
