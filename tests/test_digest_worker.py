@@ -114,15 +114,14 @@ def test_local_digests_are_the_strategys(
             expected = type(exc)
         assert (type(digest) if isinstance(digest, Exception) else digest) == expected
     # Every file under the strategy's limit went to the worker, unless it died.
-    small = (
-        sum(
-            1
-            for job in jobs
-            if job.name.startswith("size-") or job.name.startswith("caf")
-        )
-        - 1
-    )  # 3 MiB
-    assert local.by_worker == (0 if worker_goes_away else small)
+    small = [
+        job.name
+        for job in jobs
+        if os.path.isfile(job.filesystem_path)
+        and os.path.getsize(job.filesystem_path) < strategy.plain_digest_below
+    ]
+    assert len(small) == 7  # all but the 3 MiB file and the directory
+    assert local.by_worker == (0 if worker_goes_away else len(small))
 
 
 def test_only_a_strategy_whose_digest_is_plain_hands_files_to_the_worker(s3):
