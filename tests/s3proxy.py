@@ -169,6 +169,16 @@ class S3Proxy(Relay):
             matches = frozenset(keys).__contains__
         self.store.deny(matches, code, message)
 
+    def canonical_header_names(self) -> ResponseHook:
+        """Answer every header name in Go's canonical form
+        (``X-Amz-Meta-Collectfast-Md5``), as MinIO does where S3 answers
+        lower case; botocore keeps the case of metadata names."""
+
+        def hook(req: Request, resp: Response) -> None:
+            resp.headers[:] = [(k.title(), v) for k, v in resp.headers]
+
+        return self.add_response_hook(hook)
+
     def rewrite_etag(
         self, key: str, new_etag: str, *, bucket: str | None = None
     ) -> ResponseHook:

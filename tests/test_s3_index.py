@@ -154,9 +154,14 @@ def test_multipart_edit_with_the_same_part_count_is_uploaded(static_dir, s3, pro
     assert_bucket_equals_tree(s3.client, s3.bucket, "static/", static_dir)
 
 
-def test_unusable_etag_is_resolved_by_the_recorded_digest(static_dir, s3, proxy):
+@pytest.mark.parametrize("header_names", ["as-s3", "canonical-as-minio"])
+def test_unusable_etag_is_resolved_by_the_recorded_digest(
+    static_dir, s3, proxy, header_names
+):
     write_files(static_dir, {"css/app.css": "body{}", "js/app.js": "x()"})
     run_collectstatic()
+    if header_names == "canonical-as-minio":
+        proxy.canonical_header_names()
     proxy.rewrite_etag("static/css/app.css", "opaque-etag-not-an-md5")
     proxy.reset()
     run_collectstatic()

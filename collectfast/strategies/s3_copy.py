@@ -14,6 +14,8 @@ from typing import Any
 
 from s3transfer.constants import ALLOWED_DOWNLOAD_ARGS
 
+from collectfast.metadata import metadata_value
+
 #: Recorded on every upload, for objects whose ETag is not an md5.
 MD5_METADATA = "collectfast-md5"
 
@@ -44,7 +46,7 @@ def copy_arguments(
 
 def recorded_md5(head: Mapping[str, Any]) -> str | None:
     """collectfast's md5 metadata in a HeadObject answer, if any."""
-    recorded = (head.get("Metadata") or {}).get(MD5_METADATA)
+    recorded = metadata_value(head.get("Metadata"), MD5_METADATA)
     return str(recorded) if recorded else None
 
 

@@ -19,7 +19,7 @@ from collectfast.adapters.django_storages import compress
 from collectfast.cache import DigestCache
 from collectfast.hashing import LocalDigest, digest_stream
 from collectfast.strategies.base import Decision, RemoteObject, Source
-from collectfast.strategies.s3_copy import MD5_METADATA, download_params, recorded_md5
+from collectfast.strategies.s3_copy import download_params, recorded_md5
 
 MD5_HEX = re.compile(r"[0-9a-f]{32}")
 MULTIPART_ETAG = re.compile(r"([0-9a-f]{32})-(\d+)")
@@ -132,10 +132,10 @@ class StoredDigests:
             # Part 1's length is the part size the other uploader used.
             params["PartNumber"] = 1
         head = self.client.head_object(Bucket=self.bucket, Key=key, **params)
-        recorded = head.get("Metadata", {}).get(MD5_METADATA)
+        recorded = recorded_md5(head)
         if recorded:
             self.digests.record(name, etag, recorded)
-            return str(recorded)
+            return recorded
         if multipart and int(multipart[2]) > 1 and self.etags_are_md5(key):
             part_size = int(head["ContentLength"])
             with source.open() as stream:
