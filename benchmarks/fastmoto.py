@@ -210,7 +210,12 @@ def main(argv: list[str] | None = None) -> None:
     does, but under waitress: moto's server (werkzeug's) closes the connection
     after every answer, so each request through the proxy cost a connection
     and a thread of its own (about a fifth of moto's CPU per small PUT),
-    where S3 keeps connections open."""
+    where S3 keeps connections open.
+
+    With ``--werkzeug``, moto's own server (the test suite's): waitress
+    writes header names in Go's canonical form (``X-Amz-Meta-Md5``), as
+    MinIO does, where S3 and moto answer them in lower case.
+    """
     import argparse
 
     import waitress
@@ -222,8 +227,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
+    parser.add_argument("--werkzeug", action="store_true")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     install()
+    if args.werkzeug:
+        from moto.server import main as moto_main
+
+        moto_main(["-H", args.host, "-p", str(args.port)])
+        return
     waitress.serve(
         DomainDispatcherApplication(create_backend_app),
         host=args.host,

@@ -33,7 +33,7 @@ from tests.emulators import (
     start_gcs_emulator,
 )
 from tests.s3proxy import S3Proxy
-from tests.servers import start_moto
+from tests.servers import start_moto_process
 from tests.tls_relay import start_tls_relay
 from tests.utils import write_files
 
@@ -45,10 +45,11 @@ _bucket_numbers = itertools.count()
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    server = start_moto()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    """moto's own server in a process of its own, with the benchmarks'
+    fixes of its hot spots (benchmarks/fastmoto.py; they change no answer):
+    in this process it would share the GIL with the deploys under test."""
+    with start_moto_process(module="benchmarks.fastmoto", args=["--werkzeug"]) as moto:
+        yield moto.endpoint_url
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -171,16 +171,16 @@ class MotoProcess:
 
 
 def start_moto_process(
-    timeout: float = 30.0, module: str = "moto.server"
+    timeout: float = 30.0, module: str = "moto.server", args: Sequence[str] = ()
 ) -> MotoProcess:
     """Start ``python -m moto.server`` (or another ``module`` taking its
-    arguments) on 127.0.0.1 and wait until it answers."""
+    arguments, and ``args``) on 127.0.0.1 and wait until it answers."""
     for _ in range(5):  # the free port could be taken before moto binds it
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = int(probe.getsockname()[1])
         process = subprocess.Popen(
-            [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port), *args],
             env=s3_env(),
             cwd=REPO_ROOT,  # where ``benchmarks.fastmoto`` imports from
             stdin=subprocess.DEVNULL,

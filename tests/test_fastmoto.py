@@ -14,6 +14,7 @@ import pytest
 from botocore.config import Config
 
 from benchmarks import fastmoto
+from tests.servers import make_s3_client, start_moto
 from tests.utils import without_flexible_checksums
 
 _buckets = itertools.count()
@@ -52,6 +53,21 @@ def both(endpoint: str, bucket: str, **params: str) -> tuple[list[bytes], list[b
         mine = list(list_pages(endpoint, bucket, **params))
     theirs = list(list_pages(endpoint, bucket, **params))
     return mine, theirs
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto in this process, where the test can patch it and undo that (the
+    suite's own moto runs patched, in a process of its own)."""
+    server = start_moto()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def direct_client(moto_endpoint: str) -> Any:
+    return make_s3_client(moto_endpoint)
 
 
 @pytest.fixture
