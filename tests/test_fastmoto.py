@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 import urllib.parse
@@ -182,3 +183,26 @@ def test_the_backend_list_is_read_once_and_is_motos_own(
             == b"x"
         )
     assert backends.list_of_moto_modules is original
+
+
+def test_prefill_stores_every_file_as_an_upload_of_its_bytes(tmp_path: Any) -> None:
+    from benchmarks.stack import S3Stack
+    from tests.servers import start_moto_process
+
+    tree = {"a.css": b"a{}", "img/b.png": b"\x89PNG", "deep/er/c d.js": b"x()"}
+    for name, body in tree.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(body)
+    with start_moto_process(module="benchmarks.fastmoto") as moto:
+        client = make_s3_client(moto.endpoint_url)
+        client.create_bucket(Bucket="prefilled")
+        stack = S3Stack(moto, proxy=None, direct=client)  # type: ignore[arg-type]
+        assert stack.prefill("prefilled", tmp_path, "static/") == 3
+        listed = client.list_objects_v2(Bucket="prefilled")["Contents"]
+        assert sorted(entry["Key"] for entry in listed) == sorted(
+            f"static/{name}" for name in tree
+        )
+        for name, body in tree.items():
+            stored = client.get_object(Bucket="prefilled", Key=f"static/{name}")
+            assert stored["Body"].read() == body
+            assert stored["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
