@@ -206,3 +206,27 @@ def test_prefill_stores_every_file_as_an_upload_of_its_bytes(tmp_path: Any) -> N
             stored = client.get_object(Bucket="prefilled", Key=f"static/{name}")
             assert stored["Body"].read() == body
             assert stored["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+
+
+def test_backends_found_once_per_host_are_motos_own() -> None:
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
+
+    hosts = [
+        "127.0.0.1:5000",
+        "s3.amazonaws.com",
+        "bucket.s3.us-east-1.amazonaws.com",
+        "cloudfront.amazonaws.com",
+        "moto_api",
+        "s3",
+        None,
+    ]
+    app = DomainDispatcherApplication(create_backend_app)
+    theirs = [app.get_backend_for_host(host) for host in hosts]
+    with fastmoto.installed():
+        mine = [app.get_backend_for_host(host) for host in hosts]
+        again = [app.get_backend_for_host(host) for host in hosts]
+    assert mine == again == theirs
+    assert "s3" in theirs
