@@ -144,9 +144,10 @@ def start_moto(*, quiet: bool = True) -> ThreadedMotoServer:
 class MotoProcess:
     """moto's server in a child process (``python -m moto.server``).
 
-    For benchmarks: an in-process ``ThreadedMotoServer`` shares the GIL with
-    the code being measured (about 2x slower for many small requests on two
-    cores).  The state lives in the child; ``stop()`` ends it.
+    For the suite and the benchmarks: an in-process ``ThreadedMotoServer``
+    shares the GIL with the code under test or measured (about 2x slower for
+    many small requests on two cores).  The state lives in the child;
+    ``stop()`` ends it.
     """
 
     def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:

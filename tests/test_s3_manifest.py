@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -169,8 +170,15 @@ def test_clear_deletes_in_batches_of_1000_within_the_location(
     static_dir, s3, proxy, settings
 ):
     write_files(static_dir, {"css/app.css": "a{}"})
-    for i in range(2500):
-        s3.client.put_object(Bucket=s3.bucket, Key=f"static/old/{i}.txt", Body=b"x")
+    # 2,001 objects to delete: batches of 1,000, 1,000 and 1.
+    with ThreadPoolExecutor(8) as pool:
+        for _ in pool.map(
+            lambda i: s3.client.put_object(
+                Bucket=s3.bucket, Key=f"static/old/{i}.txt", Body=b"x"
+            ),
+            range(2001),
+        ):
+            pass
     s3.client.put_object(Bucket=s3.bucket, Key="static-old/keep.txt", Body=b"x")
     proxy.reset()
     output = run_collectstatic(clear=True, verbosity=2)
