@@ -39,12 +39,12 @@ from __future__ import annotations
 
 import bisect
 import json
-import os
 import re
 import string
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -61,6 +61,8 @@ from moto.s3.models import (
     s3_backends,
 )
 from moto.s3.responses import S3Response
+
+from benchmarks.corpus import iter_local_files
 
 __all__ = ["PREFILL_PATH", "install", "installed", "main", "prefill", "uninstall"]
 
@@ -262,21 +264,15 @@ PREFILL_PATH = "/_fastmoto/prefill"
 
 
 def prefill(bucket: str, root: str, prefix: str) -> int:
-    """Store every file under ``root`` in ``bucket`` (which must exist) as
-    ``prefix`` + its path, by moto's own ``put_object``: the objects an upload
-    of the file's bytes with no parameters stores. Returns how many."""
+    """Store every file a deploy of ``root`` would find in ``bucket`` (which
+    must exist) as ``prefix`` + its name, by moto's own ``put_object``: the
+    objects an upload of the file's bytes with no parameters stores. Returns
+    how many."""
     backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
     stored = 0
-    for directory, _, files in os.walk(root):
-        relative = os.path.relpath(directory, root)
-        for name in files:
-            path = os.path.join(directory, name)
-            key = name if relative == "." else f"{relative}/{name}"
-            with open(path, "rb") as file:
-                backend.put_object(
-                    bucket, prefix + key.replace(os.sep, "/"), file.read()
-                )
-            stored += 1
+    for name, path in iter_local_files(Path(root)):
+        backend.put_object(bucket, prefix + name, path.read_bytes())
+        stored += 1
     return stored
 
 
