@@ -29,7 +29,8 @@ hundreds of them, twice per request), and the 52 random characters of each
 request id are drawn in one call instead of 52.
 
 Run it like moto's server: ``python -m benchmarks.fastmoto -H 127.0.0.1 -p PORT``
-(served by waitress, which keeps connections open as S3 does; see :func:`main`).
+(served by gevent's WSGI server, which keeps connections open as S3 does; see
+:func:`serve`).
 Served so, it also answers ``POST /_fastmoto/prefill`` (:func:`prefill`): the
 benchmark fills a bucket with a million files that way in minutes, where
 PUTs through HTTP would take most of an hour.
@@ -258,8 +259,6 @@ def installed() -> Iterator[None]:
         uninstall()
 
 
-#: Requests moto answers at once: above the benchmarks' 128 uploads in flight.
-SERVER_THREADS = 160
 PREFILL_PATH = "/_fastmoto/prefill"
 
 
@@ -312,20 +311,40 @@ def _with_prefill(app: Callable[..., Any]) -> Callable[..., Any]:
     return wsgi
 
 
+def serve(app: Callable[..., Any], host: str, port: int) -> None:
+    """Serve ``app`` with gevent's WSGI server until the process is stopped.
+
+    One thread runs moto's application for one request after another (it
+    never waits, so it never yields); the sockets are served around it on
+    gevent's event loop. Under a pool of threads (waitress), a small PUT
+    cost moto about a quarter more CPU, spent handing requests and the GIL
+    between threads. Connections stay open between requests, as S3 keeps
+    them.
+    """
+    from gevent.pywsgi import WSGIHandler, WSGIServer
+
+    class Handler(WSGIHandler):
+        def get_environ(self) -> dict[str, Any]:
+            environ: dict[str, Any] = super().get_environ()
+            # The request target as sent, which moto reads a key's name from
+            # (werkzeug's server gives it); PATH_INFO is percent-decoded.
+            environ["RAW_URI"] = self.path
+            return environ
+
+    WSGIServer((host, port), app, log=None, handler_class=Handler).serve_forever()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve moto's application as ``python -m moto.server -H HOST -p PORT``
-    does, but under waitress: moto's server (werkzeug's) closes the connection
-    after every answer, so each request through the proxy cost a connection
-    and a thread of its own (about a fifth of moto's CPU per small PUT),
+    does, but with gevent's server (:func:`serve`): moto's own (werkzeug's
+    development server) closes the connection after every answer, so each
+    request through the proxy cost a connection and a thread of its own,
     where S3 keeps connections open.
 
-    With ``--werkzeug``, moto's own server (the test suite's): waitress
-    writes header names in Go's canonical form (``X-Amz-Meta-Md5``), as
-    MinIO does, where S3 and moto answer them in lower case.
+    With ``--werkzeug``, moto's own server (the test suite's).
     """
     import argparse
 
-    import waitress
     from moto.moto_server.werkzeug_app import create_backend_app
 
     parser = argparse.ArgumentParser()
@@ -339,13 +358,10 @@ def main(argv: list[str] | None = None) -> None:
 
         moto_main(["-H", args.host, "-p", str(args.port)])
         return
-    waitress.serve(
+    serve(
         _with_prefill(DomainDispatcherApplication(_without_debug(create_backend_app))),
-        host=args.host,
-        port=args.port,
-        threads=SERVER_THREADS,
-        connection_limit=1000,
-        asyncore_use_poll=True,  # select() fails above 1,024 descriptors
+        args.host,
+        args.port,
     )
 
 

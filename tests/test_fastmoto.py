@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config
 
 from benchmarks import fastmoto
-from tests.servers import make_s3_client, start_moto
+from tests.servers import MotoProcess, make_s3_client, start_moto, start_moto_process
 from tests.utils import without_flexible_checksums
 
 _buckets = itertools.count()
@@ -185,27 +185,49 @@ def test_the_backend_list_is_read_once_and_is_motos_own(
     assert backends.list_of_moto_modules is original
 
 
-def test_prefill_stores_every_file_as_an_upload_of_its_bytes(tmp_path: Any) -> None:
+@pytest.fixture(scope="module")
+def served_fastmoto() -> Iterator[MotoProcess]:
+    """fastmoto as the benchmarks run it: its own process, gevent's server."""
+    with start_moto_process(module="benchmarks.fastmoto") as moto:
+        yield moto
+
+
+def test_prefill_stores_every_file_as_an_upload_of_its_bytes(
+    tmp_path: Any, served_fastmoto: MotoProcess
+) -> None:
     from benchmarks.stack import S3Stack
-    from tests.servers import start_moto_process
 
     tree = {"a.css": b"a{}", "img/b.png": b"\x89PNG", "deep/er/c d.js": b"x()"}
     for name, body in tree.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(body)
-    with start_moto_process(module="benchmarks.fastmoto") as moto:
-        client = make_s3_client(moto.endpoint_url)
-        client.create_bucket(Bucket="prefilled")
-        stack = S3Stack(moto, proxy=None, direct=client)  # type: ignore[arg-type]
-        assert stack.prefill("prefilled", tmp_path, "static/") == 3
-        listed = client.list_objects_v2(Bucket="prefilled")["Contents"]
-        assert sorted(entry["Key"] for entry in listed) == sorted(
-            f"static/{name}" for name in tree
-        )
-        for name, body in tree.items():
-            stored = client.get_object(Bucket="prefilled", Key=f"static/{name}")
-            assert stored["Body"].read() == body
-            assert stored["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    client = make_s3_client(served_fastmoto.endpoint_url)
+    client.create_bucket(Bucket="prefilled")
+    stack = S3Stack(served_fastmoto, proxy=None, direct=client)  # type: ignore[arg-type]
+    assert stack.prefill("prefilled", tmp_path, "static/") == 3
+    listed = client.list_objects_v2(Bucket="prefilled")["Contents"]
+    assert sorted(entry["Key"] for entry in listed) == sorted(
+        f"static/{name}" for name in tree
+    )
+    for name, body in tree.items():
+        stored = client.get_object(Bucket="prefilled", Key=f"static/{name}")
+        assert stored["Body"].read() == body
+        assert stored["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+
+
+def test_served_keys_keep_their_escapes(served_fastmoto: MotoProcess) -> None:
+    """moto reads a key from the request target as sent; a server that gives
+    only the decoded path would store ``a%2Bb`` as ``a+b`` and ``q?x`` as ``q``."""
+    client = make_s3_client(served_fastmoto.endpoint_url)
+    client.create_bucket(Bucket="escapes")
+    names = [*NAMES, "static/a%2Bb.css", "static/q?x=1.css", "static/p+q #.css"]
+    for name in names:
+        client.put_object(Bucket="escapes", Key=name, Body=name.encode())
+    listed = client.list_objects_v2(Bucket="escapes")["Contents"]
+    assert sorted(entry["Key"] for entry in listed) == sorted(names)
+    for name in names:
+        stored = client.get_object(Bucket="escapes", Key=name)
+        assert stored["Body"].read() == name.encode()
 
 
 def test_backends_found_once_per_host_are_motos_own() -> None:
