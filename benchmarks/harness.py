@@ -50,6 +50,7 @@ COPIED = re.compile(r"(\d+) static files? copied")
 @dataclass(frozen=True, slots=True)
 class BenchConfig:
     files: int
+    tiny_files: int
     scale_files: int
     threads: int
     latency: float
@@ -86,10 +87,13 @@ class Bench:
     def tree(self, corpus: str) -> Path:
         if corpus not in self.corpora:
             root = self.config.work_dir / corpus
-            if corpus == "scale":
-                summary = write_tiny_files(
-                    root, self.config.scale_files, self.config.seed
+            if corpus in ("tiny", "scale"):
+                count = (
+                    self.config.tiny_files
+                    if corpus == "tiny"
+                    else self.config.scale_files
                 )
+                summary = write_tiny_files(root, count, self.config.seed)
             elif self.config.tree is not None:
                 summary = copy_tree(self.config.tree, root)
             else:

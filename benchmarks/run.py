@@ -42,6 +42,7 @@ from benchmarks.stack import SERVERS, start_stack
 RESULTS_DIR = HERE / "results"
 QUICK_FILES = 300
 DEFAULT_FILES = 2000
+DEFAULT_TINY = 2_000
 DEFAULT_SCALE = 100_000
 
 
@@ -69,6 +70,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios",
         help=f"comma-separated, from: {', '.join(SCENARIOS_BY_KEY)} (default all; with --quick {','.join(QUICK_SCENARIOS)})",
+    )
+    parser.add_argument(
+        "--tiny",
+        type=int,
+        default=DEFAULT_TINY,
+        help="files in the tiny-first scenario's corpus; 0 skips it (2000)",
     )
     parser.add_argument(
         "--scale",
@@ -166,6 +173,8 @@ def chosen_scenarios(args: argparse.Namespace) -> list[str]:
         )
     if args.scale <= 0:
         keys = [key for key in keys if SCENARIOS_BY_KEY[key].corpus != "scale"]
+    if args.tiny <= 0:
+        keys = [key for key in keys if SCENARIOS_BY_KEY[key].corpus != "tiny"]
     # Keep the canonical order: later scenarios build on the state of earlier ones.
     return [scenario.key for scenario in SCENARIOS if scenario.key in keys]
 
@@ -207,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="collectfast-bench-") as work:
         config = BenchConfig(
             files=files,
+            tiny_files=args.tiny,
             scale_files=args.scale,
             threads=args.threads,
             latency=args.latency,

@@ -13,13 +13,14 @@ from typing import Literal
 from benchmarks.contenders import COLLECTFAST, DISABLED, DJANGO
 
 Storage = Literal["s3", "manifest"]
-CorpusName = Literal["site", "scale"]
+CorpusName = Literal["site", "tiny", "scale"]
 BucketStart = Literal["empty", "deployed"]
 TreeChange = Literal["none", "touch", "one", "ten-percent"]
 
 ALL = frozenset({DJANGO, COLLECTFAST, DISABLED, "peers"})
 WITHOUT_DISABLED = frozenset({DJANGO, COLLECTFAST, "peers"})
 NO_STOCK = frozenset({COLLECTFAST, "peers"})
+ONLY_COLLECTFAST = frozenset({COLLECTFAST})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,16 @@ SCENARIOS = (
         "S3ManifestStaticStorage: redeploy, nothing changed",
         "deployed",
         storage="manifest",
+    ),
+    # What an upload of a small file costs collectfast, in the same run as the
+    # site's deploys (the site's bigger bodies and multipart uploads cost more).
+    Scenario(
+        "tiny-first",
+        "2,000 tiny files: first deploy",
+        "empty",
+        empty_cache=True,
+        corpus="tiny",
+        contenders=ONLY_COLLECTFAST,
     ),
     Scenario(
         "scale-first",

@@ -23,8 +23,10 @@ def test_quick_benchmark_runs_and_buckets_equal_their_trees(tmp_path):
             "0",
             "--scale",
             "0",
+            "--tiny",
+            "30",
             "--scenarios",
-            "first,unchanged",
+            "first,unchanged,tiny-first",
             "--results",
             str(tmp_path),
         ],
@@ -56,3 +58,9 @@ def test_quick_benchmark_runs_and_buckets_equal_their_trees(tmp_path):
     assert [run["uploaded_files"] for run in first] == [50] * len(first)
     assert all(run["baseline_cpu_seconds"] > 0 for run in first)
     assert all(run["server_cpu_seconds"] > 0 for run in first)
+    # The tiny files' first deploy, in the same run: what a small upload costs.
+    tiny = [run for run in runs if run["scenario"] == "tiny-first"]
+    assert [(run["contender"], run["uploaded_files"]) for run in tiny] == [
+        ("collectfast", 30)
+    ]
+    assert tiny[0]["bucket_equal"], tiny[0]
