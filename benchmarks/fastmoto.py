@@ -15,6 +15,9 @@ bucket's size.  moto 5 spends far longer, measured on this machine:
 listing pages come from a sorted index of the key names (rebuilt only after a
 name is added or removed), and the plain ``<Contents>`` entries are written
 directly and spliced into moto's own serialization of the rest of the page.
+An entry's XML and a key's LastModified text are made once: an unchanged
+object is listed deploy after deploy (a page at 100,000 keys cost 15 ms of
+CPU, 7.5 with them).
 The XML is byte for byte moto's own (``tests/test_fastmoto.py`` compares
 them).  Listings with a delimiter, versioned buckets and entries with an
 owner or checksum keep moto's code.
@@ -57,6 +60,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.s3 import utils
 from moto.s3.models import (
     FakeDeleteMarker,
+    FakeKey,
     FakeTableStorageBucket,
     S3Backend,
     s3_backends,
@@ -76,6 +80,7 @@ _CHECKSUM = "ChecksumAlgorithm"
 _AFTER = "</IsTruncated>"
 
 _GENERATION = "_fastmoto_generation"
+_ISO8601 = "_fastmoto_iso8601"
 _INDEX = "_fastmoto_index"
 _STORE_MUTATORS = ("__setitem__", "__delitem__", "pop", "setlist", "clear")
 
@@ -156,6 +161,37 @@ def _entry_xml(entry: dict[str, Any]) -> str:
     )
 
 
+#: Each listed entry's XML by everything it is written from: an unchanged
+#: object is listed page after page, deploy after deploy.
+_entries: dict[tuple[Any, ...], str] = {}
+
+
+def _entry_xml_once(entry: dict[str, Any]) -> str:
+    fields = (
+        entry["Key"],
+        entry["LastModified"],
+        entry["ETag"],
+        entry["Size"],
+        entry["StorageClass"],
+        tuple(entry.get(_CHECKSUM, ())),
+    )
+    xml = _entries.get(fields)
+    if xml is None:
+        xml = _entries[fields] = _entry_xml(entry)
+    return xml
+
+
+def _last_modified_iso8601(self: FakeKey) -> str:
+    """``FakeKey.last_modified_ISO8601``, formatted once per LastModified."""
+    when = self.last_modified
+    cached = self.__dict__.get(_ISO8601)
+    if cached is None or cached[0] != when:
+        cached = (when, _originals["last_modified_ISO8601"].fget(self))
+        self.__dict__[_ISO8601] = cached
+    text: str = cached[1]
+    return text
+
+
 def _is_plain(entry: dict[str, Any]) -> bool:
     return (
         entry.keys() - {_CHECKSUM} == _PLAIN_ENTRY
@@ -176,7 +212,7 @@ def _serialized(self: S3Response, action_result: ActionResult) -> Any:
     ):
         return serialized(self, action_result)
     status, headers, body = serialized(self, ActionResult({**result, "Contents": []}))
-    entries = "".join(_entry_xml(entry) for entry in result["Contents"])
+    entries = "".join(_entry_xml_once(entry) for entry in result["Contents"])
     text = body.decode() if isinstance(body, bytes) else body
     split = text.index(_AFTER) + len(_AFTER)
     text = text[:split] + entries + text[split:]
@@ -220,12 +256,14 @@ def install() -> None:
         DomainDispatcherApplication.get_backend_for_host
     )
     _originals["get_random_string"] = MotoRandom.get_random_string
+    _originals["last_modified_ISO8601"] = FakeKey.__dict__["last_modified_ISO8601"]
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
     DomainDispatcherApplication.get_backend_for_host = _found_once(  # type: ignore[method-assign]
         _originals["get_backend_for_host"]
     )
     MotoRandom.get_random_string = _random_string  # type: ignore[method-assign]
+    FakeKey.last_modified_ISO8601 = property(_last_modified_iso8601)  # type: ignore[method-assign,assignment]
     for name in _STORE_MUTATORS:
         _originals[f"store.{name}"] = getattr(utils._VersionedKeyStore, name)
         setattr(
@@ -246,6 +284,8 @@ def uninstall() -> None:
         "get_backend_for_host"
     )
     MotoRandom.get_random_string = _originals.pop("get_random_string")  # type: ignore[method-assign]
+    FakeKey.last_modified_ISO8601 = _originals.pop("last_modified_ISO8601")  # type: ignore[method-assign]
+    _entries.clear()
     for name in _STORE_MUTATORS:
         setattr(utils._VersionedKeyStore, name, _originals.pop(f"store.{name}"))
 

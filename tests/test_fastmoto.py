@@ -185,6 +185,24 @@ def test_the_backend_list_is_read_once_and_is_motos_own(
     assert backends.list_of_moto_modules is original
 
 
+def test_a_keys_last_modified_text_follows_its_time(
+    moto_endpoint: str, bucket: str
+) -> None:
+    from datetime import timedelta
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    key = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_object(bucket, "static/a")
+    assert key is not None
+    with fastmoto.installed():
+        listed = key.last_modified_ISO8601
+        key.last_modified = key.last_modified + timedelta(days=1)
+        moved = key.last_modified_ISO8601
+    assert listed != moved
+    assert moved == key.last_modified_ISO8601  # moto's own, uninstalled
+
+
 @pytest.fixture(scope="module")
 def served_fastmoto() -> Iterator[MotoProcess]:
     """fastmoto as the benchmarks run it: its own process, gevent's server."""
