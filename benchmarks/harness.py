@@ -87,13 +87,12 @@ class Bench:
     def tree(self, corpus: str) -> Path:
         if corpus not in self.corpora:
             root = self.config.work_dir / corpus
-            if corpus in ("tiny", "scale"):
-                count = (
-                    self.config.tiny_files
-                    if corpus == "tiny"
-                    else self.config.scale_files
-                )
-                summary = write_tiny_files(root, count, self.config.seed)
+            tiny_files = {
+                "tiny": self.config.tiny_files,
+                "scale": self.config.scale_files,
+            }
+            if corpus in tiny_files:
+                summary = write_tiny_files(root, tiny_files[corpus], self.config.seed)
             elif self.config.tree is not None:
                 summary = copy_tree(self.config.tree, root)
             else:

@@ -171,10 +171,9 @@ def chosen_scenarios(args: argparse.Namespace) -> list[str]:
         raise SystemExit(
             f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS_BY_KEY)}"
         )
-    if args.scale <= 0:
-        keys = [key for key in keys if SCENARIOS_BY_KEY[key].corpus != "scale"]
-    if args.tiny <= 0:
-        keys = [key for key in keys if SCENARIOS_BY_KEY[key].corpus != "tiny"]
+    # A corpus of tiny files given 0 files leaves out the scenarios on it.
+    counts = {"tiny": args.tiny, "scale": args.scale}
+    keys = [key for key in keys if counts.get(SCENARIOS_BY_KEY[key].corpus, 1) > 0]
     # Keep the canonical order: later scenarios build on the state of earlier ones.
     return [scenario.key for scenario in SCENARIOS if scenario.key in keys]
 
