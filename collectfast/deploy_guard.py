@@ -3,7 +3,8 @@
 The protocol, for one deploy (README, "Two deploys at once", argues why it
 is safe):
 
-1. :meth:`DeployGuard.read` reads the record before the listing starts;
+1. :meth:`DeployGuard.read_head` reads the record before the listing starts
+   (:meth:`~DeployGuard.read_entries` decodes its owned names alongside it);
 2. before its first write (upload or delete), :meth:`before_write` takes the
    lease: the record with this deploy's lease, written only if the record
    is still the one read in 1 (compare-and-swap). If another deploy's lease
@@ -35,6 +36,7 @@ from collectfast.deploy_record import (
     Lease,
     Record,
     RecordError,
+    StoredRecord,
 )
 from collectfast.header_parameters import HeaderLedger
 from collectfast.strategies.conditional import ConditionalStore, PreconditionFailed
@@ -86,8 +88,10 @@ class DeployGuard:
         self.deploy_id = uuid.uuid4().hex[:12]
         self.record = Record()
         self.version: str | None = None  # of the stored record; None: none stored
+        #: The record read, until its entries are decoded.
+        self._stored: StoredRecord | None = None
         self.read_done = False
-        #: Set once the record is read (and waited for).
+        #: Set once the record is read whole (and waited for).
         self.record_ready = threading.Event()
         self.holding = False
         self.committed = False
@@ -117,7 +121,17 @@ class DeployGuard:
     # -- 1. read, before the listing --------------------------------------------
 
     def read(self) -> None:
-        """Read the record; wait for another deploy's lease if asked to."""
+        """Read the record whole; wait for another deploy's lease if asked to."""
+        self.read_head()
+        self.read_entries()
+
+    def read_head(self) -> list[str]:
+        """Read the record; wait for another deploy's lease if asked to.
+
+        Returns the names the record owns, as written (sorted); their entries
+        are decoded by :meth:`read_entries`, which may run alongside the
+        listing (guarded.py).
+        """
         self._read()
         deadline = self.monotonic() + self.wait_seconds
         lease = self.other_live_lease()
@@ -133,26 +147,41 @@ class DeployGuard:
             self.sleep(max(0.0, min(WAIT_POLL_SECONDS, expiry, remaining)))
             self._read()
             lease = self.other_live_lease()
+        return [] if self._stored is None else self._stored.names()
+
+    def read_entries(self) -> None:
+        """Decode the entries :meth:`read_head` read: the record is then whole."""
+        stored, self._stored = self._stored, None
+        if stored is not None:
+            try:
+                self.record = stored.record()
+            except RecordError as exc:
+                raise self._unreadable(exc) from exc
         self.read_done = True
         self.record_ready.set()
 
     def _read(self) -> None:
         stored = self.store.read(RECORD_NAME)
         if stored is None:
-            self.record, self.version = Record(), None
+            self.record, self._stored, self.version = Record(), None, None
             return
         try:
-            self.record = Record.from_bytes(stored.data)
+            self._stored = StoredRecord.from_bytes(stored.data)
         except RecordError as exc:
-            raise DeployStopped(
-                f"the deploy record {self.where!r} can't be read: {exc}; delete it "
-                "(the next deploy then prunes nothing it has no record of) or "
-                "upgrade collectfast, then run collectstatic again."
-            ) from exc
+            raise self._unreadable(exc) from exc
         self.version = stored.version
 
+    def _unreadable(self, exc: RecordError) -> DeployStopped:
+        return DeployStopped(
+            f"the deploy record {self.where!r} can't be read: {exc}; delete it "
+            "(the next deploy then prunes nothing it has no record of) or "
+            "upgrade collectfast, then run collectstatic again."
+        )
+
     def other_live_lease(self) -> Lease | None:
-        lease = self.record.lease
+        # The record as read, its entries decoded or not.
+        read = self.record if self._stored is None else self._stored.head
+        lease = read.lease
         if lease is None or lease.deploy == self.deploy_id:
             return None
         return lease if lease.live(self.clock()) else None

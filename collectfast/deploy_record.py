@@ -29,6 +29,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -37,6 +38,8 @@ from collectfast.shared_strings import shared
 
 #: Where the record lives, relative to the storage's location.
 RECORD_NAME = ".collectfast/record.json.gz"
+#: What a gzip stream starts with.
+GZIP_MAGIC = b"\x1f\x8b"
 #: Names under this prefix are collectfast's own: never static files.
 RESERVED_PREFIX = ".collectfast/"
 FORMAT = 2
@@ -272,29 +275,52 @@ class Record:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Record:
-        lines = io.TextIOWrapper(
-            gzip.GzipFile(fileobj=io.BytesIO(data)), encoding="utf-8", newline="\n"
-        )
+        return StoredRecord.from_bytes(data).record()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record as read, its owned names not decoded yet.
+
+    Decoding 100,000 of them takes about a quarter of a second, which the
+    listing need not wait for: its ranges are split at the names alone
+    (guarded.py), and the entries are decoded alongside it.
+    """
+
+    #: The record without its owned names and their fingerprints.
+    head: Record
+    #: One line per owned name, in the order written (sorted by name).
+    lines: list[str]
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> StoredRecord:
+        """The record's head, read; its lines, split (RecordError if not)."""
+        not_a_record = "it is not a gzipped deploy record with a format"
         try:
-            head = json.loads(lines.readline())
+            # Whole, not line by line: gunzipped and split in C, the lines of
+            # 100,000 names take 30 ms (line by line, 40 ms more) and about
+            # 13 MB until decoded.
+            lines = gzip.decompress(data).decode("utf-8").split("\n")
+        except (OSError, EOFError, zlib.error, ValueError) as exc:
+            if not data.startswith(GZIP_MAGIC):
+                raise RecordError(f"{not_a_record} ({exc})") from exc
+            raise RecordError(f"it is cut short or corrupt ({exc})") from exc
+        try:
+            head = json.loads(lines[0])
             version = head["format"]
-        except (OSError, EOFError, ValueError, TypeError, KeyError) as exc:
-            raise RecordError(
-                f"it is not a gzipped deploy record with a format ({exc})"
-            ) from exc
+        except (ValueError, TypeError, KeyError) as exc:
+            raise RecordError(f"{not_a_record} ({exc})") from exc
         if version != FORMAT:
             raise RecordError(
                 f"it has format {version!r}, this collectfast reads {FORMAT}"
             )
+        del lines[0]
+        if lines and not lines[-1]:
+            lines.pop()  # after the last line's end
         try:
             lease_doc = head["lease"]
-            header_sets = {
-                str(fp): dict(params) for fp, params in head["header_sets"].items()
-            }
-            owned, headers = _entries(lines, header_sets)
-            return cls(
+            record = Record(
                 revision=int(head["revision"]),
-                owned=owned,
                 deploys=tuple(
                     DeployEntry(
                         str(d["id"]),
@@ -312,19 +338,39 @@ class Record:
                     float(lease_doc["expires_at"]),
                     tuple(str(name) for name in lease_doc["tombstones"]),
                 ),
-                headers=headers,
-                header_sets=header_sets,
+                header_sets={
+                    str(fp): dict(params) for fp, params in head["header_sets"].items()
+                },
             )
-        except (OSError, EOFError) as exc:
-            raise RecordError(f"it is cut short or corrupt ({exc})") from exc
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            raise RecordError(f"a field is missing or mistyped ({exc!r})") from exc
+            raise _mistyped(exc) from exc
+        return cls(record, lines)
+
+    def names(self) -> list[str]:
+        """The owned names, in the order written; a malformed line gives a
+        wrong name here, and its error from :meth:`record`."""
+        return [
+            line.partition("\t")[0] if not line.startswith(ODD) else _odd_name(line)
+            for line in self.lines
+        ]
+
+    def record(self) -> Record:
+        """The whole record (RecordError for a malformed line)."""
+        try:
+            owned, headers = _entries(self.lines, self.head.header_sets)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise _mistyped(exc) from exc
+        return replace(self.head, owned=owned, headers=headers)
+
+
+def _mistyped(exc: Exception) -> RecordError:
+    return RecordError(f"a field is missing or mistyped ({exc!r})")
 
 
 # The owned names are lines of tab-separated fields, not JSON: a record of
-# 100,000 names is read line by line from the gzip stream, so that neither its
-# text nor a parsed document is ever held whole (as JSON, about 550 bytes a
-# name while both were). A line is "name, tag, seq, fingerprint" (an empty
+# 100,000 names is held as its lines until decoded, about 130 bytes a name,
+# and never as a parsed document (as JSON, about 550 bytes a name while both
+# text and document were held). A line is "name, tag, seq, fingerprint" (an empty
 # tag or fingerprint: none); an entry with a field that would not read back
 # that way (empty, or with a tab or newline in it) is written as a tab and a
 # JSON list instead: no plain line starts with a tab.
@@ -340,6 +386,15 @@ def _line(name: str, tag: str | None, seq: int, fingerprint: str | None) -> str:
     if _plain(name) and _plain(tag) and _plain(fingerprint):
         return f"{name}\t{tag or ''}\t{seq}\t{fingerprint or ''}\n"
     return ODD + _json([name, tag, seq, fingerprint])
+
+
+def _odd_name(line: str) -> str:
+    """The name on a JSON line (the line itself if it has none)."""
+    try:
+        name = json.loads(line)[0]
+    except (ValueError, TypeError, KeyError, IndexError):
+        return line
+    return name if isinstance(name, str) else line
 
 
 def _plain(field: str | None) -> bool:
@@ -363,7 +418,7 @@ def _entries(
             tag = None if tag is None else str(tag)
             fingerprint = None if fingerprint is None else str(fingerprint)
         else:
-            name, tag, text, fingerprint = line.removesuffix("\n").split("\t")
+            name, tag, text, fingerprint = line.split("\t")
             known = seqs.get(text)
             seq = seqs[text] = int(text) if known is None else known
             tag = tag or None

@@ -37,6 +37,7 @@ from collectfast.strategies.base import (
 )
 from collectfast.strategies.conditional import ConditionalStore
 from collectfast.strategies.filesystem import FileSystemStrategy
+from collectfast.workers import DaemonPool
 
 logger = logging.getLogger("collectfast")
 
@@ -104,13 +105,21 @@ class GuardedStrategy(Strategy):
     def list_remote(self) -> Mapping[str, RemoteObject]:
         # The record first, the listing after: a deploy that finished before
         # the record was read is entirely in the listing (README).
-        self.guard.read()
-        owned = self.guard.record.owned
+        owned = self.guard.read_head()
         if owned:
             # What the last deploys stored stands in for this deploy's names:
             # the listing's ranges start now, not once the finders are walked.
             self._expect_once([*owned, RECORD_NAME])
-        index = self.inner.list_remote()
+        del owned
+        # The record's entries are decoded while the listing waits on the
+        # network; nothing reads them before it ends (prepare() waits).
+        decoding = DaemonPool(1, thread_name_prefix="collectfast-record")
+        try:
+            entries = decoding.submit(self.guard.read_entries)
+            index = self.inner.list_remote()
+            entries.result()
+        finally:
+            decoding.shutdown(wait=False)
         own = [name for name in index if is_reserved(name)]
         if own:
             if type(index) is not dict:  # else the listing's own, made for us

@@ -16,7 +16,15 @@ import pytest
 from django.core.management.base import CommandError
 from hypothesis import strategies as st
 
-from collectfast.deploy_record import RECORD_NAME, DeployEntry, Lease, Owned, Record
+from collectfast.deploy_record import (
+    RECORD_NAME,
+    DeployEntry,
+    Lease,
+    Owned,
+    Record,
+    RecordError,
+    StoredRecord,
+)
 from collectfast.prune import Manifests, plan_prune
 from collectfast.strategies.base import RemoteObject
 from tests.command import run_collectstatic
@@ -289,6 +297,11 @@ def test_the_manifest_changed_under_a_deploy_stops_it_before_pruning(
             ).to_bytes()[:-20],
             "it is cut short or corrupt",
         ),
+        (
+            # A gzip header, then bytes that are no compressed stream.
+            gzip.compress(b"{}")[:10] + b"not deflate data",
+            "it is cut short or corrupt",
+        ),
     ],
 )
 def test_an_unreadable_record_is_one_sentence(site, s3, proxy, body, why):
@@ -388,6 +401,31 @@ def test_any_owned_name_tag_and_fingerprint_survive_the_bytes(entries):
         },
     )
     assert Record.from_bytes(record.to_bytes()) == record
+
+
+@hypothesis.given(
+    entries=st.dictionaries(
+        fields.filter(bool), st.tuples(st.none() | fields, st.none() | fields)
+    )
+)
+def test_a_records_names_are_read_in_order_before_its_entries(entries):
+    record = Record(
+        3,
+        {name: Owned(tag, 1) for name, (tag, _) in entries.items()},
+        headers={name: fp for name, (_, fp) in entries.items() if fp is not None},
+        header_sets={fp: {} for _, fp in entries.values() if fp is not None},
+    )
+    stored = StoredRecord.from_bytes(record.to_bytes())
+    assert stored.names() == sorted(entries)
+    assert stored.record() == record
+
+
+def test_a_malformed_entry_is_found_when_the_entries_are_read():
+    head = b'{"format":2,"revision":1,"deploys":[],"lease":null,"header_sets":{}}\n'
+    stored = StoredRecord.from_bytes(gzip.compress(head + b"a.css\n\t[1,\n"))
+    assert stored.names() == ["a.css", "\t[1,"]  # only where to split a listing
+    with pytest.raises(RecordError, match="a field is missing or mistyped"):
+        stored.record()
 
 
 def test_owned_names_replaced_or_gone_are_no_longer_owned():

@@ -62,7 +62,18 @@ def test_every_key_is_the_storages_own(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["a.css", "d/.hidden", "a..b", "...", "a/.../b", " x ", "é/ü.js"]
+    "name",
+    [
+        "a.css",
+        "d/.hidden",
+        ".d/a",
+        "a/..b/c",
+        "a..b",
+        "...",
+        "a/.../b",
+        " x ",
+        "é/ü.js",
+    ],
 )
 def test_plain_names_take_the_short_way(name):
     assert is_plain(name)
@@ -72,7 +83,21 @@ def test_plain_names_take_the_short_way(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["", "/a", "a/", "a//b", "./a", "a/./b", "a/../b", "..", "a\\b"]
+    "name",
+    [
+        "",
+        "/a",
+        "a/",
+        "a//b",
+        "./a",
+        "a/./b",
+        "a/../b",
+        "..",
+        ".",
+        "a/.",
+        "../a",
+        "a\\b",
+    ],
 )
 def test_other_names_are_the_storages_to_map(name):
     assert not is_plain(name)

@@ -20,15 +20,20 @@ T = TypeVar("T")
 BatchFailures = list[tuple[str, BaseException]]
 
 
-#: What clean_name() or safe_join() would change in a name: a backslash, a
-#: leading or trailing slash, an empty, "." or ".." segment (or no name).
-_NOT_PLAIN = re.compile(r"\\|^/|/$|//|(?:^|/)\.\.?(?:/|$)|^$")
+#: A "." or ".." segment, which clean_name() and safe_join() resolve.
+_DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|$)")
 
 
 def is_plain(name: str) -> bool:
     """Whether django-storages' ``clean_name()`` and ``safe_join()`` leave
-    ``name`` as it is (bar the location put before it)."""
-    return _NOT_PLAIN.search(name) is None
+    ``name`` as it is (bar the location put before it): not empty, no
+    backslash, no leading, trailing or double slash, no "." or ".." segment."""
+    # Substring tests, not one regular expression: asked for every file, the
+    # expression's alternatives are tried at each character of the name.
+    if not name or name[0] == "/" or name[-1] == "/" or "\\" in name or "//" in name:
+        return False
+    # Only a segment that starts with a dot can be "." or "..".
+    return not (name[0] == "." or "/." in name) or _DOT_SEGMENT.search(name) is None
 
 
 class StorageKeys:
