@@ -3,6 +3,7 @@ and (with --peers) Collectfast 2.2.0 and Collectfasta from their own virtualenvs
 
 from __future__ import annotations
 
+import compileall
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,3 +51,11 @@ def builtin_contenders() -> dict[str, Contender]:
             hashes=False,
         ),
     }
+
+
+def compile_checkout() -> None:
+    """Byte-compile the checkout's collectfast, as pip did the peers when it
+    installed them: under PYTHONDONTWRITEBYTECODE (set on this machine, and
+    on many CI runners) a module without a cached compile is compiled again
+    by every run that imports it, which the peers never pay."""
+    compileall.compile_dir(REPO_ROOT / "collectfast", quiet=1)

@@ -32,6 +32,7 @@ from benchmarks.contenders import (
     HERE,
     REPO_ROOT,
     builtin_contenders,
+    compile_checkout,
 )
 from benchmarks.harness import Bench, BenchConfig, say
 from benchmarks.peers import PeerFailure, install_peers
@@ -209,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         for failure in peer_failures:
             say(f"peer {failure.key} left out, it failed to install:\n{failure.reason}")
         contenders += peers
+    compile_checkout()
     run_id = time.strftime("%Y%m%d-%H%M%S")
     results_dir = args.results
     started = time.perf_counter()
