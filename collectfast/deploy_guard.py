@@ -151,12 +151,15 @@ class DeployGuard:
 
     def read_entries(self) -> None:
         """Decode the entries :meth:`read_head` read: the record is then whole."""
-        stored, self._stored = self._stored, None
+        stored = self._stored
         if stored is not None:
             try:
                 self.record = stored.record()
             except RecordError as exc:
                 raise self._unreadable(exc) from exc
+        # Let go of the lines once the record holds what they said: until
+        # then, the lease is read from the stored head.
+        self._stored = None
         self.read_done = True
         self.record_ready.set()
 
