@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
@@ -130,3 +131,27 @@ def test_ranges_started_with_the_run_keep_their_pages():
     listing = SplitListing(pages, str, "static/", page_size=PAGE, inclusive_start=True)
     listing.expect([key.removeprefix("static/") for key in keys])
     assert sorted(set(listing.run(InlineExecutor()))) == keys
+
+
+def test_a_finished_listing_lets_go_of_its_consumer():
+    # The consumer holds the index; the strategy holding the listing may be
+    # in a reference cycle, which would keep 100,000 entries until the
+    # garbage collector runs.
+    keys = [f"static/k{i:04}" for i in range(55)]
+
+    def pages(start_after: str | None) -> Iterator[list[str]]:
+        ahead = [key for key in keys if start_after is None or key > start_after]
+        return (ahead[i : i + PAGE] for i in range(0, len(ahead), PAGE))
+
+    class Index(dict[str, str]):
+        def add(self, page: list[str]) -> None:
+            self.update((key, key) for key in page)
+
+    listing = SplitListing(pages, str, "static/", page_size=PAGE)
+    listing.expect([key.removeprefix("static/") for key in keys])
+    index = Index()
+    listing.run(InlineExecutor(), index.add)
+    assert sorted(index) == keys
+    gone = weakref.ref(index)
+    del index
+    assert gone() is None

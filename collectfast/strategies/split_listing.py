@@ -195,6 +195,9 @@ class SplitListing(Generic[Entry]):
                 self._expected = None
         for other in self._others:
             other.result()
+        # Every range is over: let go of the consumer, which holds what it
+        # was given (the index), lest a cycle through this listing keep it.
+        self._consume = _ignore
         return entries
 
     def _range(self, start_after: str, stop: str | None) -> None:
