@@ -8,7 +8,7 @@ import re
 import shutil
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +50,8 @@ COPIED = re.compile(r"(\d+) static files? copied")
 @dataclass(frozen=True, slots=True)
 class BenchConfig:
     files: int
-    tiny_files: int
-    scale_files: int
+    #: Corpora of tiny files (``tiny``, ``scale``) and their files each.
+    tiny_corpora: Mapping[str, int]
     threads: int
     latency: float
     seed: int
@@ -87,12 +87,9 @@ class Bench:
     def tree(self, corpus: str) -> Path:
         if corpus not in self.corpora:
             root = self.config.work_dir / corpus
-            tiny_files = {
-                "tiny": self.config.tiny_files,
-                "scale": self.config.scale_files,
-            }
-            if corpus in tiny_files:
-                summary = write_tiny_files(root, tiny_files[corpus], self.config.seed)
+            tiny_files = self.config.tiny_corpora.get(corpus)
+            if tiny_files is not None:
+                summary = write_tiny_files(root, tiny_files, self.config.seed)
             elif self.config.tree is not None:
                 summary = copy_tree(self.config.tree, root)
             else:

@@ -160,6 +160,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)  # fmt: skip
 
 
+def tiny_corpora(args: argparse.Namespace) -> dict[str, int]:
+    """The corpora of tiny files, and how many files each holds."""
+    return {"tiny": args.tiny, "scale": args.scale}
+
+
 def chosen_scenarios(args: argparse.Namespace) -> list[str]:
     if args.scenarios:
         keys = [key.strip() for key in args.scenarios.split(",") if key.strip()]
@@ -173,7 +178,7 @@ def chosen_scenarios(args: argparse.Namespace) -> list[str]:
             f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS_BY_KEY)}"
         )
     # A corpus of tiny files given 0 files leaves out the scenarios on it.
-    counts = {"tiny": args.tiny, "scale": args.scale}
+    counts = tiny_corpora(args)
     keys = [key for key in keys if counts.get(SCENARIOS_BY_KEY[key].corpus, 1) > 0]
     # Keep the canonical order: later scenarios build on the state of earlier ones.
     return [scenario.key for scenario in SCENARIOS if scenario.key in keys]
@@ -217,8 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="collectfast-bench-") as work:
         config = BenchConfig(
             files=files,
-            tiny_files=args.tiny,
-            scale_files=args.scale,
+            tiny_corpora=tiny_corpora(args),
             threads=args.threads,
             latency=args.latency,
             seed=args.seed,
