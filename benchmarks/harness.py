@@ -3,6 +3,7 @@ contender as its own process through the proxy, and checks the bucket."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import shutil
@@ -17,6 +18,7 @@ from benchmarks.corpus import (
     CorpusSummary,
     copy_tree,
     edit_files,
+    iter_local_files,
     local_names,
     pick_files,
     touch_all,
@@ -32,6 +34,7 @@ from benchmarks.floor import (
     time_hashing,
     time_listing,
 )
+from benchmarks.put_floor import time_puts
 from benchmarks.report import RunRecord, fill_ratios, text_table
 from benchmarks.runner import ProcessOutcome, run_process
 from benchmarks.scenarios import Scenario
@@ -44,6 +47,8 @@ MANAGE_PY = PROJECT_DIR / "manage.py"
 PROFILER = HERE / "profiled.py"
 LOCATION = "static"  # the storages' location option (bench_site/settings.py)
 BIG_BUCKET = 10_000  # objects; where moto's slow listing starts to show
+#: The server floor's own bucket (benchmarks/put_floor.py), emptied after use.
+PUT_FLOOR_BUCKET = "put-floor"
 COPIED = re.compile(r"(\d+) static files? copied")
 
 
@@ -361,10 +366,34 @@ class Bench:
             f"{self.config.latency * 1000:.0f} ms / {self.config.threads} threads"
         )
         say(f"  latency limit: {describe}")
+        server = self.time_server_floor(scenario, ours.uploaded_files)
+        say(f"  server floor: {server}")
         for record in records:
             record.floor_seconds = limit
             record.floor_kind = "latency limit"
             record.extra["floor"] = describe
+            record.extra["server_floor"] = server
+
+    def time_server_floor(self, scenario: Scenario, files: int) -> str:
+        """How fast the fake S3 itself takes ``files`` of the tree's files,
+        as many at a time as the contenders send (benchmarks/put_floor.py)."""
+        bodies = [
+            path.read_bytes()
+            for _, path in itertools.islice(
+                iter_local_files(self.tree(scenario.corpus)), files
+            )
+        ]
+        self.stack.empty_bucket(PUT_FLOOR_BUCKET)
+        try:
+            seconds = time_puts(
+                self.stack.endpoint_url, PUT_FLOOR_BUCKET, bodies, self.config.threads
+            )
+        finally:
+            self.stack.empty_bucket(PUT_FLOOR_BUCKET)
+        return (
+            f"{seconds:.2f} s = {len(bodies):,} PUTs of the tree's files, "
+            f"{self.config.threads} at a time, from a client that costs next to nothing"
+        )
 
     # -- scenarios ---------------------------------------------------------------
 

@@ -20,7 +20,7 @@ def test_quick_benchmark_runs_and_buckets_equal_their_trees(tmp_path):
             "--files",
             "50",
             "--latency",
-            "0",
+            "0.005",
             "--scale",
             "0",
             "--tiny",
@@ -58,6 +58,15 @@ def test_quick_benchmark_runs_and_buckets_equal_their_trees(tmp_path):
     assert [run["uploaded_files"] for run in first] == [50] * len(first)
     assert all(run["baseline_cpu_seconds"] > 0 for run in first)
     assert all(run["server_cpu_seconds"] > 0 for run in first)
+    # Its floors: the latency limit, and what the fake S3 itself allows.
+    assert all(run["floor_kind"] == "latency limit" for run in first)
+    assert all(
+        run["extra"]["server_floor"].endswith(
+            "= 50 PUTs of the tree's files, 64 at a time, "
+            "from a client that costs next to nothing"
+        )
+        for run in first
+    )
     # The tiny files' first deploy, in the same run: what a small upload costs.
     tiny = [run for run in runs if run["scenario"] == "tiny-first"]
     assert [(run["contender"], run["uploaded_files"]) for run in tiny] == [
