@@ -207,13 +207,27 @@ class Bench:
             return
         self.deployed.add(bucket)
 
-    def measure(self, contender: Contender, scenario: Scenario) -> RunRecord:
-        """Run ``contender`` (``--repeat`` times where the scenario allows:
-        the record keeps each figure's median and every run in ``extra``)."""
+    def measure(
+        self, contenders: Sequence[Contender], scenario: Scenario
+    ) -> list[RunRecord]:
+        """Run each of ``contenders`` (``--repeat`` times where the scenario
+        allows: each record keeps each figure's median and every run in
+        ``extra``). Repeats go round the contenders, so that every contender
+        has a run in each stretch of the machine's speed, which drifts over
+        minutes, and ratios between them compare like with like."""
         repeats = self.config.repeat if scenario.repeatable else 1
-        runs = [self.measure_once(contender, scenario) for _ in range(repeats)]
+        runs: dict[str, list[RunRecord]] = {c.key: [] for c in contenders}
+        for _ in range(repeats):
+            for contender in contenders:
+                runs[contender.key].append(self.measure_once(contender, scenario))
+        return [self.combined(c, scenario, runs[c.key]) for c in contenders]
+
+    def combined(
+        self, contender: Contender, scenario: Scenario, runs: Sequence[RunRecord]
+    ) -> RunRecord:
+        """One record of ``contender``'s ``runs``: the last, with the medians."""
         record = runs[-1]
-        if repeats > 1:
+        if len(runs) > 1:
             record.extra["repeats"] = [
                 {
                     "wall_seconds": round(r.wall_seconds, 3),
@@ -415,10 +429,8 @@ class Bench:
             for contender in contenders:
                 self.ensure_deployed(contender, scenario)
         self.change_tree(scenario, root)
-        records = []
-        for contender in contenders:
-            record = self.measure(contender, scenario)
-            records.append(record)
+        records = self.measure(contenders, scenario)
+        for contender, record in zip(contenders, records, strict=True):
             say(f"  {contender.label}: {progress_line(record)}")
             if (
                 self.config.profile
