@@ -34,15 +34,23 @@ class PutFailed(RuntimeError):
 
 
 def time_puts(
-    endpoint_url: str, bucket: str, bodies: Sequence[bytes], connections: int
+    endpoint_url: str,
+    bucket: str,
+    bodies: Sequence[bytes],
+    connections: int,
+    *,
+    timeout: float = 60.0,
 ) -> float:
     """Seconds to PUT every one of ``bodies`` into ``bucket`` through
-    ``endpoint_url``, ``connections`` requests at a time."""
+    ``endpoint_url``, ``connections`` requests at a time; TimeoutError for
+    an answer that takes over ``timeout`` seconds."""
     url = urllib.parse.urlsplit(endpoint_url)
     if url.scheme != "http" or url.hostname is None or url.port is None:
         raise ValueError(f"not a plain http://host:port endpoint: {endpoint_url!r}")
     return asyncio.run(
-        _put_all(url.hostname, url.port, bucket, bodies, max(1, connections))
+        _put_all(
+            url.hostname, url.port, bucket, bodies, max(1, connections), timeout=timeout
+        )
     )
 
 
@@ -78,7 +86,13 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[int, bool]:
 
 
 async def _put_all(
-    host: str, port: int, bucket: str, bodies: Sequence[bytes], connections: int
+    host: str,
+    port: int,
+    bucket: str,
+    bodies: Sequence[bytes],
+    connections: int,
+    *,
+    timeout: float,
 ) -> float:
     requests = [
         _request(host, port, bucket, number, body) for number, body in enumerate(bodies)
@@ -92,7 +106,7 @@ async def _put_all(
     async def send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while requests:
             writer.write(requests.pop())
-            status, closes = await _answer(reader)
+            status, closes = await asyncio.wait_for(_answer(reader), timeout)
             if status != 200:
                 raise PutFailed(f"a floor PUT was answered {status}")
             if closes and requests:

@@ -43,3 +43,19 @@ def test_a_refused_put_stops_the_floor(proxy: S3Proxy, direct_client: Any) -> No
 def test_only_a_plain_http_endpoint_is_taken() -> None:
     with pytest.raises(ValueError, match="not a plain http"):
         time_puts("https://127.0.0.1:9/", "b", [b"x"], connections=1)
+
+
+def test_a_server_that_closes_each_connection_is_reconnected_to(
+    moto_endpoint: str, direct_client: Any
+) -> None:
+    # moto's own server answers "Connection: close" (the proxy keeps them).
+    bucket = "put-floor-reconnected"
+    direct_client.create_bucket(Bucket=bucket)
+
+    time_puts(moto_endpoint, bucket, BODIES, connections=2, timeout=10)
+
+    listed = direct_client.list_objects_v2(Bucket=bucket, Prefix=KEY_PREFIX)
+    sizes = {entry["Key"]: entry["Size"] for entry in listed["Contents"]}
+    assert sizes == {
+        f"{KEY_PREFIX}{number}": len(body) for number, body in enumerate(BODIES)
+    }
